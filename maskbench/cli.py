@@ -1,0 +1,121 @@
+"""The `maskbench` command line: a thin Typer app. Parse, load the config, call the command's runner.
+
+Heavy imports (torch, hydra, matplotlib) happen inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  help="Pretrain small Transformers under BERT/BART/MASS/T5 corruptions, and see what they do.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect configs: show the composed config, list options.")
+app.add_typer(config_app, name="config")
+
+OVERRIDES = typer.Argument(None, help="Config overrides: group=option or key=value (e.g. corruption=bart_infill "
+                                      "arch=encoder_decoder train.max_steps=2000).")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(msg: str, code: int = 2):
+    _console(stderr=True).print(f"[bold red]error:[/] {msg}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Run a command body; a MaskbenchError becomes one red line and exit 2, never a traceback."""
+    from maskbench.errors import MaskbenchError
+
+    try:
+        return fn()
+    except MaskbenchError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+
+
+def _command_line() -> str:
+    return " ".join(["maskbench", *sys.argv[1:]])
+
+
+@app.command()
+def pretrain(overrides: Optional[List[str]] = OVERRIDES):
+    """Pretrain a model under a corruption; writes a run folder (metrics.jsonl, checkpoints, plots)."""
+    def body():
+        from maskbench.config import load_config
+        from maskbench.train.pretrain import run_pretrain
+
+        cfg = load_config(overrides or [])
+        run_pretrain(cfg, command=_command_line(), console=_console())
+    _guard(body)
+
+
+@app.command()
+def corrupt(
+    overrides: Optional[List[str]] = OVERRIDES,
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="Corrupt this text (default: a corpus block)."),
+    stats: bool = typer.Option(False, "--stats", help="Measure the corruption over many corpus blocks."),
+    blocks: int = typer.Option(2000, "--blocks", "-n", help="Blocks sampled for --stats."),
+    as_json: bool = typer.Option(False, "--json", help="Print --stats as one JSON object."),
+    seed: int = typer.Option(0, "--seed", help="Corruption seed for --text / the shown block."),
+):
+    """Show what a corruption does to a sentence, or measure it over the corpus (--stats)."""
+    def body():
+        from maskbench.config import load_config
+        from maskbench.corruption.show import run_corrupt
+
+        cfg = load_config(overrides or [])
+        run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console())
+    _guard(body)
+
+
+@app.command()
+def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay."),
+         out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG path (default: loss.png here).")):
+    """Overlay loss curves of finished or running runs into one PNG."""
+    def body():
+        from maskbench.errors import MaskbenchError
+        from maskbench.report.plots import plot_runs
+
+        for d in run_dirs:
+            if not (d / "metrics.jsonl").exists():
+                raise MaskbenchError(f"{d} has no metrics.jsonl: give maskbench run folders")
+        path = plot_runs(run_dirs, out or Path("loss.png"))
+        _console().print(f"wrote {path}")
+    _guard(body)
+
+
+@config_app.command("show")
+def config_show(overrides: Optional[List[str]] = OVERRIDES):
+    """Print the composed, validated config."""
+    def body():
+        from maskbench.config import load_config, run_dir_for, to_yaml
+
+        cfg = load_config(overrides or [])
+        typer.echo(to_yaml(cfg).rstrip())
+        typer.echo(f"# run folder: {run_dir_for(cfg)}")
+    _guard(body)
+
+
+@config_app.command("list")
+def config_list(group: Optional[str] = typer.Argument(None, help="A group (corruption, arch, model, ...).")):
+    """List the options of each config group (or of one)."""
+    def body():
+        from maskbench.config import available_groups, group_options
+
+        for g in [group] if group else available_groups():
+            typer.echo(f"{g}: {', '.join(group_options(g))}")
+    _guard(body)
+
+
+if __name__ == "__main__":
+    app()

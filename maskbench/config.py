@@ -1,0 +1,204 @@
+"""Compose, validate and freeze configs (Hydra compose API; never changes the working directory).
+
+No torch here: `maskbench --help` and `config show` stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from maskbench.errors import MaskbenchError
+
+CONF_DIR = Path(__file__).parent / "conf"
+GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "experiment", "task")
+# Keys that change how a run executes but not its science: left out of the run-name hash so that
+# `train.resume=true` or `runtime.device=cuda` finds the same run folder.
+_NON_SCIENCE = ("runtime", "run")
+_NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", "log_every")
+
+
+def group_options(group: str) -> list[str]:
+    """The config names a group offers, e.g. group_options('corruption')."""
+    folder = CONF_DIR / group
+    if not folder.is_dir():
+        raise MaskbenchError(f"unknown config group '{group}': choose one of {', '.join(available_groups())}")
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def available_groups() -> list[str]:
+    return sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir())
+
+
+def _check_sweep_syntax(overrides: list[str]) -> None:
+    for ov in overrides:
+        key, _, value = ov.partition("=")
+        if "," in value and not value.strip().startswith(("[", "'", '"', "{")):
+            raise MaskbenchError(
+                f"'{ov}' is sweep syntax: run a grid with `maskbench sweep {ov} ...`, "
+                f"or pass a list as {key}=[{value}]"
+            )
+
+
+def _translate_hydra_error(exc: Exception, overrides: list[str]) -> MaskbenchError:
+    msg = str(exc)
+    m = re.search(r"Could not find '([^']+)/([^']+)'", msg)
+    if m:
+        group, value = m.group(1), m.group(2)
+        opts = ", ".join(group_options(group)) if (CONF_DIR / group).is_dir() else ""
+        return MaskbenchError(f"unknown {group} '{value}': choose one of {opts}")
+    m = re.search(r"Could not override '([^']+)'", msg)
+    if m:
+        key = m.group(1)
+        head = key.split(".")[0]
+        hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (
+            "see `maskbench config show` for valid keys")
+        return MaskbenchError(f"unknown config option '{key}': {hint}")
+    m = re.search(r"Key '([^']+)' not in '([^']+)'", msg)
+    if m:
+        return MaskbenchError(f"unknown config option '{m.group(2)}.{m.group(1)}': see `maskbench config show`")
+    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+    return MaskbenchError(f"bad config override ({first}): overrides look like key=value or group=option")
+
+
+def load_config(overrides: list[str] | None = None, root: str = "pretrain", validate: bool = True):
+    """Compose `conf/<root>.yaml` with command-line style overrides; validate; return a read-only DictConfig."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    overrides = list(overrides or [])
+    _check_sweep_syntax(overrides)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = compose(config_name=root, overrides=overrides)
+    except Exception as exc:  # hydra raises several types; all become one line
+        raise _translate_hydra_error(exc, overrides) from None
+    finally:
+        GlobalHydra.instance().clear()
+    try:
+        OmegaConf.resolve(cfg)
+    except Exception as exc:
+        raise MaskbenchError(f"config could not be resolved: {str(exc).splitlines()[0]}") from None
+    if validate:
+        validate_config(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def _prob(cfg, path: str, value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise MaskbenchError(f"{path}={value} is not a probability: give a value in [0, 1]")
+
+
+def validate_config(cfg) -> None:
+    """Cross-group checks Hydra cannot do: ranges, corruption/arch fit, sizes."""
+    c = cfg.corruption
+    arch = cfg.arch.name
+    if arch not in c.archs:
+        fits = " or ".join(f"arch={a}" for a in c.archs)
+        raise MaskbenchError(
+            f"corruption={c.name} does not fit arch={arch}: it needs {fits} "
+            f"(encoder-only takes bert_mlm, bert_mlm_nsp, span_mlm)"
+        )
+    for key in ("mask_prob", "mask_token_prob", "random_token_prob", "permute_prob", "rotate_prob",
+                "span_frac", "noise_density", "start_at_begin_prob", "start_at_end_prob"):
+        if key in c:
+            _prob(cfg, f"corruption.{key}", c[key])
+    if c.family in ("bert", "span", "mass"):
+        total = float(c.mask_token_prob) + float(c.random_token_prob)
+        if total > 1.0 + 1e-9:
+            raise MaskbenchError(
+                f"corruption.mask_token_prob + corruption.random_token_prob = {total:g} > 1: "
+                f"the [MASK]/random/kept shares must sum to at most 1"
+            )
+    if c.family == "mass" and float(c.start_at_begin_prob) + float(c.start_at_end_prob) > 1.0 + 1e-9:
+        raise MaskbenchError("corruption.start_at_begin_prob + start_at_end_prob > 1: they must sum to at most 1")
+    if c.family == "bart":
+        if c.span not in ("none", "token", "poisson"):
+            raise MaskbenchError(f"corruption.span={c.span} is unknown: choose none, token or poisson")
+        if c.replace not in ("mask", "delete"):
+            raise MaskbenchError(f"corruption.replace={c.replace} is unknown: choose mask or delete")
+        if c.span == "poisson" and not float(c.poisson_lambda) > 0:
+            raise MaskbenchError(f"corruption.poisson_lambda={c.poisson_lambda} must be > 0")
+    for key in ("mean_span_length", "mean_noise_span_length"):
+        if key in c and not float(c[key]) >= 1.0:
+            raise MaskbenchError(f"corruption.{key}={c[key]} must be >= 1")
+    m = cfg.model
+    for key in ("d_model", "n_layers", "n_heads", "d_ff", "max_positions"):
+        if not isinstance(m[key], int) or m[key] < 1:
+            raise MaskbenchError(f"model.{key}={m[key]} must be a positive integer")
+    if m.d_model % m.n_heads:
+        raise MaskbenchError(f"model.d_model={m.d_model} is not divisible by model.n_heads={m.n_heads}")
+    _prob(cfg, "model.dropout", m.dropout)
+    d = cfg.data
+    if not isinstance(d.seq_len, int) or d.seq_len < 8:
+        raise MaskbenchError(f"data.seq_len={d.seq_len} is too small: use at least 8")
+    # Infilling can add a few [MASK]s for 0-length spans; keep room for them.
+    if d.seq_len + 16 > m.max_positions:
+        raise MaskbenchError(
+            f"data.seq_len={d.seq_len} needs model.max_positions >= {d.seq_len + 16} (now {m.max_positions})")
+    if not isinstance(d.vocab_size, int) or d.vocab_size < 128 + d.n_sentinels:
+        raise MaskbenchError(f"data.vocab_size={d.vocab_size} is too small: use at least {128 + d.n_sentinels}")
+    if c.family == "t5":
+        n_spans = round(round(c.noise_density * (d.seq_len - 2)) / c.mean_noise_span_length)
+        if n_spans > d.n_sentinels:
+            raise MaskbenchError(
+                f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: raise it")
+    _prob(cfg, "data.val_fraction", d.val_fraction)
+    if d.doc_split not in ("auto", "wikitext", "blank_lines", "file"):
+        raise MaskbenchError(f"data.doc_split={d.doc_split} is unknown: choose auto, wikitext, blank_lines or file")
+    paths = d.paths
+    if isinstance(paths, str):
+        raise MaskbenchError(f"data.paths must be a list: write data.paths=[{paths}]")
+    t = cfg.train
+    for key in ("max_steps", "batch_size", "eval_every", "ckpt_every", "log_every"):
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise MaskbenchError(f"train.{key}={t[key]} must be a positive integer")
+    if not float(t.lr) > 0:
+        raise MaskbenchError(f"train.lr={t.lr} must be > 0")
+    if t.schedule not in ("linear", "cosine", "constant"):
+        raise MaskbenchError(f"train.schedule={t.schedule} is unknown: choose linear, cosine or constant")
+    r = cfg.runtime
+    if r.precision not in ("auto", "fp32", "bf16"):
+        raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
+
+
+def science_dict(cfg) -> dict:
+    """The part of the config that defines the experiment (what the run-name hash covers)."""
+    from omegaconf import OmegaConf
+
+    d = OmegaConf.to_container(cfg, resolve=True)
+    for key in _NON_SCIENCE:
+        d.pop(key, None)
+    for key in _NON_SCIENCE_TRAIN:
+        d.get("train", {}).pop(key, None)
+    return d
+
+
+def config_hash(cfg) -> str:
+    blob = json.dumps(science_dict(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def default_run_name(cfg) -> str:
+    if cfg.run.name:
+        return str(cfg.run.name)
+    return f"{cfg.corruption.name}-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}-{config_hash(cfg)}"
+
+
+def run_dir_for(cfg) -> Path:
+    if cfg.run.dir:
+        return Path(str(cfg.run.dir)).expanduser().resolve()
+    return (Path(str(cfg.run.root)).expanduser() / default_run_name(cfg)).resolve()
+
+
+def to_yaml(cfg) -> str:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(cfg)

@@ -1,0 +1,150 @@
+"""What every corruption returns, and the framing shared by all of them.
+
+A corruption turns a batch of original text blocks into model inputs and labels. The encoder-only
+framing is `[CLS] content [SEP]` with labels at corrupted positions; the encoder-decoder framing is
+`[BOS] source [EOS]` for the encoder and, unless the objective says otherwise (MASS, T5), the original
+block plus `[EOS]` as the decoder target, fed shifted right.
+Diagnostics (what was selected, how it was replaced, span lengths, moved sentences) ride along so the
+statistics and the terminal display read the truth rather than re-deriving it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from maskbench.data.tokenizer import Vocab
+
+IGNORE = -100  # label of positions without loss (torch cross_entropy's ignore_index)
+
+# Diagnostic action codes per original content position.
+UNTOUCHED, MASKED, RANDOM, KEPT, DELETED, IN_SPAN = 0, 1, 2, 3, 4, 5
+
+
+@dataclass
+class Diagnostics:
+    original: torch.Tensor                       # [B, C] original content (after permutation: see moved)
+    selected: torch.Tensor                       # [B, C] bool: chosen for corruption
+    action: torch.Tensor                         # [B, C] int8 action codes above
+    random_ids: torch.Tensor | None = None       # [B, C] the random replacement ids (-1 elsewhere)
+    span_lengths: torch.Tensor | None = None     # [B, K] span lengths (0-length spans included)
+    span_valid: torch.Tensor | None = None       # [B, K] bool
+    sentences: torch.Tensor | None = None        # [B] sentences in the block
+    sentences_moved: torch.Tensor | None = None  # [B] sentences not at their original slot
+    rotated: torch.Tensor | None = None          # [B] bool
+    source_len: torch.Tensor | None = None       # [B] encoder content length (without framing specials)
+    target_len: torch.Tensor | None = None       # [B] decoder target length (labelled positions)
+    nsp_is_next: torch.Tensor | None = None      # [B] bool
+
+
+@dataclass
+class Corrupted:
+    input_ids: torch.Tensor                      # [B, S]
+    labels: torch.Tensor                         # encoder: [B, S]; encoder-decoder: [B, T]
+    pad_mask: torch.Tensor | None = None         # [B, S] True at padding; None when there is none
+    token_type_ids: torch.Tensor | None = None   # [B, S] segment ids (NSP)
+    decoder_input_ids: torch.Tensor | None = None
+    decoder_positions: torch.Tensor | None = None
+    nsp_labels: torch.Tensor | None = None       # [B] 0 = IsNext, 1 = NotNext
+    diag: Diagnostics | None = field(default=None, repr=False)
+
+    def to(self, device, non_blocking: bool = False) -> "Corrupted":
+        def mv(t):
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+        return Corrupted(mv(self.input_ids), mv(self.labels), mv(self.pad_mask), mv(self.token_type_ids),
+                         mv(self.decoder_input_ids), mv(self.decoder_positions), mv(self.nsp_labels), self.diag)
+
+    def drop_diagnostics(self) -> "Corrupted":
+        self.diag = None
+        return self
+
+
+@dataclass
+class Noised:
+    """A corruption's result before framing."""
+
+    source: torch.Tensor                   # [B, S'] noised content, PAD-padded on the right
+    source_len: torch.Tensor               # [B]
+    diag: Diagnostics
+    mlm_labels: torch.Tensor | None = None  # [B, S'] labels aligned with source (encoder objectives)
+    target: torch.Tensor | None = None      # [B, T] decoder target (T5), PAD-padded, eos included
+    decoder_input_ids: torch.Tensor | None = None  # MASS: given directly
+    decoder_positions: torch.Tensor | None = None
+    segments: torch.Tensor | None = None    # [B, S'] segment ids (NSP)
+    sep_at: torch.Tensor | None = None      # [B] NSP: insert [SEP] before this source index
+    nsp_labels: torch.Tensor | None = None
+
+
+def is_special(ids: torch.Tensor, vocab: Vocab) -> torch.Tensor:
+    """Special ids (pad, cls, sep, mask, bos, eos, sentinels). [UNK] is a text token, not special."""
+    return (ids < vocab.n_special) & (ids != vocab.unk)
+
+
+def random_text_ids(u: torch.Tensor, vocab: Vocab) -> torch.Tensor:
+    """Map uniforms to uniformly random NON-special ids (HF samples specials too: a bug)."""
+    return vocab.n_special + torch.floor(u * (vocab.size - vocab.n_special)).to(torch.int64)
+
+
+def frame_encoder(noised: Noised, vocab: Vocab) -> Corrupted:
+    """[CLS] source [SEP] (or [CLS] A [SEP] B [SEP] with segments for NSP); labels aligned."""
+    src, B = noised.source, noised.source.shape[0]
+    dev = src.device
+    cls = torch.full((B, 1), vocab.cls, dtype=src.dtype, device=dev)
+    sep = torch.full((B, 1), vocab.sep, dtype=src.dtype, device=dev)
+    ign = torch.full((B, 1), IGNORE, dtype=torch.int64, device=dev)
+    if noised.sep_at is None:
+        ids = torch.cat([cls, src, sep], 1)
+        labels = torch.cat([ign, noised.mlm_labels, ign], 1)
+        types = None
+    else:
+        ids, labels, types = _insert_pair_sep(noised, vocab)
+    return Corrupted(input_ids=ids, labels=labels, token_type_ids=types, nsp_labels=noised.nsp_labels,
+                     diag=noised.diag)
+
+
+def _insert_pair_sep(noised: Noised, vocab: Vocab):
+    """[CLS] A [SEP] B [SEP]: A = source[:a], B = source[a:], a = sep_at per row."""
+    src, lab, a = noised.source, noised.mlm_labels, noised.sep_at
+    B, L = src.shape
+    dev = src.device
+    pos = torch.arange(L + 3, device=dev)[None, :]
+    a_ = a[:, None]
+    in_a = (pos >= 1) & (pos <= a_)
+    in_b = (pos >= a_ + 2) & (pos <= L + 1)
+    src_idx = torch.where(in_a, pos - 1, torch.where(in_b, pos - 2, 0)).clamp(0, L - 1)
+    ids = torch.where(in_a | in_b, src.gather(1, src_idx), vocab.sep)
+    ids[:, 0] = vocab.cls
+    labels = torch.where(in_a | in_b, lab.gather(1, src_idx), IGNORE)
+    types = (pos > a_ + 1).to(torch.int64).expand(B, -1).contiguous()
+    return ids, labels, types
+
+
+def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) -> Corrupted:
+    """[BOS] source [EOS] to the encoder; decoder target = original + [EOS] unless the objective gives one."""
+    src, n = noised.source, noised.source_len
+    B, S = src.shape
+    dev = src.device
+    pos = torch.arange(S + 2, device=dev)[None, :]
+    body = torch.cat([torch.full((B, 1), vocab.bos, device=dev, dtype=src.dtype), src,
+                      torch.full((B, 1), vocab.pad, device=dev, dtype=src.dtype)], 1)
+    ids = torch.where(pos == n[:, None] + 1, vocab.eos, body)
+    pad_mask = pos > n[:, None] + 1
+    ids = ids.masked_fill(pad_mask, vocab.pad)
+    if not bool(pad_mask.any()):
+        pad_mask = None
+    if noised.decoder_input_ids is not None:  # MASS gives its decoder side whole
+        return Corrupted(input_ids=ids, labels=noised.target, pad_mask=pad_mask,
+                         decoder_input_ids=noised.decoder_input_ids, decoder_positions=noised.decoder_positions,
+                         nsp_labels=noised.nsp_labels, diag=noised.diag)
+    if noised.target is not None:
+        target = noised.target
+    else:
+        eos = torch.full((B, 1), vocab.eos, device=dev, dtype=original.dtype)
+        target = torch.cat([original, eos], 1)
+    bos = torch.full((B, 1), vocab.bos, device=dev, dtype=target.dtype)
+    dec_in = torch.cat([bos, target[:, :-1]], 1)
+    labels = target.masked_fill(target == vocab.pad, IGNORE)
+    dec_in = dec_in.masked_fill(dec_in == vocab.pad, vocab.pad)
+    return Corrupted(input_ids=ids, labels=labels, pad_mask=pad_mask, decoder_input_ids=dec_in,
+                     nsp_labels=noised.nsp_labels, diag=noised.diag)

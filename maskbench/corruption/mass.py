@@ -1,0 +1,50 @@
+"""MASS (Song et al. 2019): one contiguous fragment of `span_frac` of the block. The encoder sees the
+fragment replaced 80/10/10; the decoder gets the fragment shifted right at its ORIGINAL positions and
+predicts the fragment only (positions outside it are not fed: same result as the paper's masked
+decoder input, cheaper). Start: 20% at the beginning, 20% at the end, 60% uniform
+(microsoft/MASS `restricted_mask_sent`)."""
+
+from __future__ import annotations
+
+import torch
+
+from maskbench.corruption.base import Diagnostics, Noised
+from maskbench.corruption.bert import replace_80_10_10
+from maskbench.corruption.keyed_random import KeyedRandom
+from maskbench.data.blocks import Blocks
+from maskbench.data.tokenizer import Vocab
+
+S_WHERE, S_START, S_ACTION, S_RANDOM_ID = 31, 32, 33, 34
+
+
+class MassSpan:
+    needs_partner = False
+
+    def __init__(self, cfg, vocab: Vocab, is_continuation=None):
+        self.cfg, self.vocab = cfg, vocab
+
+    def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
+        cfg, vocab = self.cfg, self.vocab
+        tokens = blocks.tokens
+        B, C = tokens.shape
+        dev = tokens.device
+        k = min(C, max(1, round(float(cfg.span_frac) * C)))
+        where = rng.uniform(S_WHERE, 1).to(dev).squeeze(1)
+        inside = torch.floor(rng.uniform(S_START, 1).to(dev).squeeze(1).double() * (C - k + 1)).long()
+        pb, pe = float(cfg.start_at_begin_prob), float(cfg.start_at_end_prob)
+        start = torch.where(where < pb, 0, torch.where(where < pb + pe, C - k, inside))
+        pos = torch.arange(C, device=dev)[None, :]
+        selected = (pos >= start[:, None]) & (pos < start[:, None] + k)
+        src, action, rand_ids = replace_80_10_10(
+            tokens, selected, rng.uniform(S_ACTION, C).to(dev), rng.uniform(S_RANDOM_ID, C).to(dev),
+            float(cfg.mask_token_prob), float(cfg.random_token_prob), vocab)
+        frag_pos = start[:, None] + torch.arange(k, device=dev)[None, :]
+        target = tokens.gather(1, frag_pos)
+        prev = tokens.gather(1, (frag_pos - 1).clamp(min=0))
+        dec_in = torch.where(frag_pos == 0, vocab.bos, prev)  # token before the fragment, or [BOS]
+        diag = Diagnostics(original=tokens, selected=selected, action=action, random_ids=rand_ids,
+                           span_lengths=torch.full((B, 1), k, device=dev),
+                           span_valid=torch.ones(B, 1, dtype=torch.bool, device=dev),
+                           source_len=torch.full((B,), C, device=dev), target_len=torch.full((B,), k, device=dev))
+        return Noised(source=src, source_len=diag.source_len, diag=diag, target=target,
+                      decoder_input_ids=dec_in, decoder_positions=frag_pos)

@@ -1,0 +1,44 @@
+"""Config name -> corruption builder, and the one entry point that corrupts a batch for an architecture."""
+
+from __future__ import annotations
+
+import torch
+
+from maskbench.corruption.bart import BartNoise
+from maskbench.corruption.base import Corrupted, frame_encoder, frame_encoder_decoder
+from maskbench.corruption.bert import BertMLM, SpanMLM
+from maskbench.corruption.keyed_random import KeyedRandom
+from maskbench.corruption.mass import MassSpan
+from maskbench.corruption.t5 import T5Span
+from maskbench.data.blocks import Blocks
+from maskbench.data.tokenizer import Vocab
+
+FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span}
+
+
+class Corruption:
+    """A configured corruption for one architecture: `corrupt(blocks, keys, partner)` -> Corrupted."""
+
+    def __init__(self, cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None):
+        self.name, self.arch, self.vocab = cfg.name, arch, vocab
+        self.noise = FAMILIES[cfg.family](cfg, vocab, is_continuation)
+        self.needs_partner = self.noise.needs_partner
+
+    def __call__(self, blocks: Blocks, keys: torch.Tensor, partner: Blocks | None = None) -> Corrupted:
+        noised = self.noise(blocks, KeyedRandom(keys), partner)
+        if self.arch == "encoder":
+            return frame_encoder(noised, self.vocab)
+        if noised.sep_at is not None:  # NSP pairs on an encoder-decoder: [BOS] A [SEP] B [EOS]
+            enc = frame_encoder(noised, self.vocab)
+            ids = enc.input_ids.clone()
+            ids[:, 0], ids[:, -1] = self.vocab.bos, self.vocab.eos
+            noised.source = ids[:, 1:-1]
+            noised.source_len = torch.full_like(noised.source_len, ids.shape[1] - 2)
+            out = frame_encoder_decoder(noised, noised.diag.original, self.vocab)
+            out.token_type_ids = enc.token_type_ids
+            return out
+        return frame_encoder_decoder(noised, noised.diag.original, self.vocab)
+
+
+def build_corruption(cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None) -> Corruption:
+    return Corruption(cfg, arch, vocab, is_continuation)

@@ -1,0 +1,198 @@
+"""`maskbench corrupt`: what a corruption did to one text (coloured in the terminal), or its measured
+statistics over many corpus blocks (`--stats`, `--json`)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from maskbench.corruption import build_corruption
+from maskbench.corruption.base import KEPT, RANDOM
+from maskbench.corruption.keyed_random import example_keys
+from maskbench.corruption.stats import StatsAccumulator
+from maskbench.data.blocks import Blocks, BlockStore
+from maskbench.data.cache import build_cache, load_cache_tokenizer
+from maskbench.data.corpus import split_sentences
+from maskbench.data.tokenizer import Vocab, continuation_table
+from maskbench.errors import MaskbenchError
+
+STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
+    "bold white on red", "bold black on yellow", "bold black on green", "bold white on magenta", "dim")
+
+
+def _setup(cfg, console):
+    cache = build_cache(cfg.data, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    tok = load_cache_tokenizer(cache)
+    vocab = Vocab.from_tokenizer(tok)
+    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
+    return cache, tok, vocab, build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
+
+
+def text_block(text: str, tok) -> Blocks:
+    sentences = split_sentences(" ".join(text.split())) or [text]
+    encs = tok.encode_batch(sentences, add_special_tokens=False)
+    ids, starts = [], []
+    for e in encs:
+        starts.extend([True] + [False] * (len(e.ids) - 1))
+        ids.extend(e.ids)
+    if len(ids) < 4:
+        raise MaskbenchError("--text is too short to corrupt: give at least a few words")
+    t = torch.tensor([ids])
+    return Blocks(tokens=t, sent_start=torch.tensor([starts]), doc_id=torch.zeros_like(t))
+
+
+def _render(ids, tok, vocab, styles=None):
+    from rich.text import Text
+
+    out = Text()
+    for i, idx in enumerate(ids):
+        idx = int(idx)
+        if idx == vocab.pad:
+            continue
+        piece = tok.id_to_token(idx) or "?"
+        style = styles[i] if styles is not None else None
+        if style is None:
+            if idx == vocab.mask:
+                style = STYLE_MASK
+            elif vocab.sentinel0 <= idx < vocab.sentinel0 + vocab.n_sentinels:
+                style = STYLE_SENTINEL
+            elif idx < vocab.n_special and idx != vocab.unk:
+                style = STYLE_SPECIAL
+        if piece.startswith("##"):
+            out.append(piece[2:], style=style)
+        else:
+            if len(out):
+                out.append(" ")
+            out.append(piece, style=style)
+    return out
+
+
+def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console):
+    from rich.panel import Panel
+    from rich.table import Table
+
+    out = corruption(blocks, example_keys(seed, 0, torch.zeros(1, dtype=torch.long)), partner)
+    d = out.diag
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", justify="right")
+    grid.add_column()
+    aligned = d.source_len is not None and int(d.source_len[0]) == d.original.shape[1] and \
+        d.sentences is None and d.rotated is None and out.token_type_ids is None
+    orig_styles = ["underline" if s else None for s in d.selected[0].tolist()] if aligned or \
+        cfg.corruption.family in ("bart", "t5") and d.sentences is None and d.rotated is None else None
+    if orig_styles is not None and cfg.corruption.family in ("bart", "t5"):
+        orig_styles = ["strike dim" if s else None for s in d.selected[0].tolist()]
+    grid.add_row("original", _render(d.original[0].tolist(), tok, vocab, orig_styles))
+    enc = out.input_ids[0].tolist()
+    styles = None
+    if aligned:  # same length: colour each position by what happened to it
+        acts = d.action[0].tolist()
+        styles = [None] + [STYLE_RANDOM if a == RANDOM else STYLE_KEPT if a == KEPT else None for a in acts] + [None]
+        styles = [s if s is not None or i >= len(enc) or enc[i] != vocab.mask else STYLE_MASK
+                  for i, s in enumerate(styles)]
+    grid.add_row("encoder input", _render(enc, tok, vocab, styles))
+    if out.decoder_input_ids is not None:
+        grid.add_row("decoder input", _render(out.decoder_input_ids[0].tolist(), tok, vocab))
+        labels = out.labels[0]
+        grid.add_row("decoder target", _render(labels[labels >= 0].tolist(), tok, vocab))
+        if out.decoder_positions is not None:
+            pos = out.decoder_positions[0]
+            grid.add_row("decoder positions", f"{int(pos[0])}..{int(pos[-1])} (the fragment's original positions)")
+    else:
+        labels = out.labels[0]
+        grid.add_row("predicted at", _render(labels[labels >= 0].tolist(), tok, vocab))
+    if out.nsp_labels is not None:
+        grid.add_row("NSP label", "IsNext" if int(out.nsp_labels[0]) == 0 else "NotNext (B from another document)")
+    facts = [f"selected {int(d.selected[0].sum())}/{d.original.shape[1]} tokens"]
+    if d.span_lengths is not None:
+        lens = d.span_lengths[0][d.span_valid[0]].tolist()
+        facts.append(f"spans {lens}")
+    if d.sentences is not None:
+        facts.append(f"sentences moved {int(d.sentences_moved[0])}/{int(d.sentences[0])}")
+    if d.rotated is not None:
+        facts.append("rotated" if bool(d.rotated[0]) else "not rotated")
+    grid.add_row("", "[dim]" + "; ".join(facts) + "[/]")
+    legend = (f"[{STYLE_MASK}] [MASK] [/] [{STYLE_RANDOM}] random [/] [{STYLE_KEPT}] selected, kept [/] "
+              f"[{STYLE_SENTINEL}] sentinel [/] [strike dim]deleted/in span[/] [underline]selected[/]")
+    console.print(Panel(grid, title=f"{cfg.corruption.name} on {cfg.arch.name}", subtitle=legend,
+                        expand=False))
+
+
+def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console):
+    cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
+    store = BlockStore(cache, "train", cfg.data.seq_len - 2)
+    if stats:
+        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed)
+        if as_json:
+            print(json.dumps(result))
+        else:
+            print_stats(result, cfg, console)
+        return result
+    if text is not None:
+        blocks = text_block(text, tok)
+        partner_idx = torch.tensor([seed % len(store)])
+        partner = store.get(partner_idx)
+        L = blocks.tokens.shape[1]
+        partner = Blocks(partner.tokens[:, :L], partner.sent_start[:, :L], partner.doc_id[:, :L] + 1) \
+            if partner.tokens.shape[1] >= L else None
+        if corruption.needs_partner and partner is None:
+            raise MaskbenchError(f"--text is longer than a block ({store.content_len} tokens) for NSP: shorten it")
+    else:
+        blocks = store.get(torch.tensor([seed % len(store)]))
+        partner = store.get(torch.tensor([(seed * 7919 + len(store) // 2) % len(store)]))
+    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console)
+
+
+def _quiet():
+    from rich.console import Console
+
+    return Console(quiet=True)
+
+
+def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed: int = 0, batch: int = 500):
+    acc = StatsAccumulator(name, vocab)
+    n = min(n_blocks, len(store)) if n_blocks > 0 else len(store)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(store), generator=g)[:n]
+    for i in range(0, n, batch):
+        idx = order[i:i + batch]
+        blocks = store.get(idx)
+        keys = example_keys(seed, 0, idx)
+        partner = None
+        if corruption.needs_partner:
+            partner = store.get(order[(torch.arange(i, i + len(idx)) * 7919 + 1) % len(order)])
+        acc.update(corruption(blocks, keys, partner), blocks.tokens)
+    return acc.result()
+
+
+def print_stats(result: dict, cfg, console) -> None:
+    from rich.table import Table
+
+    c = cfg.corruption
+    expected = {
+        "selected_frac": c.get("mask_prob", c.get("span_frac", c.get("noise_density"))),
+        "mask_frac": c.get("mask_token_prob"), "random_frac": c.get("random_token_prob"),
+        "kept_frac": (1 - c.mask_token_prob - c.random_token_prob) if "mask_token_prob" in c else None,
+        "span_len_mean": c.get("poisson_lambda", c.get("mean_span_length", c.get("mean_noise_span_length"))),
+        "sentences_moved_frac": c.get("permute_prob"), "rotated_frac": c.get("rotate_prob"),
+        "specials_touched": 0,
+    }
+    table = Table(title=f"{result['corruption']}: {result['blocks']:,} blocks, {result['tokens']:,} tokens")
+    table.add_column("measure")
+    table.add_column("measured", justify="right")
+    table.add_column("configured", justify="right", style="dim")
+    for key, value in result.items():
+        if key in ("corruption", "blocks", "tokens", "span_len_hist") or value is None:
+            continue
+        exp = expected.get(key)
+        table.add_row(key, f"{value:g}" if isinstance(value, float) else str(value),
+                      "" if exp is None else f"{exp:g}")
+    console.print(table)
+    hist = result.get("span_len_hist")
+    if hist:
+        total = sum(hist.values())
+        console.print("span length histogram:")
+        for length, count in list(hist.items())[:16]:
+            bar = "█" * max(1, round(40 * count / total)) if count else ""
+            console.print(f"  {length:>3} {bar} {count / total:.3f}")

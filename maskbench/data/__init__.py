@@ -1,0 +1,1 @@
+"""Text in, token blocks out: corpus reading, tokenizer, memory-mapped token cache, packed blocks."""

@@ -1,0 +1,158 @@
+"""Tokenize a corpus once into a memory-mapped token cache (corpora larger than RAM work).
+
+Layout of a cache folder (one per corpus + tokenizer + split settings):
+  tokenizer.json
+  {train,val}.tokens.bin   uint16 (or uint32 for vocabularies over 65,536) token ids, documents back to back
+  {train,val}.flags.bin    uint8 per token: bit 1 = a sentence starts here, bit 2 = a document starts here
+  meta.json                counts and settings; written last, so a folder without it is incomplete
+Documents go to validation by index (every k-th, k = round(1/val_fraction)): a document-level split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maskbench.data.corpus import cache_root, iter_documents, resolve_paths
+from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from maskbench.errors import MaskbenchError
+
+SENT_START = 1
+DOC_START = 2
+_ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool
+
+
+def _corpus_fingerprint(files: list[Path], d) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|v1".encode())
+    return h.hexdigest()[:16]
+
+
+def _sentence_batches(files, doc_split, batch=_ENCODE_BATCH):
+    buf: list[str] = []
+    for doc in iter_documents(files, doc_split):
+        buf.extend(doc)
+        if len(buf) >= batch:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+class _Writer:
+    """Appends token ids and flags to the two binary files of one split."""
+
+    def __init__(self, folder: Path, split: str, dtype):
+        self.tokens = open(folder / f"{split}.tokens.bin", "wb")
+        self.flags = open(folder / f"{split}.flags.bin", "wb")
+        self.dtype = dtype
+        self.n_tokens = 0
+        self.n_docs = 0
+
+    def write_doc(self, encodings) -> None:
+        ids = [e.ids for e in encodings if e.ids]
+        if not ids:
+            return
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter((t for x in ids for t in x), dtype=self.dtype, count=int(lengths.sum()))
+        flags = np.zeros(len(flat), dtype=np.uint8)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        flags[starts] = SENT_START
+        flags[0] |= DOC_START
+        self.tokens.write(flat.tobytes())
+        self.flags.write(flags.tobytes())
+        self.n_tokens += len(flat)
+        self.n_docs += 1
+
+    def close(self):
+        self.tokens.close()
+        self.flags.close()
+
+
+def build_cache(d, progress=None) -> Path:
+    """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
+    files = resolve_paths(d.paths, d.cache_dir)
+    key = _corpus_fingerprint(files, d)
+    folder = cache_root(d.cache_dir) / "tokens" / key
+    if (folder / "meta.json").exists():
+        return folder
+    tmp = folder.with_name(folder.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.time()
+    say = progress or (lambda msg: None)
+
+    say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)")
+    n_sentences = 0
+
+    def counted():
+        nonlocal n_sentences
+        for batch in _sentence_batches(files, d.doc_split):
+            n_sentences += len(batch)
+            yield batch
+
+    tok = train_tokenizer(counted(), d.vocab_size, d.n_sentinels, d.lowercase)
+    if n_sentences == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise MaskbenchError(
+            f"the corpus is empty ({', '.join(str(f) for f in files[:3])}): give data.paths with some text")
+    save_tokenizer(tok, tmp / "tokenizer.json")
+    dtype = np.uint16 if tok.get_vocab_size() <= 65536 else np.uint32
+
+    say("tokenizing the corpus into the memory-mapped cache")
+    every = max(2, round(1.0 / d.val_fraction)) if d.val_fraction > 0 else 0
+    writers = {"train": _Writer(tmp, "train", dtype), "val": _Writer(tmp, "val", dtype)}
+    n_bytes = 0
+    pending: list[tuple[int, list[str]]] = []
+
+    def flush():
+        sentences = [s for _, doc in pending for s in doc]
+        encs = tok.encode_batch(sentences, add_special_tokens=False)
+        i = 0
+        for doc_idx, doc in pending:
+            split = "val" if every and doc_idx % every == every - 1 else "train"
+            writers[split].write_doc(encs[i:i + len(doc)])
+            i += len(doc)
+        pending.clear()
+
+    n_pending = 0
+    for doc_idx, doc in enumerate(iter_documents(files, d.doc_split)):
+        pending.append((doc_idx, doc))
+        n_pending += len(doc)
+        n_bytes += sum(len(s) for s in doc)
+        if n_pending >= _ENCODE_BATCH:
+            flush()
+            n_pending = 0
+    flush()
+    for w in writers.values():
+        w.close()
+    if writers["val"].n_docs == 0 and d.val_fraction > 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise MaskbenchError(
+            f"the corpus has {writers['train'].n_docs} document(s), too few for a {d.val_fraction:g} "
+            f"validation split: add documents (blank lines separate them) or raise data.val_fraction")
+    meta = {
+        "files": [str(f) for f in files], "dtype": np.dtype(dtype).name, "vocab_size": tok.get_vocab_size(),
+        "train_tokens": writers["train"].n_tokens, "val_tokens": writers["val"].n_tokens,
+        "train_docs": writers["train"].n_docs, "val_docs": writers["val"].n_docs,
+        "text_chars": n_bytes, "build_s": round(time.time() - t0, 2),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if folder.exists():  # another process finished first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(folder)
+    say(f"cached {meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens in {meta['build_s']} s")
+    return folder
+
+
+def load_cache_tokenizer(folder: Path):
+    return load_tokenizer(folder / "tokenizer.json")

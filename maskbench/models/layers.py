@@ -1,0 +1,107 @@
+"""Shared Transformer blocks (pre-LayerNorm; attention through scaled_dot_product_attention).
+
+Pre-LN rather than BERT's post-LN: it trains stably at the high learning rates that small budgets
+need (cramming, nanoGPT) and is what most small-scale studies use."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float, cross: bool = False):
+        super().__init__()
+        self.n_heads, self.dropout, self.cross = n_heads, dropout, cross
+        if cross:
+            self.q = nn.Linear(d_model, d_model)
+            self.kv = nn.Linear(d_model, 2 * d_model)
+        else:
+            self.qkv = nn.Linear(d_model, 3 * d_model)  # one matmul for q, k, v
+        self.out = nn.Linear(d_model, d_model)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        return x.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
+
+    def forward(self, x, memory=None, attn_mask=None, is_causal: bool = False):
+        if self.cross:
+            q = self._heads(self.q(x))
+            k, v = map(self._heads, self.kv(memory).chunk(2, dim=-1))
+        else:
+            q, k, v = map(self._heads, self.qkv(x).chunk(3, dim=-1))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        B, H, T, Dh = y.shape
+        return self.out(y.transpose(1, 2).reshape(B, T, H * Dh))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.up, self.down = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.drop(self.down(F.gelu(self.up(x))))
+
+
+class Block(nn.Module):
+    """Self-attention (+ optional cross-attention) + feed-forward, each pre-normed with a residual."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, cross: bool = False):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(d_model), Attention(d_model, n_heads, dropout)
+        self.cross = None
+        if cross:
+            self.ln_x, self.cross = nn.LayerNorm(d_model), Attention(d_model, n_heads, dropout, cross=True)
+        self.ln2, self.ffn = nn.LayerNorm(d_model), FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, self_mask=None, is_causal=False, memory=None, memory_mask=None):
+        x = x + self.drop(self.attn(self.ln1(x), attn_mask=self_mask, is_causal=is_causal))
+        if self.cross is not None:
+            x = x + self.drop(self.cross(self.ln_x(x), memory=memory, attn_mask=memory_mask))
+        return x + self.ffn(self.ln2(x))
+
+
+def key_padding_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """[B, S] True-at-padding -> SDPA boolean mask [B, 1, 1, S] True-where-attend (None: no padding,
+    which keeps SDPA on its fastest kernel)."""
+    if pad_mask is None:
+        return None
+    return (~pad_mask)[:, None, None, :]
+
+
+class LMHead(nn.Module):
+    """Vocabulary projection, optionally after BERT's dense+GELU+LayerNorm transform; weight tied to
+    the input embedding when `tied` is given. Called on gathered positions only (sparse prediction)."""
+
+    def __init__(self, d_model: int, vocab_size: int, transform: bool, tied: nn.Embedding | None):
+        super().__init__()
+        self.transform = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.LayerNorm(d_model)) \
+            if transform else nn.Identity()
+        self.tied = tied
+        self.weight = None if tied is not None else nn.Parameter(torch.empty(vocab_size, d_model))
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        if self.weight is not None:
+            nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, h):
+        w = self.tied.weight if self.tied is not None else self.weight
+        return F.linear(self.transform(h), w, self.bias)
+
+
+def init_weights(module: nn.Module) -> None:
+    """BERT/GPT-2 style init: N(0, 0.02) weights, zero biases, unit LayerNorms."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,1 @@
+"""Pictures and tables from files on disk (metrics.jsonl, summary.json). No torch."""

@@ -1,0 +1,67 @@
+"""Loss curves from run folders: train loss (light, smoothed) and validation loss (bold), one colour per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from maskbench.runs.rundir import read_metrics
+
+
+def _label(run_dir: Path) -> str:
+    summary = run_dir / "summary.json"
+    cfg = run_dir / "config.yaml"
+    if summary.exists():
+        s = json.loads(summary.read_text())
+        if "corruption" in s:
+            return f"{s['corruption']} / {s['arch']} / {s['model']} s{s['seed']}"
+    if cfg.exists():
+        import yaml
+
+        c = yaml.safe_load(cfg.read_text())
+        try:
+            return f"{c['corruption']['name']} / {c['arch']['name']} / {c['model']['name']} s{c['seed']}"
+        except (KeyError, TypeError):
+            pass
+    return run_dir.name
+
+
+def _smooth(values: list[float], weight: float = 0.8) -> list[float]:
+    out, last = [], None
+    for v in values:
+        last = v if last is None else weight * last + (1 - weight) * v
+        out.append(last)
+    return out
+
+
+def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, run in enumerate(map(Path, run_dirs)):
+        events = read_metrics(run)
+        color = colors[i % len(colors)]
+        train = [e for e in events if e.get("split") == "train"]
+        val = [e for e in events if e.get("split") == "val"]
+        label = _label(run)
+        if train:
+            ax.plot([e["step"] for e in train], _smooth([e["loss"] for e in train]), color=color, alpha=0.35,
+                    lw=1.2, label=f"{label} (train)")
+        if val:
+            ax.plot([e["step"] for e in val], [e["loss"] for e in val], color=color, lw=2.2, marker="o", ms=3,
+                    label=f"{label} (val)")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (cross-entropy per predicted token, nats)")
+    ax.set_title(title or "pretraining loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

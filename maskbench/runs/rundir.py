@@ -1,0 +1,63 @@
+"""A run folder: the single place a run writes to (absolute paths; the working directory never changes).
+
+outputs/<run-name>/
+  config.yaml  command.txt  env.json  metrics.jsonl  summary.json
+  checkpoints/step-000200/  checkpoints/final/   plots/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: a crash never leaves a half-written file."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class MetricsLog:
+    """metrics.jsonl: one JSON object per event. Appends and flushes each line (kill-safe)."""
+
+    def __init__(self, path: Path, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop events logged after the checkpoint we resume from (they will be redone)."""
+        if not self.enabled or not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        write_atomic(self.path, "".join(line + "\n" for line in keep))
+
+    def log(self, **event) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event) + "\n")
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def env_info(seed: int, device: str) -> dict:
+    import torch
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except Exception:
+        rev = None
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
+            "device": device, "threads": torch.get_num_threads(), "git_revision": rev, "seed": seed,
+            "argv": sys.argv}

@@ -1,0 +1,1 @@
+"""Training: one loop shared by pretraining and fine-tuning, plus state, optimiser and checkpoints."""

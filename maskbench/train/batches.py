@@ -1,0 +1,114 @@
+"""Which blocks each optimizer step sees, and their corruption, as a pure function of (seed, step).
+
+Epoch e visits the training blocks in a permutation seeded by (seed, e); step s takes the next
+`batch_size` of them; rank r of N takes its contiguous share. Each example's corruption is keyed by
+(seed, epoch, block index): dynamic (new every epoch), reproducible, and independent of batching.
+Validation uses a fixed corruption (epoch -1), identical for every run with the same seed.
+A background thread builds the next batches while the model trains.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import torch
+
+from maskbench.corruption.keyed_random import KeyedRandom, example_keys
+from maskbench.data.blocks import BlockStore
+
+_PARTNER_STREAM = 91
+
+
+class PretrainBatches:
+    def __init__(self, store: BlockStore, corruption, seed: int, batch_size: int, rank: int = 0, world: int = 1):
+        if batch_size % world:
+            raise ValueError(f"train.batch_size={batch_size} must be divisible by the {world} processes")
+        self.store, self.corruption, self.seed = store, corruption, seed
+        self.batch_size, self.rank, self.world = batch_size, rank, world
+        self.steps_per_epoch = max(1, len(store) // batch_size)
+        self._perm_epoch, self._perm = None, None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if self._perm_epoch != epoch:
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) & 0x7FFFFFFF)
+            self._perm, self._perm_epoch = torch.randperm(len(self.store), generator=g), epoch
+        return self._perm
+
+    def indices(self, step: int) -> tuple[int, torch.Tensor]:
+        epoch, j = divmod(step, self.steps_per_epoch)
+        glob = self._permutation(epoch)[j * self.batch_size:(j + 1) * self.batch_size]
+        share = self.batch_size // self.world
+        return epoch, glob[self.rank * share:(self.rank + 1) * share]
+
+    def corrupt(self, idx: torch.Tensor, epoch: int):
+        blocks = self.store.get(idx)
+        keys = example_keys(self.seed, epoch, idx)
+        partner = None
+        if self.corruption.needs_partner:
+            pidx = KeyedRandom(keys).integers(_PARTNER_STREAM, 1, 0, len(self.store)).squeeze(1)
+            partner = self.store.get(pidx)
+        return self.corruption(blocks, keys, partner), blocks.tokens.numel()
+
+    def batch(self, step: int):
+        epoch, idx = self.indices(step)
+        return self.corrupt(idx, epoch)
+
+
+def validation_batches(store: BlockStore, corruption, seed: int, n_blocks: int, batch_size: int,
+                       rank: int = 0, world: int = 1) -> list:
+    """Fixed corrupted validation batches (this rank's share), spread evenly over the split."""
+    n = min(n_blocks, len(store))
+    idx = torch.linspace(0, len(store) - 1, n).round().long().unique()
+    idx = idx[rank::world]
+    out = []
+    for i in range(0, len(idx), batch_size):
+        part = idx[i:i + batch_size]
+        keys = example_keys(seed, -1, part)
+        partner = None
+        if corruption.needs_partner:
+            pidx = KeyedRandom(keys).integers(_PARTNER_STREAM, 1, 0, len(store)).squeeze(1)
+            partner = store.get(pidx)
+        out.append(corruption(store.get(part), keys, partner).drop_diagnostics())
+    return out
+
+
+class Prefetcher:
+    """Produce batch(step) for steps start..end-1 in a background thread, `depth` ahead."""
+
+    def __init__(self, make, start: int, end: int, depth: int = 2, enabled: bool = True):
+        self.make, self.enabled = make, enabled
+        self.next_step = start
+        if enabled:
+            self.q: queue.Queue = queue.Queue(maxsize=depth)
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self._run, args=(start, end), daemon=True)
+            self.thread.start()
+
+    def _run(self, start, end):
+        for step in range(start, end):
+            if self.stop.is_set():
+                return
+            try:
+                item = (step, self.make(step), None)
+            except BaseException as exc:  # surface errors in the main thread
+                item = (step, None, exc)
+            while not self.stop.is_set():
+                try:
+                    self.q.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def get(self, step: int):
+        if not self.enabled:
+            return self.make(step)
+        got, value, exc = self.q.get()
+        if exc is not None:
+            raise exc
+        assert got == step, f"prefetcher out of order: {got} != {step}"
+        return value
+
+    def close(self):
+        if self.enabled:
+            self.stop.set()

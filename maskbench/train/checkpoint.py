@@ -1,0 +1,134 @@
+"""Checkpoints: `checkpoints/step-000200/` and `checkpoints/final/`, each self-describing.
+
+A checkpoint folder holds model.safetensors (weights), trainer.pt (optimiser + RNG states),
+state.json (step, tokens seen, wall time), config.yaml (resolved config) and tokenizer.json, so it
+rebuilds its model alone. Written to a temporary folder and renamed: a kill never leaves a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from maskbench.errors import MaskbenchError
+
+_STEP = re.compile(r"^step-(\d+)$")
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    tokens_seen: int = 0
+    wall_s: float = 0.0
+
+
+def _weights(model) -> dict:
+    # Tied weights share storage: safetensors refuses shared tensors, so store each name once.
+    seen, out = set(), {}
+    for name, t in model.state_dict().items():
+        key = (t.data_ptr(), t.shape)
+        if key in seen:
+            continue
+        seen.add(key)
+        out[name] = t.detach().contiguous().cpu()
+    return out
+
+
+def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_yaml: str, tokenizer_json: Path,
+                    extra: dict | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(_weights(model), str(tmp / "model.safetensors"))
+    trainer = {"rng_cpu": torch.get_rng_state()}
+    if optimizer is not None:
+        trainer["optimizer"] = optimizer.state_dict()
+    if torch.cuda.is_available():
+        trainer["rng_cuda"] = torch.cuda.get_rng_state_all()
+    torch.save(trainer, tmp / "trainer.pt")
+    (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {})}, indent=1))
+    (tmp / "config.yaml").write_text(config_yaml)
+    shutil.copy(tokenizer_json, tmp / "tokenizer.json")
+    if folder.exists():  # replacing (e.g. final/ of a resumed run): move the old one aside first
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+    return folder
+
+
+def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and
+             (p / "state.json").exists()]
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    final = Path(run_dir) / "checkpoints" / "final"
+    if (final / "state.json").exists():
+        return final
+    steps = step_checkpoints(run_dir)
+    return steps[-1][1] if steps else None
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    for _, path in step_checkpoints(run_dir)[:-keep] if keep > 0 else step_checkpoints(run_dir):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def load_weights(model, folder: Path) -> None:
+    """Load model.safetensors into `model`; a checkpoint from another model is a one-line error."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / "model.safetensors"
+    if not path.exists():
+        raise MaskbenchError(f"{folder} is not a maskbench checkpoint (no model.safetensors): "
+                             f"point at a run folder or checkpoints/<name>/")
+    tensors = load_file(str(path))
+    own = model.state_dict()
+    for name, t in tensors.items():
+        if name not in own:
+            raise MaskbenchError(f"checkpoint {folder} has weight '{name}' that this model lacks: "
+                                 f"it was trained with another architecture; use its own config")
+        if own[name].shape != t.shape:
+            raise MaskbenchError(f"checkpoint {folder} weight '{name}' has shape {tuple(t.shape)}, this model "
+                                 f"expects {tuple(own[name].shape)}: use the checkpoint's own model size")
+    missing = model.load_state_dict(tensors, strict=False).missing_keys
+    # Tied weights were stored once; anything else missing is a real mismatch.
+    tied = {n for n, t in own.items() if n not in tensors}
+    real = [k for k in missing if k not in tied or not _is_tied(model, k)]
+    if real:
+        raise MaskbenchError(f"checkpoint {folder} lacks weights {real[:3]}: it is from another model")
+
+
+def _is_tied(model, name: str) -> bool:
+    ptrs = {}
+    for n, t in model.state_dict().items():
+        ptrs.setdefault((t.data_ptr(), t.shape), []).append(n)
+    return any(name in names and len(names) > 1 for names in ptrs.values())
+
+
+def load_trainer(folder: Path, optimizer) -> TrainState:
+    trainer = torch.load(Path(folder) / "trainer.pt", weights_only=False)
+    if optimizer is not None and "optimizer" in trainer:
+        optimizer.load_state_dict(trainer["optimizer"])
+    torch.set_rng_state(trainer["rng_cpu"])
+    if "rng_cuda" in trainer and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(trainer["rng_cuda"])
+    state = json.loads((Path(folder) / "state.json").read_text())
+    return TrainState(step=state["step"], tokens_seen=state["tokens_seen"], wall_s=state["wall_s"])

@@ -1,0 +1,164 @@
+"""The one training loop, shared by pretraining and fine-tuning.
+
+Per step: fetch the (prefetched) batch, compute loss terms as (sum, count), normalise by counts
+summed over ranks, backward, sum gradients over ranks, clip, AdamW step. Every `eval_every` steps,
+evaluate; every `ckpt_every`, checkpoint. Ctrl-C or SIGTERM saves a checkpoint before exiting, so
+`train.resume=true` continues exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from maskbench.runs.progress import progress_bar
+from maskbench.train.checkpoint import TrainState
+from maskbench.train.optim import lr_at
+
+
+class Interrupted(Exception):
+    """Raised when the run was stopped by Ctrl-C / SIGTERM after saving a resumable checkpoint."""
+
+    def __init__(self, step: int):
+        super().__init__(step)
+        self.step = step
+
+
+@dataclass
+class LoopHooks:
+    batch: Callable[[int], tuple]             # step -> (batch on device, tokens in it)
+    terms: Callable                           # (model, batch) -> {name: (sum, count, correct)}
+    evaluate: Callable[[], dict]              # -> {"loss": ..., other metrics}
+    save: Callable[[TrainState, bool], None]  # (state, final)
+    log: Callable[..., None]                  # metrics.jsonl writer (rank 0)
+
+
+def _autocast(device: str, precision: str):
+    if precision == "bf16" or (precision == "auto" and device.startswith("cuda")):
+        return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class _StopRequest:
+    """Ctrl-C / SIGTERM set a flag; the loop checkpoints at the next step boundary (never mid-step, so the
+    saved state is exactly consistent). A second signal stops at once; the last checkpoint stays intact."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, device: str, precision: str,
+               show_progress: bool = True, description: str = "train") -> TrainState:
+    model.train()
+    last_log_time, tokens_since = time.time(), 0
+    wall_start = time.time() - state.wall_s
+    val = None
+    with _StopRequest() as stop, progress_bar(t.max_steps, description, show_progress and dist.is_main,
+                                              start=state.step) as bar:
+        while state.step < t.max_steps:
+            step = state.step
+            lr = lr_at(step, t)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch, n_tok = hooks.batch(step)
+            with _autocast(device, precision):
+                terms = hooks.terms(model, batch)
+            # Global counts first, so every rank divides by the same numbers.
+            counts = dist.all_reduce_(torch.stack([c.float() for _, c, _ in terms.values()]).cpu())
+            loss = sum(s / max(float(n), 1.0) for (s, _, _), n in zip(terms.values(), counts))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            dist.sum_grads(model)
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), float(t.grad_clip))
+            optimizer.step()
+            state.step += 1
+            state.tokens_seen += n_tok * dist.world
+            tokens_since += n_tok * dist.world
+            if state.step % t.log_every == 0 or state.step == t.max_steps:
+                sums = dist.all_reduce_(torch.stack([s.detach().float() for s, _, _ in terms.values()]).cpu())
+                loss_val = float(sum(s / max(float(n), 1.0) for s, n in zip(sums, counts)))
+                if not math.isfinite(loss_val):
+                    raise FloatingPointError(f"loss became {loss_val} at step {state.step}: lower train.lr")
+                now = time.time()
+                tps = tokens_since / max(now - last_log_time, 1e-9)
+                last_log_time, tokens_since = now, 0
+                event = {"step": state.step, "split": "train", "loss": round(loss_val, 5), "lr": lr,
+                         "tokens_per_s": round(tps, 1), "tokens": state.tokens_seen,
+                         "grad_norm": round(float(gnorm), 4), "elapsed_s": round(now - wall_start, 2)}
+                for (name, _), s, n in zip(terms.items(), sums, counts):
+                    if len(terms) > 1:
+                        event[f"{name}_loss"] = round(float(s / max(float(n), 1.0)), 5)
+                hooks.log(**event)
+                bar(step=state.step, loss=loss_val, tps=tps)
+            else:
+                bar(step=state.step)
+            if state.step % t.eval_every == 0 or state.step == t.max_steps:
+                val = hooks.evaluate()
+                model.train()
+                hooks.log(step=state.step, split="val", tokens=state.tokens_seen,
+                          elapsed_s=round(time.time() - wall_start, 2), **val)
+                bar(val=val["loss"])
+            state.wall_s = time.time() - wall_start
+            if state.step % t.ckpt_every == 0 and state.step < t.max_steps:
+                hooks.save(state, False)
+            if dist_flag(dist, stop.requested):
+                hooks.save(state, False)
+                raise Interrupted(state.step)
+    hooks.save(state, True)
+    return state
+
+
+def dist_flag(dist, flag: bool) -> bool:
+    """Any rank asked to stop -> all ranks stop at the same step."""
+    if not dist.enabled:
+        return flag
+    return bool(dist.all_reduce_(torch.tensor([float(flag)])).item() > 0)
+
+
+@torch.no_grad()
+def evaluate_terms(model, batches, terms_fn, dist, device: str, precision: str) -> dict:
+    """Loss (and accuracy) over fixed batches, summed over ranks."""
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    for batch in batches:
+        with _autocast(device, precision):
+            terms = terms_fn(model, batch.to(device))
+        for name, (s, n, c) in terms.items():
+            acc = torch.stack([s.float(), n.float(), c.float()]).cpu()
+            sums[name] = sums.get(name, torch.zeros(3)) + acc
+    out = {}
+    total = 0.0
+    for name, v in sums.items():
+        v = dist.all_reduce_(v)
+        loss = float(v[0] / max(float(v[1]), 1.0))
+        total += loss
+        if len(sums) > 1:
+            out[f"{name}_loss"] = round(loss, 5)
+        out[f"{name}_acc"] = round(float(v[2] / max(float(v[1]), 1.0)), 5)
+    out["loss"] = round(total, 5)
+    return out

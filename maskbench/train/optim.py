@@ -1,0 +1,40 @@
+"""AdamW with decoupled weight decay (none on biases, LayerNorms, embeddings) and warm-up then decay."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def build_optimizer(model, t) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        # Biases, LayerNorm gains and embeddings are not decayed (BERT, GPT-2 convention).
+        (no_decay if p.ndim < 2 or "tok." in name or "pos." in name or "seg." in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": float(t.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}]
+    kwargs = {"lr": float(t.lr), "betas": tuple(t.betas), "eps": 1e-8}
+    try:  # fused AdamW where the build supports it (CUDA, recent CPU builds): one kernel per step
+        return torch.optim.AdamW(groups, fused=True, **kwargs)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, foreach=True, **kwargs)
+
+
+def warmup_steps(t) -> int:
+    w = float(t.warmup_steps)
+    return int(round(w * t.max_steps)) if w < 1 else int(w)
+
+
+def lr_at(step: int, t) -> float:
+    """Learning rate for optimizer step `step` (0-based): linear warm-up, then linear/cosine/constant."""
+    peak, total, warm = float(t.lr), int(t.max_steps), warmup_steps(t)
+    if warm and step < warm:
+        return peak * (step + 1) / warm
+    if t.schedule == "constant":
+        return peak
+    frac = min(1.0, (step - warm) / max(1, total - warm))
+    if t.schedule == "cosine":
+        return peak * 0.5 * (1 + math.cos(math.pi * frac))
+    return peak * (1 - frac)

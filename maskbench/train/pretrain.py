@@ -1,0 +1,160 @@
+"""`maskbench pretrain`: corpus -> tokenizer + token cache -> corrupted batches -> model -> run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from maskbench.config import run_dir_for, to_yaml
+from maskbench.corruption import build_corruption
+from maskbench.data.blocks import BlockStore
+from maskbench.data.cache import build_cache, load_cache_tokenizer
+from maskbench.data.tokenizer import Vocab, continuation_table
+from maskbench.errors import MaskbenchError
+from maskbench.models import build_model, count_params
+from maskbench.runs.rundir import MetricsLog, env_info, write_atomic
+from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
+from maskbench.train.checkpoint import (TrainState, latest_checkpoint, load_trainer, load_weights,
+                                        prune_checkpoints, save_checkpoint)
+from maskbench.train.distributed import init_distributed, shutdown
+from maskbench.train.loop import Interrupted, LoopHooks, evaluate_terms, train_loop
+from maskbench.train.losses import pretrain_terms
+from maskbench.train.optim import build_optimizer
+from maskbench.train.setup import configure_torch, pick_device
+
+
+def prepare_run_dir(cfg, run_dir: Path, is_main: bool) -> Path | None:
+    """Create the run folder, or find the checkpoint to resume from. Never overwrites a run."""
+    ckpt = latest_checkpoint(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()) and not cfg.train.resume:
+        raise MaskbenchError(
+            f"run folder {run_dir} already exists: add train.resume=true to continue it, "
+            f"or give run.dir=NEW_FOLDER for a fresh run")
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return ckpt
+
+
+def run_pretrain(cfg, command: str = "", console=None) -> Path:
+    say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
+    dist = init_distributed(str(cfg.runtime.device) if cfg.runtime.device != "auto" else
+                            ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        return _run(cfg, command, say, dist)
+    finally:
+        shutdown(dist)
+
+
+def _run(cfg, command, say, dist) -> Path:
+    device = pick_device(cfg.runtime, dist.local_rank)
+    configure_torch(cfg.runtime, cfg.seed, device)
+    run_dir = run_dir_for(cfg)
+    ckpt = prepare_run_dir(cfg, run_dir, dist.is_main)
+    if ckpt is not None and ckpt.name == "final":
+        say(f"[green]run {run_dir} is already complete[/] (checkpoints/final exists)")
+        return run_dir
+
+    # Data: tokenizer + cache are built once (rank 0 first, so ranks never race on the cache).
+    if dist.is_main:
+        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{m}[/]"))
+    dist.barrier()
+    if not dist.is_main:
+        cache = build_cache(cfg.data)
+    tok = load_cache_tokenizer(cache)
+    vocab = Vocab.from_tokenizer(tok)
+    content_len = cfg.data.seq_len - 2
+    train_store = BlockStore(cache, "train", content_len)
+    val_store = BlockStore(cache, "val", content_len)
+    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
+    corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
+    t = cfg.train
+    batches = PretrainBatches(train_store, corruption, cfg.seed, t.batch_size, dist.rank, dist.world)
+    val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
+                             max(1, t.batch_size // dist.world), dist.rank, dist.world)
+
+    model = build_model(cfg.model, cfg.arch.name, vocab.size).to(device)
+    optimizer = build_optimizer(model, t)
+    state = TrainState()
+    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
+    if ckpt is not None:
+        load_weights(model, ckpt)
+        state = load_trainer(ckpt, optimizer)
+        metrics.truncate_after(state.step)
+        say(f"[yellow]resuming {run_dir.name} from {ckpt.name} (step {state.step})[/]")
+    elif cfg.train.resume and dist.is_main:
+        metrics.truncate_after(0)  # a run killed before its first checkpoint restarts cleanly
+    params = count_params(model)
+    config_yaml = to_yaml(cfg)
+    if dist.is_main:
+        write_atomic(run_dir / "config.yaml", config_yaml)
+        write_atomic(run_dir / "command.txt", command + "\n")
+        write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
+        shutil.copy(cache / "tokenizer.json", run_dir / "tokenizer.json")
+        say(f"[bold]{cfg.corruption.name}[/] on [bold]{cfg.arch.name}[/] ({cfg.model.name}, {params / 1e6:.2f}M "
+            f"params) -> {run_dir}")
+    step_model = torch.compile(model) if cfg.runtime.compile else model
+
+    def make(step):
+        b, n = batches.batch(step)
+        return b.drop_diagnostics().to(device, non_blocking=True), n
+
+    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=bool(cfg.runtime.prefetch))
+
+    def save(st: TrainState, final: bool):
+        if not dist.is_main:
+            return
+        name = "final" if final else f"step-{st.step:06d}"
+        save_checkpoint(run_dir / "checkpoints" / name, model, optimizer, st, config_yaml,
+                        run_dir / "tokenizer.json", {"params": params})
+        if not final:
+            prune_checkpoints(run_dir, int(t.keep_checkpoints))
+
+    hooks = LoopHooks(
+        batch=prefetch.get, terms=pretrain_terms,
+        evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, str(cfg.runtime.precision)),
+        save=save, log=metrics.log)
+    t0 = time.time()
+    first_val = None
+    try:
+        if state.step == 0:  # the starting point of the validation curve
+            first_val = evaluate_terms(model, val, pretrain_terms, dist, device, str(cfg.runtime.precision))
+            metrics.log(step=0, split="val", tokens=0, elapsed_s=0.0, **first_val)
+        state = train_loop(step_model, optimizer, t, state, hooks, dist, device, str(cfg.runtime.precision),
+                           show_progress=bool(cfg.runtime.progress), description=cfg.corruption.name)
+    except Interrupted as stop:
+        raise MaskbenchError(
+            f"interrupted at step {stop.step}; checkpoint saved. Continue with the same command plus "
+            f"train.resume=true (run folder {run_dir})") from None
+    finally:
+        prefetch.close()
+    if dist.is_main:
+        write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len)
+        from maskbench.report.plots import plot_runs
+
+        plot_runs([run_dir], run_dir / "plots" / "loss.png")
+        say(f"[green]done[/] in {time.time() - t0:.0f}s: {run_dir}")
+    return run_dir
+
+
+def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int) -> dict:
+    from maskbench.runs.rundir import read_metrics
+
+    events = read_metrics(run_dir)
+    vals = [e for e in events if e.get("split") == "val"]
+    trains = [e for e in events if e.get("split") == "train"]
+    summary = {
+        "kind": "pretrain", "corruption": cfg.corruption.name, "arch": cfg.arch.name, "model": cfg.model.name,
+        "seed": cfg.seed, "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
+        "wall_s": round(state.wall_s, 2), "initial_val_loss": vals[0]["loss"] if vals else None,
+        "final_val_loss": vals[-1]["loss"] if vals else None,
+        "final_val_acc": vals[-1].get("mlm_acc") if vals else None,
+        "final_train_loss": trains[-1]["loss"] if trains else None,
+        "tokens_per_s": round(state.tokens_seen / state.wall_s, 1) if state.wall_s else None,
+        "seq_len": cfg.data.seq_len, "batch_size": cfg.train.batch_size, "tokens_per_step": tokens_per_step,
+    }
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    return summary
