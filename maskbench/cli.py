@@ -23,7 +23,7 @@ OVERRIDES = typer.Argument(None, help="Config overrides: group=option or key=val
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _fail(msg: str, code: int = 2):

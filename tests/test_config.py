@@ -1,0 +1,68 @@
+"""Config composition and validation: every shipped option composes; bad input is one clear line."""
+
+import pytest
+
+from maskbench.config import group_options, load_config, run_dir_for
+from maskbench.errors import MaskbenchError
+
+ENCODER_OK = {"bert_mlm", "bert_mlm_nsp", "span_mlm"}
+
+
+@pytest.mark.parametrize("corruption", group_options("corruption"))
+@pytest.mark.parametrize("arch", ["encoder", "encoder_decoder"])
+def test_every_corruption_arch_pair_composes_or_says_what_fits(corruption, arch):
+    if arch == "encoder" and corruption not in ENCODER_OK:
+        with pytest.raises(MaskbenchError) as err:
+            load_config([f"corruption={corruption}", f"arch={arch}"])
+        msg = str(err.value)
+        assert "arch=encoder_decoder" in msg and corruption in msg and "\n" not in msg
+    else:
+        cfg = load_config([f"corruption={corruption}", f"arch={arch}"])
+        assert cfg.corruption.name == corruption  # the file name and the `name:` agree
+
+
+@pytest.mark.parametrize("group", ["model", "experiment", "data", "train", "runtime"])
+def test_every_shipped_option_composes(group):
+    for option in group_options(group):
+        cfg = load_config([f"{group}={option}"])
+        assert cfg.model.d_model % cfg.model.n_heads == 0
+
+
+def test_model_sizes_have_the_documented_knobs():
+    base = load_config(["model=base"]).model
+    assert (base.d_model, base.n_layers, base.n_heads, base.d_ff) == (768, 12, 12, 3072)
+    assert load_config(["model=mini", "model.n_decoder_layers=2"]).model.n_decoder_layers == 2
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["corruption=nope"], "unknown corruption 'nope': choose one of"),
+    (["train.nope=1"], "unknown config option 'train.nope'"),
+    (["corruption.mask_prob=1.5"], "corruption.mask_prob=1.5 is not a probability"),
+    (["corruption.mask_prob=-0.1"], "is not a probability"),
+    (["corruption.mask_token_prob=0.95"], "must sum to at most 1"),
+    (["corruption=bert_mlm,span_mlm"], "maskbench sweep"),
+    (["model.n_heads=5"], "not divisible"),
+    (["data.paths=foo.txt"], "data.paths must be a list"),
+])
+def test_bad_config_is_one_line(overrides, needle):
+    with pytest.raises(MaskbenchError) as err:
+        load_config(overrides)
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_config_is_frozen_and_run_dir_is_stable():
+    cfg = load_config(["experiment=debug"])
+    with pytest.raises(Exception):
+        cfg.train.max_steps = 5  # configs are never mutated as runtime state
+    again = load_config(["experiment=debug", "train.resume=true", "runtime.device=cpu"])
+    assert run_dir_for(cfg) == run_dir_for(again)  # resume finds the same folder
+    other = load_config(["experiment=debug", "train.lr=0.1"])
+    assert run_dir_for(cfg) != run_dir_for(other)
+
+
+def test_experiment_preset_and_cli_precedence():
+    cfg = load_config(["experiment=debug"])
+    assert cfg.model.name == "tiny" and cfg.train.max_steps == 20
+    cfg = load_config(["experiment=debug", "model=mini", "train.max_steps=7"])
+    assert cfg.model.name == "mini" and cfg.train.max_steps == 7

@@ -1,0 +1,106 @@
+"""Pretraining end to end on tiny models: run folder contracts, determinism, resume, interruption."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from maskbench.config import load_config
+from maskbench.runs.rundir import read_metrics
+from maskbench.train.pretrain import run_pretrain
+
+
+def pretrain(tiny_overrides, run_dir, *extra):
+    cfg = load_config(tiny_overrides + [f"run.dir={run_dir}", *extra])
+    return run_pretrain(cfg)
+
+
+def losses(run_dir):
+    return [(e["step"], e["split"], e["loss"]) for e in read_metrics(run_dir)]
+
+
+def test_run_folder_contracts(tiny_overrides, tmp_path):
+    run = pretrain(tiny_overrides, tmp_path / "r")
+    events = read_metrics(run)
+    train = [e for e in events if e["split"] == "train"]
+    val = [e for e in events if e["split"] == "val"]
+    assert train and val
+    for e in train:
+        assert {"step", "split", "loss", "lr", "tokens_per_s"} <= set(e)
+    summary = json.loads((run / "summary.json").read_text())
+    assert {"final_val_loss", "steps", "tokens_seen", "params", "wall_s"} <= set(summary)
+    assert summary["steps"] == 20 and summary["tokens_seen"] == 20 * 8 * 30
+    assert summary["final_val_loss"] < summary["initial_val_loss"]
+    for name in ("config.yaml", "command.txt", "env.json", "tokenizer.json", "plots/loss.png"):
+        assert (run / name).exists(), name
+    final = run / "checkpoints" / "final"
+    for name in ("model.safetensors", "trainer.pt", "state.json", "config.yaml", "tokenizer.json"):
+        assert (final / name).exists(), name
+    assert (run / "checkpoints" / "step-000010").exists()
+
+
+@pytest.mark.parametrize("corruption, arch", [
+    ("bert_mlm", "encoder"), ("bert_mlm_nsp", "encoder"), ("span_mlm", "encoder"),
+    ("bert_mlm", "encoder_decoder"), ("bert_mlm_nsp", "encoder_decoder"), ("span_mlm", "encoder_decoder"),
+    ("bart_mask", "encoder_decoder"), ("bart_delete", "encoder_decoder"), ("bart_infill", "encoder_decoder"),
+    ("bart_permute", "encoder_decoder"), ("bart_rotate", "encoder_decoder"), ("bart", "encoder_decoder"),
+    ("mass_span", "encoder_decoder"), ("t5_span", "encoder_decoder")])
+def test_every_fitting_pair_trains(tiny_overrides, tmp_path, corruption, arch):
+    run = pretrain(tiny_overrides, tmp_path / "r", f"corruption={corruption}", f"arch={arch}",
+                   "train.max_steps=6", "train.eval_every=3")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["steps"] == 6 and s["final_val_loss"] < s["initial_val_loss"]
+
+
+def test_same_seed_same_run(tiny_overrides, tmp_path):
+    a = pretrain(tiny_overrides, tmp_path / "a", "corruption=bart_infill", "arch=encoder_decoder")
+    b = pretrain(tiny_overrides, tmp_path / "b", "corruption=bart_infill", "arch=encoder_decoder")
+    assert losses(a) == losses(b)
+    c = pretrain(tiny_overrides, tmp_path / "c", "corruption=bart_infill", "arch=encoder_decoder", "seed=1")
+    assert losses(a) != losses(c)
+
+
+def test_resume_from_checkpoint_matches_uninterrupted(tiny_overrides, tmp_path):
+    import shutil
+
+    full = pretrain(tiny_overrides, tmp_path / "full", "model.dropout=0.1")
+    cut = pretrain(tiny_overrides, tmp_path / "cut", "model.dropout=0.1")
+    # Pretend the run died after step 10: only the step-10 checkpoint and the metrics up to then remain.
+    shutil.rmtree(cut / "checkpoints" / "final")
+    (cut / "summary.json").unlink()
+    metrics = [line for line in (cut / "metrics.jsonl").read_text().splitlines() if json.loads(line)["step"] <= 13]
+    (cut / "metrics.jsonl").write_text("\n".join(metrics) + "\n")
+    with pytest.raises(Exception, match="train.resume=true"):
+        pretrain(tiny_overrides, cut, "model.dropout=0.1")  # never overwrites silently
+    pretrain(tiny_overrides, cut, "model.dropout=0.1", "train.resume=true")
+    assert losses(cut) == losses(full)  # same losses, step for step, dropout RNG included
+
+
+def test_sigterm_leaves_a_resumable_run(tiny_overrides, tmp_path):
+    run = tmp_path / "killed"
+    args = [sys.executable, "-m", "maskbench", "pretrain", *tiny_overrides, f"run.dir={run}",
+            "train.max_steps=100000", "train.ckpt_every=100000", "train.eval_every=100000", "train.log_every=1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (run / "metrics.jsonl").exists() and len(read_metrics(run)) > 30:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "interrupted at step" in err and "train.resume=true" in err and "Traceback" not in err
+    ckpts = list((run / "checkpoints").glob("step-*"))
+    assert len(ckpts) == 1
+    step = json.loads((ckpts[0] / "state.json").read_text())["step"]
+    assert step > 0
+    # Resume continues from that step (to a small total so the test stays short).
+    cfg = load_config(tiny_overrides + [f"run.dir={run}", f"train.max_steps={step + 5}", "train.resume=true",
+                                        "train.ckpt_every=100000", "train.eval_every=100000", "train.log_every=1"])
+    run_pretrain(cfg)
+    steps = [e["step"] for e in read_metrics(run) if e["split"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == step + 5  # no duplicated steps after resume
