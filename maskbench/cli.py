@@ -60,6 +60,33 @@ def pretrain(overrides: Optional[List[str]] = OVERRIDES):
 
 
 @app.command()
+def finetune(overrides: Optional[List[str]] = OVERRIDES):
+    """Fine-tune init=RUN_DIR (or init=scratch) on task=sst2|pos|nli|qa; writes a run folder."""
+    def body():
+        from maskbench.config import load_config
+        from maskbench.train.finetune import run_finetune
+
+        cfg = load_config(overrides or [], root="finetune")
+        run_finetune(cfg, command=_command_line(), console=_console())
+    _guard(body)
+
+
+@app.command()
+def compare(overrides: Optional[List[str]] = OVERRIDES):
+    """Pretrained vs from-scratch fine-tuning (same data order, seeds): compare.png + summary.json.
+
+    Starts from compare.init=RUN_DIR, or pretrains first with compare.pretrain=[...] (default:
+    experiment=demo), reusing that run if it exists."""
+    def body():
+        from maskbench.config import load_config
+        from maskbench.train.compare import run_compare
+
+        cfg = load_config(overrides or [], root="finetune")
+        run_compare(cfg, command=_command_line(), console=_console())
+    _guard(body)
+
+
+@app.command()
 def corrupt(
     overrides: Optional[List[str]] = OVERRIDES,
     text: Optional[str] = typer.Option(None, "--text", "-t", help="Corrupt this text (default: a corpus block)."),

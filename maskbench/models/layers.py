@@ -88,9 +88,22 @@ class LMHead(nn.Module):
         if self.weight is not None:
             nn.init.normal_(self.weight, std=0.02)
 
+    @property
+    def projection(self) -> torch.Tensor:
+        return self.tied.weight if self.tied is not None else self.weight
+
     def forward(self, h):
-        w = self.tied.weight if self.tied is not None else self.weight
-        return F.linear(self.transform(h), w, self.bias)
+        return F.linear(self.transform(h), self.projection, self.bias)
+
+    def loss_sum(self, h, target, with_accuracy: bool = False):
+        """(sum of cross-entropy, correct count or None) at these positions, fused and chunked."""
+        from maskbench.models.fused_ce import argmax_correct, linear_cross_entropy
+
+        x = self.transform(h)
+        loss = linear_cross_entropy(x, self.projection, self.bias, target)
+        correct = argmax_correct(x.detach(), self.projection.detach(), self.bias.detach(), target) \
+            if with_accuracy else None
+        return loss, correct
 
 
 def init_weights(module: nn.Module) -> None:

@@ -27,14 +27,17 @@ from maskbench.train.optim import build_optimizer
 from maskbench.train.setup import configure_torch, pick_device
 
 
-def prepare_run_dir(cfg, run_dir: Path, is_main: bool) -> Path | None:
-    """Create the run folder, or find the checkpoint to resume from. Never overwrites a run."""
+def prepare_run_dir(cfg, run_dir: Path, dist) -> Path | None:
+    """Create the run folder, or find the checkpoint to resume from. Never overwrites a run.
+    Every rank checks before any rank writes (barrier), so all ranks reach the same verdict."""
     ckpt = latest_checkpoint(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()) and not cfg.train.resume:
+    exists = run_dir.exists() and any(run_dir.iterdir())
+    dist.barrier()
+    if exists and not cfg.train.resume:
         raise MaskbenchError(
             f"run folder {run_dir} already exists: add train.resume=true to continue it, "
             f"or give run.dir=NEW_FOLDER for a fresh run")
-    if is_main:
+    if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     return ckpt
 
@@ -53,7 +56,7 @@ def _run(cfg, command, say, dist) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
     run_dir = run_dir_for(cfg)
-    ckpt = prepare_run_dir(cfg, run_dir, dist.is_main)
+    ckpt = prepare_run_dir(cfg, run_dir, dist)
     if ckpt is not None and ckpt.name == "final":
         say(f"[green]run {run_dir} is already complete[/] (checkpoints/final exists)")
         return run_dir

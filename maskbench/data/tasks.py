@@ -1,0 +1,157 @@
+"""Readers for the downstream formats users hold, each returning plain Python examples.
+
+- GLUE-style TSV/CSV with a header, and JSON lines, with configurable field names;
+- CoNLL-U (multi-word `1-2` and empty-node `8.1` lines skipped) and whitespace-column CoNLL;
+- SQuAD v1.1 JSON.
+A malformed file is a one-line error naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maskbench.errors import MaskbenchError
+
+
+@dataclass
+class TextExample:
+    texts: list[str]
+    label: str
+
+
+@dataclass
+class TaggedSentence:
+    words: list[str]
+    tags: list[str]
+
+
+@dataclass
+class QAExample:
+    qid: str
+    question: str
+    context: str
+    answers: list[str]
+    answer_starts: list[int] = field(default_factory=list)
+
+
+def _check_file(path) -> Path:
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise MaskbenchError(f"task file {p} does not exist: set task.train_file / task.eval_file "
+                             f"(or MASKBENCH_DATA to the folder holding sst2/, ud_ewt/, snli/, squad/)")
+    return p
+
+
+def _open_text(p: Path):
+    try:
+        return p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise MaskbenchError(f"{p} is not UTF-8 (byte offset {exc.start}): convert it to UTF-8") from None
+
+
+def read_text_examples(path, fmt: str, text_fields: list[str], label_field: str) -> list[TextExample]:
+    p = _check_file(path)
+    lines = _open_text(p)
+    rows: list[tuple[int, dict]] = []
+    if fmt in ("tsv", "csv"):
+        reader = csv.DictReader(lines, delimiter="\t" if fmt == "tsv" else ",", quoting=csv.QUOTE_NONE
+                                if fmt == "tsv" else csv.QUOTE_MINIMAL)
+        header = reader.fieldnames or []
+        missing = [f for f in [*text_fields, label_field] if f not in header]
+        if missing:
+            raise MaskbenchError(f"{p} line 1: header {header} lacks {missing}: set task.text_fields / "
+                                 f"task.label_field, or task.format if this is not {fmt.upper()}")
+        for i, row in enumerate(reader, 2):
+            if None in row or any(row.get(f) is None for f in [*text_fields, label_field]):
+                raise MaskbenchError(f"{p} line {i}: expected {len(header)} {fmt.upper()} columns: fix the line "
+                                     f"or set task.format")
+            rows.append((i, row))
+    elif fmt == "jsonl":
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise MaskbenchError(f"{p} line {i} is not JSON: is task.format=jsonl right?") from None
+            if not isinstance(row, dict):
+                raise MaskbenchError(f"{p} line {i} is not a JSON object: expected one example per line")
+            rows.append((i, row))
+    else:
+        raise MaskbenchError(f"task.format={fmt} does not fit a text task: use tsv, csv or jsonl")
+    out = []
+    for i, row in rows:
+        for f in [*text_fields, label_field]:
+            if f not in row:
+                raise MaskbenchError(f"{p} line {i} has no field '{f}': set task.text_fields / task.label_field")
+        out.append(TextExample([str(row[f]) for f in text_fields], str(row[label_field])))
+    if not out:
+        raise MaskbenchError(f"{p} has no examples")
+    return out
+
+
+def read_tagged(path, fmt: str, word_column: int, tag_column: int) -> list[TaggedSentence]:
+    """CoNLL-U (fmt='conllu', tab-separated, 10 columns) or whitespace-column CoNLL (fmt='conll')."""
+    p = _check_file(path)
+    sentences, words, tags = [], [], []
+    for i, line in enumerate(_open_text(p), 1):
+        if not line.strip():
+            if words:
+                sentences.append(TaggedSentence(words, tags))
+                words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t") if fmt == "conllu" else line.split()
+        if fmt == "conllu":
+            if len(cols) != 10:
+                raise MaskbenchError(f"{p} line {i} is not CoNLL-U (expected 10 tab-separated columns, got "
+                                     f"{len(cols)}): is task.format=conllu right?")
+            if "-" in cols[0] or "." in cols[0]:
+                continue  # multi-word token ranges and empty nodes carry no tag of their own
+        if len(cols) <= max(word_column, tag_column):
+            raise MaskbenchError(f"{p} line {i} has {len(cols)} columns, task.tag_column={tag_column} needs more")
+        words.append(cols[word_column])
+        tags.append(cols[tag_column])
+    if words:
+        sentences.append(TaggedSentence(words, tags))
+    if not sentences:
+        raise MaskbenchError(f"{p} has no sentences")
+    return sentences
+
+
+def read_squad(path) -> list[QAExample]:
+    p = _check_file(path)
+    try:
+        data = json.loads("\n".join(_open_text(p)))
+        out = []
+        for article in data["data"]:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    out.append(QAExample(qa["id"], qa["question"], para["context"],
+                                         [a["text"] for a in qa["answers"]],
+                                         [a["answer_start"] for a in qa["answers"]]))
+    except json.JSONDecodeError as exc:
+        raise MaskbenchError(f"{p} line {exc.lineno} is not JSON: expected SQuAD v1.1 JSON") from None
+    except (KeyError, TypeError) as exc:
+        raise MaskbenchError(f"{p} is not SQuAD v1.1 JSON (missing {exc}): expected data[].paragraphs[].qas[]") from None
+    if not out:
+        raise MaskbenchError(f"{p} has no questions")
+    return out
+
+
+def label_set(train_labels: list[str], configured, where: str) -> list[str]:
+    """The label vocabulary: task.labels if given, else the sorted labels of the training file."""
+    labels = [str(x) for x in configured] if configured else sorted(set(train_labels))
+    return labels
+
+
+def check_labels(values: list[str], labels: list[str], where: str) -> None:
+    known = set(labels)
+    for i, v in enumerate(values):
+        if v not in known:
+            raise MaskbenchError(f"{where}: label '{v}' (example {i + 1}) is not in the label set {labels}: "
+                                 f"fix the data or set task.labels")

@@ -1,0 +1,42 @@
+"""Fine-tuning heads on a pretrained (or fresh) backbone, for the four task shapes BERT is used for.
+
+Encoder: sentence tasks read the pooled first position ([CLS]); token tasks and QA read every position.
+Encoder-decoder (BART recipe): the same sequence goes to encoder and decoder; sentence tasks read the
+decoder's final state at the last real token ([EOS]); token tasks and QA read the decoder's states.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SENTENCE_KINDS = ("classification", "pair_classification")
+
+
+class TaskModel(nn.Module):
+    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float):
+        super().__init__()
+        self.backbone, self.kind = backbone, kind
+        self.arch = backbone.arch
+        d = backbone.token_embedding.embedding_dim
+        self.drop = nn.Dropout(dropout)
+        if kind in SENTENCE_KINDS and self.arch == "encoder_decoder":
+            # BART's classification head: dense + tanh before the output layer.
+            self.dense = nn.Sequential(nn.Linear(d, d), nn.Tanh())
+        self.head = nn.Linear(d, 2 if kind == "qa" else n_outputs)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, batch) -> torch.Tensor:
+        # Encoder: its states. Encoder-decoder: decoder states (batch.decoder_input_ids = the input sequence).
+        h = self.backbone(batch)
+        if self.kind in SENTENCE_KINDS:
+            if self.arch == "encoder":
+                pooled = self.backbone.pooled(h)
+            else:
+                S = h.shape[1]
+                last = torch.full((h.shape[0],), S - 1, device=h.device) if batch.pad_mask is None else \
+                    (~batch.pad_mask).long().sum(1) - 1
+                pooled = self.dense(h[torch.arange(h.shape[0], device=h.device), last])
+            return self.head(self.drop(pooled))  # [B, n_labels]
+        return self.head(self.drop(h))  # [B, S, n_tags] or [B, S, 2] (QA start/end)

@@ -1,0 +1,81 @@
+"""The seed figure and its numbers: fine-tuning curves, pretrained (solid) vs scratch (dashed)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from maskbench.runs.rundir import read_metrics
+
+
+def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
+    finals: dict[str, list[float]] = {"pretrained": [], "scratch": []}
+    per_run = []
+    for label, seed, run in runs:
+        s = json.loads((Path(run) / "summary.json").read_text())
+        value = s["final_eval"].get(metric)
+        finals[label].append(value)
+        per_run.append({"init": label, "seed": seed, metric: value, "run": str(run), "wall_s": s["wall_s"]})
+
+    def agg(v):
+        return {"mean": round(statistics.fmean(v), 3), "spread": round(max(v) - min(v), 3) if len(v) > 1 else None,
+                "values": v}
+
+    pre, scr = agg(finals["pretrained"]), agg(finals["scratch"])
+    gap = round(pre["mean"] - scr["mean"], 3)
+    spread = max(x for x in (pre["spread"], scr["spread"], 0.0) if x is not None)
+    return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "pretrained": pre,
+            "scratch": scr, "gap": gap, "max_seed_spread": spread,
+            "gap_exceeds_seed_spread": bool(gap > spread) if len(finals["pretrained"]) > 1 else None,
+            "runs": per_run}
+
+
+def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    seeds = sorted({seed for _, seed, _ in runs})
+    for label, seed, run in runs:
+        events = read_metrics(run)
+        color = colors[seeds.index(seed) % len(colors)]
+        style = "-" if label == "pretrained" else "--"
+        train = [e for e in events if e["split"] == "train"]
+        ev = [e for e in events if e["split"] == "eval"]
+        ax_loss.plot([e["step"] for e in train], [e["loss"] for e in train], style, color=color, lw=1.6,
+                     label=f"{label} s{seed}")
+        ax_metric.plot([e["step"] for e in ev], [e.get(metric) for e in ev], style, color=color, lw=1.8,
+                       marker="o", ms=3, label=f"{label} s{seed}")
+    ax_loss.set(xlabel="fine-tuning step", ylabel="train loss", title="training loss")
+    ax_metric.set(xlabel="fine-tuning step", ylabel=f"eval {metric}", title=f"eval {metric}")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title + "  (solid: pretrained, dashed: from scratch)", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def print_compare(summary: dict, console) -> None:
+    from rich.table import Table
+
+    m = summary["metric"]
+    table = Table(title=f"{summary['task']}: eval {m}, pretrained vs scratch")
+    for col in ("init", "mean", "spread (max-min)", "per seed"):
+        table.add_column(col, justify="right" if col != "init" else "left")
+    for label in ("pretrained", "scratch"):
+        a = summary[label]
+        table.add_row(label, f"{a['mean']:.2f}", "-" if a["spread"] is None else f"{a['spread']:.2f}",
+                      ", ".join(f"{v:.2f}" for v in a["values"]))
+    console.print(table)
+    verdict = summary["gap_exceeds_seed_spread"]
+    note = "" if verdict is None else (" (larger than the seed spread)" if verdict else
+                                       " [yellow](within the seed spread)[/]")
+    console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}{note}")

@@ -1,0 +1,83 @@
+"""`maskbench compare`: the seed figure. Fine-tune a pretrained model and the same model from random
+init with identical data order, hyper-parameters and seeds; plot pretrained (solid) vs scratch (dashed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from maskbench.config import config_hash, load_config, run_dir_for
+from maskbench.errors import MaskbenchError
+from maskbench.runs.rundir import write_atomic
+from maskbench.train.checkpoint import latest_checkpoint
+from maskbench.train.finetune import Backbone, resolve_init, run_finetune
+
+
+def ensure_pretrained(cfg, console=None) -> Path:
+    """The pretraining run to start from: compare.init, or the run that compare.pretrain describes
+    (trained now if missing, resumed if interrupted, reused if complete)."""
+    if cfg.compare.init:
+        return Path(str(cfg.compare.init)).expanduser().resolve()
+    from maskbench.train.pretrain import run_pretrain
+
+    overrides = list(cfg.compare.pretrain) + [f"runtime.{k}={v}" for k, v in cfg.runtime.items()
+                                              if k in ("device", "threads", "progress")]
+    pcfg = load_config(overrides)
+    run_dir = run_dir_for(pcfg)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        pcfg = load_config(overrides + ["train.resume=true"])
+    run_pretrain(pcfg, command="maskbench pretrain " + " ".join(overrides), console=console)
+    return run_dir
+
+
+def with_seed(cfg, seed: int):
+    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    c.seed = seed
+    OmegaConf.set_readonly(c, True)
+    return c
+
+
+def run_compare(cfg, command: str = "", console=None) -> Path:
+    say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
+    pre_dir = ensure_pretrained(cfg, console)
+    if latest_checkpoint(pre_dir) is None:
+        raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN")
+    pre = resolve_init(with_init(cfg, str(pre_dir)))
+    scratch = Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")
+    out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
+        Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in cfg.compare.seeds:
+        for label, backbone in (("pretrained", pre), ("scratch", scratch)):
+            run = out / f"{label}-s{seed}"
+            scfg = with_seed(cfg, int(seed))
+            if run.exists() and not (run / "summary.json").exists():
+                scfg = with_train_resume(scfg)  # an interrupted compare redoes only the unfinished run
+            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run)
+            runs.append((label, int(seed), run))
+    from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare
+
+    summary = compare_summary(runs, cfg.task.metric, cfg.task.name, str(pre_dir))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    plot_compare(runs, cfg.task.metric, out / "compare.png",
+                 title=f"{cfg.task.name}: pretrained ({Path(pre_dir).name}) vs scratch")
+    if console:
+        print_compare(summary, console)
+    say(f"wrote {out / 'compare.png'}")
+    return out
+
+
+def with_init(cfg, init: str):
+    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    c.init = init
+    return c
+
+
+def with_train_resume(cfg):
+    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    c.train.resume = True
+    OmegaConf.set_readonly(c, True)
+    return c
