@@ -98,6 +98,31 @@ def _prob(cfg, path: str, value) -> None:
 
 def validate_config(cfg) -> None:
     """Cross-group checks Hydra cannot do: ranges, corruption/arch fit, sizes."""
+    if "corruption" in cfg:
+        _validate_corruption(cfg)
+    if "task" in cfg:
+        _validate_task(cfg)
+    _validate_model_data_train(cfg)
+
+
+def _validate_task(cfg) -> None:
+    t = cfg.task
+    kinds = ("classification", "pair_classification", "tagging", "qa")
+    if t.kind not in kinds:
+        raise MaskbenchError(f"task.kind={t.kind} is unknown: choose one of {', '.join(kinds)}")
+    formats = {"classification": ("tsv", "csv", "jsonl"), "pair_classification": ("tsv", "csv", "jsonl"),
+               "tagging": ("conllu", "conll"), "qa": ("squad",)}[t.kind]
+    if t.format not in formats:
+        raise MaskbenchError(f"task.format={t.format} does not fit a {t.kind} task: choose {', '.join(formats)}")
+    if not isinstance(t.max_len, int) or t.max_len < 8:
+        raise MaskbenchError(f"task.max_len={t.max_len} must be an integer >= 8")
+    _prob(cfg, "task.dropout", t.dropout)
+    init = str(cfg.get("init", "scratch"))
+    if init != "scratch" and init.startswith("-"):
+        raise MaskbenchError(f"init={init} is not a folder: give a pretraining run folder or init=scratch")
+
+
+def _validate_corruption(cfg) -> None:
     c = cfg.corruption
     arch = cfg.arch.name
     if arch not in c.archs:
@@ -129,6 +154,15 @@ def validate_config(cfg) -> None:
     for key in ("mean_span_length", "mean_noise_span_length"):
         if key in c and not float(c[key]) >= 1.0:
             raise MaskbenchError(f"corruption.{key}={c[key]} must be >= 1")
+    d = cfg.data
+    if c.family == "t5":
+        n_spans = round(round(c.noise_density * (d.seq_len - 2)) / c.mean_noise_span_length)
+        if n_spans > d.n_sentinels:
+            raise MaskbenchError(
+                f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: raise it")
+
+
+def _validate_model_data_train(cfg) -> None:
     m = cfg.model
     for key in ("d_model", "n_layers", "n_heads", "d_ff", "max_positions"):
         if not isinstance(m[key], int) or m[key] < 1:
@@ -145,11 +179,6 @@ def validate_config(cfg) -> None:
             f"data.seq_len={d.seq_len} needs model.max_positions >= {d.seq_len + 16} (now {m.max_positions})")
     if not isinstance(d.vocab_size, int) or d.vocab_size < 128 + d.n_sentinels:
         raise MaskbenchError(f"data.vocab_size={d.vocab_size} is too small: use at least {128 + d.n_sentinels}")
-    if c.family == "t5":
-        n_spans = round(round(c.noise_density * (d.seq_len - 2)) / c.mean_noise_span_length)
-        if n_spans > d.n_sentinels:
-            raise MaskbenchError(
-                f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: raise it")
     _prob(cfg, "data.val_fraction", d.val_fraction)
     if d.doc_split not in ("auto", "wikitext", "blank_lines", "file"):
         raise MaskbenchError(f"data.doc_split={d.doc_split} is unknown: choose auto, wikitext, blank_lines or file")

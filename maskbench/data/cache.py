@@ -11,6 +11,7 @@ Documents go to validation by index (every k-th, k = round(1/val_fraction)): a d
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 import time
@@ -32,19 +33,48 @@ def _corpus_fingerprint(files: list[Path], d) -> str:
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|v1".encode())
+    h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
+             f"{d.get('tokenizer_sample_mb')}|v1".encode())
     return h.hexdigest()[:16]
 
 
-def _sentence_batches(files, doc_split, batch=_ENCODE_BATCH):
+def _sentence_batches(files, doc_split, max_chars: float, batch=_ENCODE_BATCH):
+    """Sentence batches for tokenizer training, stopping after `max_chars` characters."""
     buf: list[str] = []
+    seen = 0
     for doc in iter_documents(files, doc_split):
         buf.extend(doc)
+        seen += sum(map(len, doc))
         if len(buf) >= batch:
             yield buf
             buf = []
+        if seen >= max_chars:
+            break
     if buf:
         yield buf
+
+
+class _ByteProgress:
+    """A rich progress bar over the corpus bytes (enabled for interactive preparation)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.prog = None
+        if enabled:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, \
+                TransferSpeedColumn
+
+            self.prog = Progress(TextColumn("tokenizing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                                 TimeRemainingColumn(), transient=True)
+            self.task = self.prog.add_task("tokenize", total=total)
+            self.prog.start()
+
+    def advance(self, n: int):
+        if self.prog:
+            self.prog.update(self.task, advance=n)
+
+    def close(self):
+        if self.prog:
+            self.prog.stop()
 
 
 class _Writer:
@@ -61,8 +91,8 @@ class _Writer:
         ids = [e.ids for e in encodings if e.ids]
         if not ids:
             return
-        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter((t for x in ids for t in x), dtype=self.dtype, count=int(lengths.sum()))
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.array(list(itertools.chain.from_iterable(ids)), dtype=self.dtype)
         flags = np.zeros(len(flat), dtype=np.uint8)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         flags[starts] = SENT_START
@@ -77,7 +107,7 @@ class _Writer:
         self.flags.close()
 
 
-def build_cache(d, progress=None) -> Path:
+def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
     files = resolve_paths(d.paths, d.cache_dir)
     key = _corpus_fingerprint(files, d)
@@ -90,12 +120,14 @@ def build_cache(d, progress=None) -> Path:
     t0 = time.time()
     say = progress or (lambda msg: None)
 
-    say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)")
+    sample_mb = d.get("tokenizer_sample_mb") or float("inf")
+    say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)"
+        + (f" (first {sample_mb:g} MB)" if sample_mb != float("inf") else ""))
     n_sentences = 0
 
     def counted():
         nonlocal n_sentences
-        for batch in _sentence_batches(files, d.doc_split):
+        for batch in _sentence_batches(files, d.doc_split, sample_mb * 1e6):
             n_sentences += len(batch)
             yield batch
 
@@ -124,14 +156,20 @@ def build_cache(d, progress=None) -> Path:
         pending.clear()
 
     n_pending = 0
-    for doc_idx, doc in enumerate(iter_documents(files, d.doc_split)):
-        pending.append((doc_idx, doc))
-        n_pending += len(doc)
-        n_bytes += sum(len(s) for s in doc)
-        if n_pending >= _ENCODE_BATCH:
-            flush()
-            n_pending = 0
-    flush()
+    bar = _ByteProgress(sum(f.stat().st_size for f in files), show_bar)
+    try:
+        for doc_idx, doc in enumerate(iter_documents(files, d.doc_split)):
+            pending.append((doc_idx, doc))
+            n_pending += len(doc)
+            chars = sum(len(s) for s in doc)
+            n_bytes += chars
+            bar.advance(chars)
+            if n_pending >= _ENCODE_BATCH:
+                flush()
+                n_pending = 0
+        flush()
+    finally:
+        bar.close()
     for w in writers.values():
         w.close()
     if writers["val"].n_docs == 0 and d.val_fraction > 0:

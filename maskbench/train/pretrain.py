@@ -63,7 +63,7 @@ def _run(cfg, command, say, dist) -> Path:
 
     # Data: tokenizer + cache are built once (rank 0 first, so ranks never race on the cache).
     if dist.is_main:
-        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{m}[/]"))
+        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{m}[/]"), show_bar=bool(cfg.runtime.progress))
     dist.barrier()
     if not dist.is_main:
         cache = build_cache(cfg.data)

@@ -1,0 +1,203 @@
+"""Fine-tuning: official SQuAD scoring, format readers and their errors, each head on tiny models."""
+
+import json
+
+import pytest
+import torch
+
+from maskbench.config import load_config
+from maskbench.data.squad_metric import exact_match, f1_score, normalize_answer, squad_scores
+from maskbench.data.tasks import read_squad, read_tagged, read_text_examples
+from maskbench.errors import MaskbenchError
+
+
+# ---------------------------------------------------------------- SQuAD v1.1 official scoring
+def test_squad_normalisation_matches_official():
+    assert normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert normalize_answer("an apple, a pear") == "apple pear"
+    assert normalize_answer("Theory") == "theory"  # 'the' inside a word stays
+
+
+def test_squad_em_f1_hand_cases():
+    assert exact_match("the Denver Broncos", "Denver Broncos") == 1.0
+    assert f1_score("Denver Broncos won", "Denver Broncos") == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
+    assert f1_score("Carolina", "Denver Broncos") == 0.0
+    assert f1_score("", "Denver") == 0.0
+    scores = squad_scores({"q1": "Broncos", "q2": "in 1990"},
+                          {"q1": ["Denver Broncos", "Broncos", "the Broncos"], "q2": ["1990", "in the year 1990"]})
+    # q1: exact match with the 2nd reference. q2: vs "1990" P=1/2 R=1 -> 2/3; vs "in the year 1990"
+    # (normalised "in year 1990") P=2/2 R=2/3 -> 0.8; the max over references is 0.8.
+    assert scores["exact_match"] == pytest.approx(50.0)
+    assert scores["f1"] == pytest.approx(100 * (1.0 + 0.8) / 2)
+
+
+# ---------------------------------------------------------------- readers and their errors
+def test_tsv_and_jsonl_readers(tmp_path):
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("sentence\tlabel\ngood film\t1\nbad film\t0\n")
+    ex = read_text_examples(tsv, "tsv", ["sentence"], "label")
+    assert [(e.texts, e.label) for e in ex] == [(["good film"], "1"), (["bad film"], "0")]
+    jl = tmp_path / "a.jsonl"
+    jl.write_text(json.dumps({"p": "a", "h": "b", "y": "neutral"}) + "\n")
+    assert read_text_examples(jl, "jsonl", ["p", "h"], "y")[0].texts == ["a", "b"]
+
+
+def test_reader_errors_name_the_line(tmp_path):
+    jl = tmp_path / "bad.jsonl"
+    jl.write_text('{"p": "a", "y": "x"}\nnot json\n')
+    with pytest.raises(MaskbenchError, match="line 2 is not JSON"):
+        read_text_examples(jl, "jsonl", ["p"], "y")
+    tsv = tmp_path / "bad.tsv"
+    tsv.write_text("text\tlabel\nfine\t1\n")
+    with pytest.raises(MaskbenchError, match="lacks \\['sentence'\\]"):
+        read_text_examples(tsv, "tsv", ["sentence"], "label")
+    conllu = tmp_path / "bad.conllu"
+    conllu.write_text("1\tThe\tthe\tDET\n")
+    with pytest.raises(MaskbenchError, match="line 1 is not CoNLL-U"):
+        read_tagged(conllu, "conllu", 1, 3)
+    squad = tmp_path / "bad.json"
+    squad.write_text('{"version": "1.1"}')
+    with pytest.raises(MaskbenchError, match="not SQuAD v1.1"):
+        read_squad(squad)
+
+
+def test_conllu_skips_multiword_and_empty_nodes(tmp_path):
+    f = tmp_path / "x.conllu"
+    rows = ["# text = Don't go.", "1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_", "1\tDo\tdo\tAUX\t_\t_\t3\taux\t_\t_",
+            "2\tn't\tnot\tPART\t_\t_\t3\tadvmod\t_\t_", "2.1\tgo\tgo\tVERB\t_\t_\t_\t_\t_\t_",
+            "3\tgo\tgo\tVERB\t_\t_\t0\troot\t_\t_", "4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_", ""]
+    f.write_text("\n".join(rows) + "\n")
+    (s,) = read_tagged(f, "conllu", 1, 3)
+    assert s.words == ["Do", "n't", "go", "."] and s.tags == ["AUX", "PART", "VERB", "PUNCT"]
+    ws = tmp_path / "x.conll"
+    ws.write_text("The DET\ncat NOUN\n\nIt PRON\n")
+    assert [x.tags for x in read_tagged(ws, "conll", 0, 1)] == [["DET", "NOUN"], ["PRON"]]
+
+
+# ---------------------------------------------------------------- heads on tiny models
+def write_tasks(folder):
+    """Tiny task files in every format."""
+    sst = folder / "sst.tsv"
+    sst.write_text("sentence\tlabel\n" + "".join(
+        f"{'the river film was good' if i % 2 else 'the war game was bad'} {i}\t{i % 2}\n" for i in range(40)))
+    nli = folder / "nli.jsonl"
+    nli.write_text("".join(json.dumps({"sentence1": "the city has a river", "sentence2": s, "gold_label": g}) + "\n"
+                           for s, g in [("a river is there", "entailment"), ("no river", "contradiction"),
+                                        ("the city is big", "neutral")] * 12))
+    pos = folder / "pos.conll"
+    pos.write_text("".join("the DET\ncity NOUN\nhas VERB\na DET\nriver NOUN\n\n" for _ in range(30)))
+    ctx = "The school is in the north of the city. The river runs to the south."
+    squad = {"data": [{"paragraphs": [{"context": ctx, "qas": [
+        {"id": f"q{i}", "question": "Where does the river run?",
+         "answers": [{"text": "to the south", "answer_start": ctx.index("to the south")}]} for i in range(24)]}]}]}
+    (folder / "squad.json").write_text(json.dumps(squad))
+    return {"sst2": [f"task.train_file={sst}", f"task.eval_file={sst}"],
+            "nli": [f"task.train_file={nli}", f"task.eval_file={nli}"],
+            "pos": [f"task.train_file={pos}", f"task.eval_file={pos}", "task.format=conll", "task.word_column=0",
+                    "task.tag_column=1"],
+            "qa": [f"task.train_file={folder / 'squad.json'}", f"task.eval_file={folder / 'squad.json'}",
+                   "task.max_len=32", "task.doc_stride=8", "task.max_query_len=12"]}
+
+
+@pytest.fixture(scope="module")
+def task_files(tmp_path_factory):
+    return write_tasks(tmp_path_factory.mktemp("tasks"))
+
+
+def ft_overrides(tiny_overrides, task, files, arch):
+    common = [o for o in tiny_overrides if not o.startswith(("experiment=", "data.seq_len"))]
+    return common + [f"task={task}", f"arch={arch}", "model=tiny", "train.max_steps=30", "train.batch_size=8",
+                     "train.eval_every=15", "train.lr=3e-3", "task.dropout=0.0"] + files[task]
+
+
+@pytest.mark.parametrize("arch", ["encoder", "encoder_decoder"])
+@pytest.mark.parametrize("task", ["sst2", "nli", "pos", "qa"])
+def test_each_head_learns_its_tiny_task(tiny_overrides, task_files, tmp_path, task, arch):
+    from maskbench.train.finetune import run_finetune
+
+    cfg = load_config(ft_overrides(tiny_overrides, task, task_files, arch) + [f"run.dir={tmp_path / 'r'}"],
+                      root="finetune")
+    run = run_finetune(cfg)
+    s = json.loads((run / "summary.json").read_text())
+    metric = cfg.task.metric
+    assert s["final_eval"][metric] > s["initial_eval"][metric]
+    assert s["final_eval"]["loss"] < s["initial_eval"]["loss"]
+    events = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {e["split"] for e in events} == {"train", "eval"}
+    assert all(metric in e for e in events if e["split"] == "eval")
+
+
+def test_overfit_one_batch_every_head():
+    """Each head drives its loss near zero on one fixed batch (tiny model, no dropout)."""
+    from maskbench.data.task_features import Feature
+    from maskbench.data.tokenizer import Vocab
+    from maskbench.models import build_model
+    from maskbench.models.heads import TaskModel
+    from maskbench.train.finetune import collate, task_terms
+
+    torch.manual_seed(0)
+    V = Vocab(size=60, n_special=10, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3)
+    mcfg = load_config(["model=tiny"]).model
+    for arch in ("encoder", "encoder_decoder"):
+        for kind, n_out in (("classification", 3), ("tagging", 5), ("qa", 2)):
+            feats = []
+            for i in range(8):
+                ids = [V.cls] + [10 + (i * 7 + j) % 50 for j in range(10)] + [V.sep]
+                label = (i % 3 if kind == "classification" else
+                         [-100] + [(i + j) % 5 for j in range(10)] + [-100] if kind == "tagging" else (2 + i % 4, 5 + i % 4))
+                feats.append(Feature(ids, [0] * len(ids), label))
+            batch = collate(feats, kind, arch, V.pad)
+            model = TaskModel(build_model(mcfg, arch, V.size), kind, n_out, 0.0)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+            terms = task_terms(kind)
+            for _ in range(150):
+                s, n, _ = terms(model, batch)["task"]
+                loss = s / n
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            assert loss.item() < 0.05, (arch, kind, loss.item())
+
+
+@pytest.mark.parametrize("over, needle", [
+    (["task=nope"], "unknown task 'nope'"),
+    (["init=/nonexistent/run"], "does not exist"),
+])
+def test_finetune_config_errors(over, needle):
+    with pytest.raises(MaskbenchError, match=needle):
+        cfg = load_config(over, root="finetune")
+        from maskbench.train.finetune import resolve_init
+
+        resolve_init(cfg)
+
+
+def test_init_must_be_a_run(tmp_path):
+    from maskbench.train.finetune import resolve_init
+
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(MaskbenchError, match="not a maskbench run"):
+        resolve_init(load_config([f"init={tmp_path}"], root="finetune"))
+
+
+def test_label_outside_label_set(tiny_overrides, task_files, tmp_path):
+    from maskbench.train.finetune import run_finetune
+
+    bad = tmp_path / "dev.jsonl"
+    bad.write_text(json.dumps({"sentence1": "a", "sentence2": "b", "gold_label": "maybe"}) + "\n")
+    over = ft_overrides(tiny_overrides, "nli", task_files, "encoder") + [f"task.eval_file={bad}",
+                                                                        f"run.dir={tmp_path / 'r'}"]
+    with pytest.raises(MaskbenchError, match="label 'maybe'.*not in the label set"):
+        run_finetune(load_config(over, root="finetune"))
+
+
+def test_checkpoint_from_another_model_is_refused(tiny_overrides, task_files, tmp_path):
+    from maskbench.train.finetune import run_finetune
+    from maskbench.train.pretrain import run_pretrain
+
+    pre = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'pre'}", "train.max_steps=2"]))
+    # Tamper: the checkpoint claims a wider model than its weights hold.
+    cfg_path = pre / "checkpoints" / "final" / "config.yaml"
+    cfg_path.write_text(cfg_path.read_text().replace("d_model: 32", "d_model: 64"))
+    over = ft_overrides(tiny_overrides, "sst2", task_files, "encoder") + [f"init={pre}", f"run.dir={tmp_path / 'r'}"]
+    with pytest.raises(MaskbenchError, match="has shape"):
+        run_finetune(load_config(over, root="finetune"))
