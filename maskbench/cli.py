@@ -27,7 +27,9 @@ def _console(stderr: bool = False):
 
 
 def _fail(msg: str, code: int = 2):
-    _console(stderr=True).print(f"[bold red]error:[/] {msg}", soft_wrap=True)
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -102,6 +104,59 @@ def corrupt(
 
         cfg = load_config(overrides or [])
         run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console())
+    _guard(body)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(overrides: Optional[List[str]] = OVERRIDES):
+    """Run a grid (Hydra sweep syntax: corruption=bert_mlm,bart_infill seed=1,2); resumable; then report.
+
+    sweep.tasks=[sst2,pos] fine-tunes every pretrained model (plus a from-scratch baseline);
+    train.budget=N train.budget_unit=steps|tokens|flops matches budgets across objectives."""
+    def body():
+        from maskbench.train.sweep import run_sweep
+
+        run_sweep(overrides or [], console=_console())
+    _guard(body)
+
+
+@app.command()
+def report(dirs: List[Path] = typer.Argument(..., help="Folders holding finished runs (searched recursively)."),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: DIRS[0]/report).")):
+    """Objective-by-objective tables (Markdown, CSV, terminal) and overlaid curves from runs on disk."""
+    def body():
+        from maskbench.report.tables import write_report
+
+        write_report(dirs, out or Path(dirs[0]) / "report", _console())
+    _guard(body)
+
+
+@app.command()
+def fill(checkpoint: Path = typer.Argument(..., help="Pretraining run folder or checkpoint folder."),
+         text: str = typer.Argument(..., help='Text with [MASK] blanks, e.g. "paris is the [MASK] of france ."'),
+         top_k: int = typer.Option(5, "--top-k", "-k", help="Predictions per blank (encoder)."),
+         beam: int = typer.Option(1, "--beam", help="Beam size for an encoder-decoder (1 = greedy).")):
+    """Fill in the blanks: top-k per [MASK] (encoder) or the generated reconstruction (encoder-decoder)."""
+    def body():
+        from maskbench.inspect.fill import run_fill
+
+        run_fill(checkpoint, text, top_k, beam, _console())
+    _guard(body)
+
+
+@app.command()
+def probe(checkpoint: Path = typer.Argument(..., help="Pretraining run folder or checkpoint folder."),
+          word: str = typer.Option("apple", "--word", "-w", help="The word to follow across sentences."),
+          file: Optional[Path] = typer.Option(None, "--file", "-f", help="SENSE<TAB>SENTENCE lines "
+                                              "(default: a shipped set of 'apple' the fruit vs the company)."),
+          out: Optional[Path] = typer.Option(None, "-o", "--out", help="Heatmap PNG path."),
+          scratch: bool = typer.Option(False, "--scratch", help="Same model with random weights (the control)."),
+          as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON.")):
+    """Contextual embeddings of one word across sentences: similarity heatmap and within/across-sense table."""
+    def body():
+        from maskbench.inspect.probe import run_probe
+
+        run_probe(checkpoint, word, file, out, scratch, _console(), as_json)
     _guard(body)
 
 

@@ -191,11 +191,23 @@ def _validate_model_data_train(cfg) -> None:
             raise MaskbenchError(f"train.{key}={t[key]} must be a positive integer")
     if not float(t.lr) > 0:
         raise MaskbenchError(f"train.lr={t.lr} must be > 0")
+    if t.get("budget_unit", "steps") not in ("steps", "tokens", "flops"):
+        raise MaskbenchError(f"train.budget_unit={t.budget_unit} is unknown: choose steps, tokens or flops")
+    if t.get("budget") is not None and not float(t.budget) > 0:
+        raise MaskbenchError(f"train.budget={t.budget} must be > 0 (or null to use train.max_steps)")
     if t.schedule not in ("linear", "cosine", "constant"):
         raise MaskbenchError(f"train.schedule={t.schedule} is unknown: choose linear, cosine or constant")
     r = cfg.runtime
     if r.precision not in ("auto", "fp32", "bf16"):
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
+
+
+def runtime_overrides(cfg) -> list[str]:
+    """The speed-only settings of `cfg` as overrides, to hand on to the runs a command starts."""
+    def fmt(v):
+        return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+    return [f"runtime.{k}={fmt(v)}" for k, v in cfg.runtime.items() if k in ("device", "threads", "progress",
+                                                                           "precision", "compile")]
 
 
 def science_dict(cfg) -> dict:

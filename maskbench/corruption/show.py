@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import torch
+from rich.markup import escape
 
 from maskbench.corruption import build_corruption
 from maskbench.corruption.base import KEPT, RANDOM
@@ -22,7 +23,7 @@ STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
 
 
 def _setup(cfg, console):
-    cache = build_cache(cfg.data, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    cache = build_cache(cfg.data, progress=lambda m: console.print(f"[dim]{escape(m)}[/]"))
     tok = load_cache_tokenizer(cache)
     vocab = Vocab.from_tokenizer(tok)
     cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from maskbench.config import config_hash, load_config, run_dir_for
+from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import write_atomic
 from maskbench.train.checkpoint import latest_checkpoint
@@ -22,8 +22,7 @@ def ensure_pretrained(cfg, console=None) -> Path:
         return Path(str(cfg.compare.init)).expanduser().resolve()
     from maskbench.train.pretrain import run_pretrain
 
-    overrides = list(cfg.compare.pretrain) + [f"runtime.{k}={v}" for k, v in cfg.runtime.items()
-                                              if k in ("device", "threads", "progress")]
+    overrides = list(cfg.compare.pretrain) + runtime_overrides(cfg)
     pcfg = load_config(overrides)
     run_dir = run_dir_for(pcfg)
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -66,7 +65,8 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
                  title=f"{cfg.task.name}: pretrained ({Path(pre_dir).name}) vs scratch")
     if console:
         print_compare(summary, console)
-    say(f"wrote {out / 'compare.png'}")
+    if console:
+        console.print(f"wrote {out / 'compare.png'}", markup=False)
     return out
 
 

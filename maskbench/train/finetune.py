@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
+from rich.markup import escape
 
 from maskbench.config import config_hash, to_yaml
 from maskbench.corruption.base import IGNORE, Corrupted
@@ -237,7 +238,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
                              f"{backbone.model_cfg.max_positions}: lower task.max_len")
     run_dir = run_dir or finetune_run_dir(cfg, backbone)
     if (run_dir / "summary.json").exists():
-        say(f"[green]{run_dir.name} is already complete[/]")
+        say(f"[green]{escape(run_dir.name)} is already complete[/]")
         return run_dir
     if run_dir.exists() and any(run_dir.iterdir()) and not t.resume:
         raise MaskbenchError(f"run folder {run_dir} already exists: add train.resume=true (a fine-tuning run "
@@ -262,8 +263,9 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
     write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
     write_atomic(run_dir / "labels.json", json.dumps(labels))
     (run_dir / "tokenizer.json").write_text(backbone.tokenizer_path.read_text())
-    say(f"[bold]{task.name}[/] from [bold]{'scratch' if backbone.weights is None else backbone.source}[/] "
-        f"({backbone.arch}, {params / 1e6:.2f}M params, {len(train_f):,} train / {len(eval_f):,} eval) -> {run_dir}")
+    say(f"[bold]{task.name}[/] from [bold]{escape('scratch' if backbone.weights is None else backbone.source)}[/] "
+        f"({backbone.arch}, {params / 1e6:.2f}M params, {len(train_f):,} train / {len(eval_f):,} eval) -> "
+        f"{escape(str(run_dir))}")
     batches = FinetuneBatches(train_f, t.batch_size, cfg.seed, task.kind, backbone.arch, vocab.pad)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
 
@@ -292,7 +294,11 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
         json.dumps({**e, "split": "eval"} if e.get("split") == "val" else e) + "\n" for e in events))
     evals = [e for e in read_metrics(run_dir) if e["split"] == "eval"]
     final = {k: v for k, v in evals[-1].items() if k not in ("step", "split", "tokens", "elapsed_s")}
+    objective = "scratch"
+    if backbone.weights is not None:
+        objective = OmegaConf.load(Path(backbone.weights) / "config.yaml").corruption.name
     summary = {"kind": "finetune", "task": task.name, "init": "scratch" if backbone.weights is None else "pretrained",
+               "objective": objective,
                "init_source": backbone.source, "arch": backbone.arch, "model": backbone.model_cfg.name,
                "seed": cfg.seed, "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
                "wall_s": round(state.wall_s, 2), "metric": task.metric, "final_eval": final,

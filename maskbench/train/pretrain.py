@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
 from maskbench.config import run_dir_for, to_yaml
 from maskbench.corruption import build_corruption
@@ -58,12 +59,12 @@ def _run(cfg, command, say, dist) -> Path:
     run_dir = run_dir_for(cfg)
     ckpt = prepare_run_dir(cfg, run_dir, dist)
     if ckpt is not None and ckpt.name == "final":
-        say(f"[green]run {run_dir} is already complete[/] (checkpoints/final exists)")
+        say(f"[green]run {escape(str(run_dir))} is already complete[/] (checkpoints/final exists)")
         return run_dir
 
     # Data: tokenizer + cache are built once (rank 0 first, so ranks never race on the cache).
     if dist.is_main:
-        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{m}[/]"), show_bar=bool(cfg.runtime.progress))
+        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{escape(m)}[/]"), show_bar=bool(cfg.runtime.progress))
     dist.barrier()
     if not dist.is_main:
         cache = build_cache(cfg.data)
@@ -74,6 +75,9 @@ def _run(cfg, command, say, dist) -> Path:
     val_store = BlockStore(cache, "val", content_len)
     cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
     corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
+    budget = resolve_budget(cfg, train_store, corruption, vocab.size)
+    if budget["max_steps"] != cfg.train.max_steps:
+        cfg = with_max_steps(cfg, budget["max_steps"])
     t = cfg.train
     batches = PretrainBatches(train_store, corruption, cfg.seed, t.batch_size, dist.rank, dist.world)
     val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
@@ -87,7 +91,7 @@ def _run(cfg, command, say, dist) -> Path:
         load_weights(model, ckpt)
         state = load_trainer(ckpt, optimizer)
         metrics.truncate_after(state.step)
-        say(f"[yellow]resuming {run_dir.name} from {ckpt.name} (step {state.step})[/]")
+        say(f"[yellow]resuming {escape(run_dir.name)} from {ckpt.name} (step {state.step})[/]")
     elif cfg.train.resume and dist.is_main:
         metrics.truncate_after(0)  # a run killed before its first checkpoint restarts cleanly
     params = count_params(model)
@@ -98,7 +102,7 @@ def _run(cfg, command, say, dist) -> Path:
         write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
         shutil.copy(cache / "tokenizer.json", run_dir / "tokenizer.json")
         say(f"[bold]{cfg.corruption.name}[/] on [bold]{cfg.arch.name}[/] ({cfg.model.name}, {params / 1e6:.2f}M "
-            f"params) -> {run_dir}")
+            f"params) -> {escape(str(run_dir))}")
     step_model = torch.compile(model) if cfg.runtime.compile else model
 
     def make(step):
@@ -135,15 +139,45 @@ def _run(cfg, command, say, dist) -> Path:
     finally:
         prefetch.close()
     if dist.is_main:
-        write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len)
+        write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len, budget=budget)
         from maskbench.report.plots import plot_runs
 
         plot_runs([run_dir], run_dir / "plots" / "loss.png")
-        say(f"[green]done[/] in {time.time() - t0:.0f}s: {run_dir}")
+        say(f"[green]done[/] in {time.time() - t0:.0f}s: {escape(str(run_dir))}")
     return run_dir
 
 
-def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int) -> dict:
+def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
+    """max_steps from train.budget in steps, tokens (of original text) or model FLOPs (estimated on
+    8 sample batches, decoder included), so objectives can be compared on the same budget."""
+    from maskbench.train.batches import PretrainBatches
+    from maskbench.train.flops import batch_flops
+
+    t = cfg.train
+    sample = PretrainBatches(store, corruption, cfg.seed, t.batch_size)
+    flops = sum(batch_flops(cfg.model, cfg.arch.name, vocab_size, sample.batch(s)[0]) for s in range(8)) / 8
+    tokens = t.batch_size * store.content_len
+    unit, amount = t.get("budget_unit", "steps"), t.get("budget")
+    if amount is None:
+        steps = int(t.max_steps)
+    else:
+        per_step = {"steps": 1.0, "tokens": float(tokens), "flops": flops}[unit]
+        steps = max(1, int(round(float(amount) / per_step)))
+    return {"unit": unit if amount is not None else "steps", "amount": amount, "max_steps": steps,
+            "flops_per_step": flops, "tokens_per_step": tokens, "total_flops": flops * steps}
+
+
+def with_max_steps(cfg, steps: int):
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    c.train.max_steps = steps
+    OmegaConf.set_readonly(c, True)
+    return c
+
+
+def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,
+                  budget: dict | None = None) -> dict:
     from maskbench.runs.rundir import read_metrics
 
     events = read_metrics(run_dir)
@@ -158,6 +192,7 @@ def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per
         "final_train_loss": trains[-1]["loss"] if trains else None,
         "tokens_per_s": round(state.tokens_seen / state.wall_s, 1) if state.wall_s else None,
         "seq_len": cfg.data.seq_len, "batch_size": cfg.train.batch_size, "tokens_per_step": tokens_per_step,
+        "budget": budget, "flops": round(budget["flops_per_step"] * state.step) if budget else None,
     }
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary

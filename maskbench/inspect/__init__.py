@@ -1,0 +1,1 @@
+"""Looking inside pretrained models: fill-in-the-blank and contextual-embedding probes."""

@@ -1,0 +1,102 @@
+"""`maskbench fill`: what a pretrained model puts in the blanks.
+
+Encoder: the top-k tokens at each [MASK]. Encoder-decoder: the generated reconstruction of the whole
+text (greedy or beam search), with the parts that were not in the input highlighted."""
+
+from __future__ import annotations
+
+import difflib
+
+import torch
+
+from maskbench.corruption.base import Corrupted
+from maskbench.errors import MaskbenchError
+from maskbench.inspect.loading import Loaded, encode_with_masks
+
+
+@torch.no_grad()
+def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
+    ids = encode_with_masks(m.tok, text)
+    if m.vocab.mask not in ids:
+        raise MaskbenchError('the text has no [MASK]: write e.g. "the capital of france is [MASK] ."')
+    x = torch.tensor([[m.vocab.cls] + ids + [m.vocab.sep]])
+    hidden = m.model(Corrupted(input_ids=x, labels=x))
+    where = (x[0] == m.vocab.mask).nonzero().squeeze(1)
+    logits = m.model.lm_head(hidden[0, where]).float()
+    logits[:, : m.vocab.n_special] = float("-inf")  # never propose a special token
+    probs = logits.softmax(-1)
+    top = probs.topk(top_k, dim=-1)
+    return [[(m.tok.id_to_token(int(i)), float(p)) for p, i in zip(ps, ix)] for ps, ix in zip(top.values, top.indices)]
+
+
+@torch.no_grad()
+def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> list[int]:
+    """Decode a reconstruction of `ids` from an encoder-decoder (greedy when beam == 1)."""
+    v = m.vocab
+    src = torch.tensor([[v.bos] + ids + [v.eos]])
+    batch = Corrupted(input_ids=src, labels=src)
+    memory = m.model.encode(batch)
+    limit = min(len(ids) + max_extra, m.model.decoder.pos.num_embeddings - 1)
+    beams = [([v.bos], 0.0)]
+    for _ in range(limit):
+        candidates = []
+        for seq, score in beams:
+            if seq[-1] == v.eos and len(seq) > 1:
+                candidates.append((seq, score))
+                continue
+            dec = Corrupted(input_ids=src, labels=src, decoder_input_ids=torch.tensor([seq]))
+            h = m.model(dec, memory=memory)[0, -1]
+            logp = m.model.lm_head(h[None]).float().log_softmax(-1)[0]
+            logp[[v.pad, v.mask, v.cls, v.bos]] = float("-inf")
+            top = logp.topk(beam)
+            candidates += [(seq + [int(i)], score + float(p)) for p, i in zip(top.values, top.indices)]
+        beams = sorted(candidates, key=lambda c: c[1] / len(c[0]), reverse=True)[:beam]
+        if all(s[-1] == v.eos for s, _ in beams):
+            break
+    out = beams[0][0][1:]
+    return out[:-1] if out and out[-1] == v.eos else out
+
+
+def infilled_spans(source: list[int], output: list[int], mask_id: int) -> list[bool]:
+    """For each output token: True where it is new (not copied from the unmasked input)."""
+    kept = [t for t in source if t != mask_id]
+    matcher = difflib.SequenceMatcher(a=kept, b=output, autojunk=False)
+    new = [True] * len(output)
+    for block in matcher.get_matching_blocks():
+        for j in range(block.b, block.b + block.size):
+            new[j] = False
+    return new
+
+
+def run_fill(path, text: str, top_k: int, beam: int, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from maskbench.inspect.loading import load_checkpoint
+
+    m = load_checkpoint(path)
+    if m.cfg.arch.name == "encoder":
+        results = fill_encoder(m, text, top_k)
+        table = Table(title=f"fill-in-the-blank: {text}")
+        table.add_column("#")
+        for k in range(top_k):
+            table.add_column(f"top {k + 1}")
+        for i, row in enumerate(results, 1):
+            table.add_row(f"[MASK] {i}", *[f"{tok} ({p:.2f})" for tok, p in row])
+        console.print(table)
+        return
+    ids = encode_with_masks(m.tok, text)
+    out = generate(m, ids, beam=beam)
+    new = infilled_spans(ids, out, m.vocab.mask)
+    rendered = Text()
+    for tid, is_new in zip(out, new):
+        piece = m.tok.id_to_token(tid)
+        if piece.startswith("##"):
+            rendered.append(piece[2:], style="bold black on yellow" if is_new else None)
+        else:
+            rendered.append(" ")
+            rendered.append(piece, style="bold black on yellow" if is_new else None)
+    console.print(Text("input  ", style="bold") + Text(text))
+    console.print(Text("output ", style="bold") + rendered)
+    console.print(f"[dim]{'greedy' if beam == 1 else f'beam {beam}'} decoding; highlighted = not copied from "
+                  f"the input[/]")

@@ -1,0 +1,90 @@
+"""`maskbench sweep`: run a grid of pretraining runs one after another, each optionally followed by
+fine-tuning, then write the report. Every run folder is named by its config, so re-running the same
+command skips what is complete, resumes what was interrupted, and runs only what is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from rich.markup import escape
+
+from maskbench.config import load_config, run_dir_for, runtime_overrides
+from maskbench.errors import MaskbenchError
+from maskbench.train.checkpoint import latest_checkpoint
+
+
+def expand_grid(overrides: list[str]) -> list[list[str]]:
+    """Hydra sweep syntax -> the list of override lists (cartesian product, in order)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise MaskbenchError(f"bad sweep override: {str(exc).splitlines()[0]}") from None
+    axes = []
+    for ov in parsed:
+        key = ov.get_key_element()
+        if ov.is_sweep_override():
+            axes.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
+        else:
+            axes.append([f"{key}={ov.get_value_element_as_str()}"])
+    return [list(p) for p in itertools.product(*axes)]
+
+
+def _status(run_dir: Path) -> str:
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
+        return "done"
+    return "partial" if run_dir.exists() and any(run_dir.iterdir()) else "missing"
+
+
+def run_sweep(overrides: list[str], console=None) -> Path:
+    from maskbench.train.finetune import Backbone, resolve_init, run_finetune
+    from maskbench.train.pretrain import run_pretrain
+
+    say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
+    grid = expand_grid(overrides)
+    first = load_config(grid[0])
+    grid_id = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+    root = Path(str(first.sweep.dir)).expanduser().resolve() if first.sweep.dir else \
+        (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
+    configs = [load_config(point + [f"run.root={root / 'pretrain'}"]) for point in grid]  # validate all first
+    say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
+    runtime = runtime_overrides(first)
+    for i, (point, cfg) in enumerate(zip(grid, configs), 1):
+        run_dir = run_dir_for(cfg)
+        status = _status(run_dir)
+        say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {status}"))
+        if status != "done":
+            if status == "partial":
+                cfg = load_config(point + [f"run.root={root / 'pretrain'}", "train.resume=true"])
+            run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
+        for task in cfg.sweep.tasks:
+            ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
+                             root="finetune")
+            pre = resolve_init(_with(ft, init=str(run_dir)))
+            jobs = [(root / "finetune" / str(task) / run_dir.name, pre)]
+            if cfg.sweep.scratch:
+                name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
+                jobs.append((root / "finetune" / str(task) / name,
+                             Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")))
+            for ft_dir, backbone in jobs:
+                if (ft_dir / "summary.json").exists():
+                    continue
+                run_finetune(_with(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
+                             command="maskbench sweep " + " ".join(overrides), console=console,
+                             backbone=backbone, run_dir=ft_dir)
+    from maskbench.report.tables import write_report
+
+    write_report([root], root / "report", console)
+    return root
+
+
+def _with(cfg, **changes):
+    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    c = OmegaConf.merge(c, changes)
+    OmegaConf.set_readonly(c, True)
+    return c
