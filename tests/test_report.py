@@ -1,0 +1,99 @@
+"""Report aggregation from fixture run folders (no training): means, spreads, ranks, budgets."""
+
+import json
+
+import pytest
+
+from maskbench.report.tables import finetune_rows, find_summaries, pretrain_rows, write_report
+from maskbench.train.flops import step_flops
+
+
+def fake_run(folder, kind, **fields):
+    folder.mkdir(parents=True)
+    summary = {"kind": kind, **fields}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    metric = fields.get("metric")
+    lines = []
+    for step in (0, 50, 100):
+        if kind == "finetune":
+            lines.append({"step": step, "split": "eval", "loss": 1.0, metric: fields["final_eval"][metric] * step / 100})
+            lines.append({"step": step, "split": "train", "loss": 1.0 - step / 200})
+        else:
+            lines.append({"step": step, "split": "val", "loss": 9 - step / 50})
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+@pytest.fixture
+def runs(tmp_path):
+    for seed, (a, b, s) in enumerate([(80.0, 70.0, 60.0), (82.0, 71.0, 61.0)]):
+        for obj, score in (("bart_infill", a), ("bart_rotate", b), ("scratch", s)):
+            fake_run(tmp_path / f"ft-{obj}-{seed}", "finetune", task="sst2", objective=obj, init="pretrained",
+                     arch="encoder_decoder", model="mini", seed=seed, metric="accuracy",
+                     final_eval={"accuracy": score}, wall_s=10.0 + seed, params=100)
+        for obj, loss in (("bart_infill", 3.0 + seed), ("bart_rotate", 2.0)):
+            fake_run(tmp_path / f"pre-{obj}-{seed}", "pretrain", corruption=obj, arch="encoder_decoder",
+                     model="mini", seed=seed, final_val_loss=loss, steps=100, tokens_seen=1000, params=100,
+                     wall_s=5.0, flops=1e12, budget={"unit": "flops", "amount": 1e12})
+    # a near tie: within the seed spread
+    for seed, score in enumerate([69.5, 72.0]):
+        fake_run(tmp_path / f"ft-mass-{seed}", "finetune", task="sst2", objective="mass_span", init="pretrained",
+                 arch="encoder_decoder", model="mini", seed=seed, metric="accuracy",
+                 final_eval={"accuracy": score}, wall_s=1.0, params=100)
+    return tmp_path
+
+
+def test_means_spreads_and_ranks(runs):
+    summaries = find_summaries([runs])
+    ft = finetune_rows(summaries)
+    by = {r["objective"]: r for r in ft}
+    assert by["bart_infill"]["score"]["mean"] == pytest.approx(81.0) and by["bart_infill"]["score"]["spread"] == 2.0
+    assert by["scratch"]["score"]["mean"] == pytest.approx(60.5)
+    assert [r["objective"] for r in ft] == ["bart_infill", "mass_span", "bart_rotate", "scratch"]
+    assert not by["bart_infill"].get("within_spread_of_next")  # 81 vs 70.75: a real gap
+    assert by["mass_span"]["within_spread_of_next"]            # 70.75 vs 70.5 inside a 2.5 spread
+    # BART Table 1 (MNLI column for sst2-like tasks): infill > mass > rotate; measured order agrees
+    assert (by["bart_infill"]["bart_rank"], by["mass_span"]["bart_rank"], by["bart_rotate"]["bart_rank"]) == (1, 2, 3)
+    assert by["bart_rotate"]["measured_bart_rank"] == 3
+    pre = {r["objective"]: r for r in pretrain_rows(summaries)}
+    assert pre["bart_infill"]["val_loss"]["mean"] == 3.5 and pre["bart_infill"]["val_loss"]["spread"] == 1.0
+    assert pre["bart_rotate"]["budget"] == "1000000000000.0 flops"
+
+
+def test_report_files(runs, tmp_path):
+    out = tmp_path / "out"
+    result = write_report([runs], out)
+    md = (out / "report.md").read_text()
+    assert "| sst2 | encoder_decoder | 1 | bart_infill | 2 | accuracy 81.00 ± 1.00 |" in md
+    assert "≈" in md and "BART Table 1 rank" in md
+    rows = (out / "report.csv").read_text().splitlines()
+    assert rows[0].startswith("kind,task,objective") and len(rows) == 1 + 2 + 4
+    for name in ("pretrain-loss.png", "finetune-sst2.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert len(result["files"]) == 2
+
+
+def test_flops_formula_hand_count():
+    # encoder only: 1 layer, d=2, ff=4, one sequence of 3 tokens, 1 head position, vocab 5
+    layer = 2 * 2 * (4 * 2 + 2 * 4)        # 64 per token
+    attn = 4 * 3 * 2                       # 24 per token
+    fwd = 3 * (layer + attn) + 1 * 2 * 2 * 5
+    assert step_flops(2, 4, 1, 0, 5, 1, 3, 0, 1) == 3 * fwd
+
+
+def test_budget_matching_by_tokens_and_flops(tiny_overrides, tmp_path):
+    from maskbench.config import load_config
+    from maskbench.train.pretrain import run_pretrain
+
+    runs = {}
+    for name, arch in (("bert_mlm", "encoder"), ("bart_infill", "encoder_decoder")):
+        for unit, amount in (("tokens", 3000), ("flops", 2e9)):
+            cfg = load_config(tiny_overrides + [f"corruption={name}", f"arch={arch}", f"train.budget={amount}",
+                                                f"train.budget_unit={unit}", f"run.dir={tmp_path / (name + unit)}"])
+            runs[(name, unit)] = json.loads((run_pretrain(cfg) / "summary.json").read_text())
+    # Tokens: the same number of text tokens for both objectives (8 blocks x 30 tokens per step).
+    assert runs[("bert_mlm", "tokens")]["steps"] == runs[("bart_infill", "tokens")]["steps"] == round(3000 / 240)
+    # FLOPs: the encoder-decoder costs more per step, so it gets fewer steps; totals match within a step.
+    b, e = runs[("bert_mlm", "flops")], runs[("bart_infill", "flops")]
+    assert e["steps"] < b["steps"]
+    for r in (b, e):
+        assert abs(r["flops"] - 2e9) <= r["budget"]["flops_per_step"]
