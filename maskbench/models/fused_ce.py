@@ -18,6 +18,13 @@ CHUNK_ROWS = 512
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias, target, want_grad: bool):
+        # The projection and softmax run in fp32 even under bf16 autocast: a vocabulary-sized softmax in
+        # bf16 loses the small probabilities that carry the gradient.
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            return _LinearCrossEntropy._forward(ctx, hidden, weight, bias, target, want_grad)
+
+    @staticmethod
+    def _forward(ctx, hidden, weight, bias, target, want_grad: bool):
         N = hidden.shape[0]
         loss = hidden.new_zeros((), dtype=torch.float32)
         grads = None
@@ -63,7 +70,7 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch
 
 def argmax_correct(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, target: torch.Tensor):
     """How many rows predict their target (chunked, no gradient): for evaluation."""
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(device_type=hidden.device.type, enabled=False):
         correct = torch.zeros((), dtype=torch.long, device=hidden.device)
         for i in range(0, hidden.shape[0], CHUNK_ROWS):
             logits = torch.addmm(bias.float(), hidden[i:i + CHUNK_ROWS].float(), weight.float().t())

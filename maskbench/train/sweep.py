@@ -34,6 +34,14 @@ def expand_grid(overrides: list[str]) -> list[list[str]]:
     return [list(p) for p in itertools.product(*axes)]
 
 
+def with_preset_grid(overrides: list[str]) -> list[str]:
+    """Add the axes of `sweep.grid` (set by a preset) that the command line does not give itself."""
+    plain = [o for o in overrides if "," not in o.partition("=")[2] or o.partition("=")[2].startswith("[")]
+    preset_axes = list(load_config(plain).sweep.grid)
+    given = {o.partition("=")[0] for o in overrides}
+    return overrides + [a for a in preset_axes if a.partition("=")[0] not in given]
+
+
 def _status(run_dir: Path) -> str:
     ckpt = latest_checkpoint(run_dir)
     if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
@@ -46,6 +54,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     from maskbench.train.pretrain import run_pretrain
 
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
+    overrides = with_preset_grid(overrides)
     grid = expand_grid(overrides)
     first = load_config(grid[0])
     grid_id = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
