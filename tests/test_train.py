@@ -1,7 +1,6 @@
 """Pretraining end to end on tiny models: run folder contracts, determinism, resume, interruption."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -9,12 +9,11 @@ import math
 
 import torch
 
-from maskbench.corruption.base import (DELETED, IN_SPAN, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
+from maskbench.corruption.base import (Noise, DELETED, IN_SPAN, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
                                        is_special, random_text_ids)
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, place_with_gaps, span_masks, starts_to_insert
 from maskbench.data.blocks import Blocks
-from maskbench.data.tokenizer import Vocab
 
 S_PERM_PICK, S_PERM_ORDER, S_SELECT, S_SPAN_LEN, S_SPAN_GAP, S_RANDOM_PICK, S_RANDOM_ID, S_ROT, S_ROT_AT = (
     21, 22, 23, 24, 25, 26, 27, 28, 29)
@@ -77,13 +76,8 @@ def poisson_span_lengths(n_mask: int, lam: float, B: int, rng: KeyedRandom, max_
     return lengths[:, :K], valid[:, :K]
 
 
-class BartNoise:
+class BartNoise(Noise):
     """`bart_mask`, `bart_delete`, `bart_infill`, `bart_permute`, `bart_rotate`, `bart`."""
-
-    needs_partner = False
-
-    def __init__(self, cfg, vocab: Vocab, is_continuation=None):
-        self.cfg, self.vocab = cfg, vocab
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         cfg, vocab = self.cfg, self.vocab

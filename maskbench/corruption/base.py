@@ -76,6 +76,17 @@ class Noised:
     nsp_labels: torch.Tensor | None = None
 
 
+class Noise:
+    """Base of every corruption: holds its config and vocabulary. `needs_partner`: the batch builder must
+    supply a random other block per example (NSP)."""
+
+    needs_partner = False
+
+    def __init__(self, cfg, vocab: Vocab, is_continuation: torch.Tensor | None = None):
+        self.cfg, self.vocab = cfg, vocab
+        self.is_continuation = is_continuation
+
+
 def is_special(ids: torch.Tensor, vocab: Vocab) -> torch.Tensor:
     """Special ids (pad, cls, sep, mask, bos, eos, sentinels). [UNK] is a text token, not special."""
     return (ids < vocab.n_special) & (ids != vocab.unk)

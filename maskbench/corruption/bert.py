@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from maskbench.corruption.base import (IGNORE, KEPT, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
+from maskbench.corruption.base import (Noise, IGNORE, KEPT, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
                                        is_special, random_text_ids)
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks
@@ -31,12 +31,11 @@ def replace_80_10_10(tokens, selected, decide_u, random_u, mask_p, random_p, voc
     return out, action, torch.where(to_rand, rand_ids, -1)
 
 
-class BertMLM:
+class BertMLM(Noise):
     """`bert_mlm` / `bert_mlm_nsp`."""
 
     def __init__(self, cfg, vocab: Vocab, is_continuation: torch.Tensor | None = None):
-        self.cfg, self.vocab = cfg, vocab
-        self.is_continuation = is_continuation
+        super().__init__(cfg, vocab, is_continuation)
         self.needs_partner = bool(cfg.nsp)
 
     def select(self, tokens: torch.Tensor, rng: KeyedRandom) -> torch.Tensor:
@@ -104,14 +103,9 @@ def make_nsp_pairs(blocks: Blocks, partner: Blocks, rng: KeyedRandom):
     return pair, a, nsp_labels
 
 
-class SpanMLM:
+class SpanMLM(Noise):
     """`span_mlm`: spans of random length (mean `mean_span_length`) covering `mask_prob` of the tokens,
     placed with gaps of at least one token; each span replaced 80/10/10 as a whole."""
-
-    needs_partner = False
-
-    def __init__(self, cfg, vocab: Vocab, is_continuation=None):
-        self.cfg, self.vocab = cfg, vocab
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         tokens = blocks.tokens

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import torch
 
-from maskbench.corruption.base import Diagnostics, Noised
+from maskbench.corruption.base import Noise, Diagnostics, Noised
 from maskbench.corruption.bert import replace_80_10_10
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.data.blocks import Blocks
-from maskbench.data.tokenizer import Vocab
 
 S_WHERE, S_START, S_ACTION, S_RANDOM_ID = 31, 32, 33, 34
 
 
-class MassSpan:
-    needs_partner = False
-
-    def __init__(self, cfg, vocab: Vocab, is_continuation=None):
-        self.cfg, self.vocab = cfg, vocab
-
+class MassSpan(Noise):
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         cfg, vocab = self.cfg, self.vocab
         tokens = blocks.tokens

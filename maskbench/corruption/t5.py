@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import torch
 
-from maskbench.corruption.base import IN_SPAN, UNTOUCHED, Diagnostics, Noised
+from maskbench.corruption.base import Noise, IN_SPAN, UNTOUCHED, Diagnostics, Noised
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, random_parts, span_masks, starts_to_insert
 from maskbench.data.blocks import Blocks
-from maskbench.data.tokenizer import Vocab
 
 S_NOISE_LEN, S_KEEP_LEN = 41, 42
 
 
-class T5Span:
-    needs_partner = False
-
-    def __init__(self, cfg, vocab: Vocab, is_continuation=None):
-        self.cfg, self.vocab = cfg, vocab
-
+class T5Span(Noise):
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         vocab = self.vocab
         tokens = blocks.tokens

@@ -7,7 +7,6 @@ Special ids are contiguous from 0, so `id < n_special` tests "special" in one te
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable

@@ -33,8 +33,9 @@ class Encoder(nn.Module):
         return self.ln_f(x)
 
 
-class EncoderModel(nn.Module):
-    arch = "encoder"
+class Backbone(nn.Module):
+    """What both architectures share: the encoder stack, the LM head tied to its token embedding, and
+    the pooled first-position head (NSP, sentence classification)."""
 
     def __init__(self, m, vocab_size: int):
         super().__init__()
@@ -43,15 +44,26 @@ class EncoderModel(nn.Module):
         # BERT's pooler: dense + tanh on the first position, then a 2-way NSP classifier.
         self.pooler = nn.Sequential(nn.Linear(m.d_model, m.d_model), nn.Tanh())
         self.nsp_head = nn.Linear(m.d_model, 2)
-        init_weights(self)
 
     @property
     def token_embedding(self) -> nn.Embedding:
         return self.encoder.tok
 
-    def forward(self, batch) -> torch.Tensor:
-        """Hidden states [B, S, D] (no head: callers gather the positions they need)."""
+    def encode(self, batch) -> torch.Tensor:
         return self.encoder(batch.input_ids, batch.pad_mask, batch.token_type_ids)
 
-    def pooled(self, hidden):
-        return self.pooler(hidden[:, 0])
+    def pooled(self, encoder_hidden):
+        """The pooled first ENCODER position: pass the encoder's hidden states."""
+        return self.pooler(encoder_hidden[:, 0])
+
+
+class EncoderModel(Backbone):
+    arch = "encoder"
+
+    def __init__(self, m, vocab_size: int):
+        super().__init__(m, vocab_size)
+        init_weights(self)
+
+    def forward(self, batch) -> torch.Tensor:
+        """Hidden states [B, S, D] (no head: callers gather the positions they need)."""
+        return self.encode(batch)

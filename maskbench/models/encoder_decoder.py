@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from maskbench.models.encoder import Encoder
-from maskbench.models.layers import Block, LMHead, init_weights, key_padding_mask
+from maskbench.models.encoder import Backbone
+from maskbench.models.layers import Block, init_weights, key_padding_mask
 
 
 class Decoder(nn.Module):
@@ -30,32 +30,17 @@ class Decoder(nn.Module):
         return self.ln_f(x)
 
 
-class EncoderDecoderModel(nn.Module):
+class EncoderDecoderModel(Backbone):
     arch = "encoder_decoder"
 
     def __init__(self, m, vocab_size: int):
-        super().__init__()
+        super().__init__(m, vocab_size)
         n_dec = m.n_decoder_layers or m.n_layers
-        self.encoder = Encoder(vocab_size, m.d_model, m.n_layers, m.n_heads, m.d_ff, m.dropout, m.max_positions)
         self.decoder = Decoder(self.encoder.tok, m.d_model, n_dec, m.n_heads, m.d_ff, m.dropout, m.max_positions)
-        self.lm_head = LMHead(m.d_model, vocab_size, m.mlm_transform, self.encoder.tok if m.tie_embeddings else None)
-        self.pooler = nn.Sequential(nn.Linear(m.d_model, m.d_model), nn.Tanh())
-        self.nsp_head = nn.Linear(m.d_model, 2)
         init_weights(self)
-
-    @property
-    def token_embedding(self) -> nn.Embedding:
-        return self.encoder.tok
-
-    def encode(self, batch) -> torch.Tensor:
-        return self.encoder(batch.input_ids, batch.pad_mask, batch.token_type_ids)
 
     def forward(self, batch, memory: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder hidden states [B, T, D]; pass `memory` to reuse an encoding."""
         if memory is None:
             memory = self.encode(batch)
         return self.decoder(batch.decoder_input_ids, memory, batch.pad_mask, batch.decoder_positions)
-
-    def pooled(self, encoder_hidden):
-        """First ENCODER position (NSP on the encoder side): pass the encoder's hidden states."""
-        return self.pooler(encoder_hidden[:, 0])

@@ -39,7 +39,6 @@ def with_seed(cfg, seed: int):
 
 
 def run_compare(cfg, command: str = "", console=None) -> Path:
-    say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
     pre_dir = ensure_pretrained(cfg, console)
     if latest_checkpoint(pre_dir) is None:
         raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN")

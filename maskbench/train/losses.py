@@ -3,7 +3,6 @@ returned as (sum, count) pairs so the loop can normalise by global counts."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from maskbench.corruption.base import IGNORE
