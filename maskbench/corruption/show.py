@@ -78,12 +78,13 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", justify="right")
     grid.add_column()
-    aligned = d.source_len is not None and int(d.source_len[0]) == d.original.shape[1] and \
-        d.sentences is None and d.rotated is None and out.token_type_ids is None
-    orig_styles = ["underline" if s else None for s in d.selected[0].tolist()] if aligned or \
-        cfg.corruption.family in ("bart", "t5") and d.sentences is None and d.rotated is None else None
-    if orig_styles is not None and cfg.corruption.family in ("bart", "t5"):
-        orig_styles = ["strike dim" if s else None for s in d.selected[0].tolist()]
+    # Positions can be marked on the original only when nothing moved (no permutation, rotation, NSP pair).
+    moved = d.sentences is not None or d.rotated is not None or out.token_type_ids is not None
+    aligned = not moved and int(d.source_len[0]) == d.original.shape[1]
+    orig_styles = None
+    if not moved:
+        mark = "strike dim" if cfg.corruption.family in ("bart", "t5") else "underline"
+        orig_styles = [mark if s else None for s in d.selected[0].tolist()]
     grid.add_row("original", _render(d.original[0].tolist(), tok, vocab, orig_styles))
     enc = out.input_ids[0].tolist()
     styles = None

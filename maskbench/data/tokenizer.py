@@ -6,7 +6,6 @@ Special ids are contiguous from 0, so `id < n_special` tests "special" in one te
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -73,10 +72,6 @@ def load_tokenizer(path: Path):
     tok = Tokenizer.from_file(str(path))
     tok.encode_special_tokens = True
     return tok
-
-
-def tokenizer_fingerprint(tok) -> str:
-    return hashlib.sha256(tok.to_str().encode()).hexdigest()[:12]
 
 
 def continuation_table(tok) -> list[bool]:
