@@ -97,3 +97,27 @@ def test_budget_matching_by_tokens_and_flops(tiny_overrides, tmp_path):
     assert e["steps"] < b["steps"]
     for r in (b, e):
         assert abs(r["flops"] - 2e9) <= r["budget"]["flops_per_step"]
+
+
+def test_compare_summary_final_and_curve_gaps(tmp_path):
+    from maskbench.report.compare_plot import compare_summary, plot_compare
+
+    runs = []
+    for seed in (0, 1):
+        for label, final, early in (("pretrained", 80.0 + seed, 70.0), ("scratch", 79.0 + 2 * seed, 50.0)):
+            d = tmp_path / f"{label}-s{seed}"
+            d.mkdir()
+            (d / "summary.json").write_text(json.dumps({"final_eval": {"accuracy": final}, "wall_s": 1.0}))
+            ev = [(0, 50.0), (100, early), (200, final)]
+            (d / "metrics.jsonl").write_text("".join(
+                json.dumps({"step": s, "split": "eval", "accuracy": a}) + "\n" +
+                json.dumps({"step": s, "split": "train", "loss": 1.0 / (s + 1)}) + "\n" for s, a in ev))
+            runs.append((label, seed, d))
+    s = compare_summary(runs, "accuracy", "sst2", "pre")
+    assert s["pretrained"]["mean"] == 80.5 and s["scratch"]["mean"] == 80.0 and s["gap"] == 0.5
+    assert s["max_seed_spread"] == 2.0 and s["gap_exceeds_seed_spread"] is False
+    # mean over evaluations after step 0: pretrained (70+80)/2, (70+81)/2 ; scratch (50+79)/2, (50+81)/2
+    assert s["curve_mean"]["gap"] == pytest.approx(75.25 - 65.0)
+    assert s["curve_mean"]["gap_exceeds_seed_spread"] is True
+    png = plot_compare(runs, "accuracy", tmp_path / "c.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -6,17 +6,27 @@ import json
 import statistics
 from pathlib import Path
 
+from maskbench.report.plots import smooth
 from maskbench.runs.rundir import read_metrics
+
+
+def curve_mean(run, metric: str) -> float:
+    """Mean eval metric over the evaluations after step 0: how fast a run learns, not only where it ends."""
+    values = [e[metric] for e in read_metrics(run) if e["split"] == "eval" and e["step"] > 0 and metric in e]
+    return statistics.fmean(values) if values else float("nan")
 
 
 def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
     finals: dict[str, list[float]] = {"pretrained": [], "scratch": []}
+    curves: dict[str, list[float]] = {"pretrained": [], "scratch": []}
     per_run = []
     for label, seed, run in runs:
         s = json.loads((Path(run) / "summary.json").read_text())
         value = s["final_eval"].get(metric)
         finals[label].append(value)
-        per_run.append({"init": label, "seed": seed, metric: value, "run": str(run), "wall_s": s["wall_s"]})
+        curves[label].append(round(curve_mean(run, metric), 3))
+        per_run.append({"init": label, "seed": seed, metric: value, "curve_mean": curves[label][-1],
+                        "run": str(run), "wall_s": s["wall_s"]})
 
     def agg(v):
         return {"mean": round(statistics.fmean(v), 3), "spread": round(max(v) - min(v), 3) if len(v) > 1 else None,
@@ -25,9 +35,15 @@ def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
     pre, scr = agg(finals["pretrained"]), agg(finals["scratch"])
     gap = round(pre["mean"] - scr["mean"], 3)
     spread = max(x for x in (pre["spread"], scr["spread"], 0.0) if x is not None)
+    pre_c, scr_c = agg(curves["pretrained"]), agg(curves["scratch"])
+    curve_gap = round(pre_c["mean"] - scr_c["mean"], 3)
+    curve_spread = max(x for x in (pre_c["spread"], scr_c["spread"], 0.0) if x is not None)
+    several = len(finals["pretrained"]) > 1
     return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "pretrained": pre,
             "scratch": scr, "gap": gap, "max_seed_spread": spread,
-            "gap_exceeds_seed_spread": bool(gap > spread) if len(finals["pretrained"]) > 1 else None,
+            "gap_exceeds_seed_spread": bool(gap > spread) if several else None,
+            "curve_mean": {"pretrained": pre_c, "scratch": scr_c, "gap": curve_gap, "max_seed_spread": curve_spread,
+                           "gap_exceeds_seed_spread": bool(curve_gap > curve_spread) if several else None},
             "runs": per_run}
 
 
@@ -46,11 +62,11 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
         style = "-" if label == "pretrained" else "--"
         train = [e for e in events if e["split"] == "train"]
         ev = [e for e in events if e["split"] == "eval"]
-        ax_loss.plot([e["step"] for e in train], [e["loss"] for e in train], style, color=color, lw=1.6,
+        ax_loss.plot([e["step"] for e in train], smooth([e["loss"] for e in train]), style, color=color, lw=1.6,
                      label=f"{label} s{seed}")
         ax_metric.plot([e["step"] for e in ev], [e.get(metric) for e in ev], style, color=color, lw=1.8,
                        marker="o", ms=3, label=f"{label} s{seed}")
-    ax_loss.set(xlabel="fine-tuning step", ylabel="train loss", title="training loss")
+    ax_loss.set(xlabel="fine-tuning step", ylabel="train loss (smoothed)", title="training loss")
     ax_metric.set(xlabel="fine-tuning step", ylabel=f"eval {metric}", title=f"eval {metric}")
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
@@ -68,13 +84,17 @@ def print_compare(summary: dict, console) -> None:
 
     m = summary["metric"]
     table = Table(title=f"{summary['task']}: eval {m}, pretrained vs scratch")
-    for col in ("init", "mean", "spread (max-min)", "per seed"):
+    for col in ("init", "final mean", "spread (max-min)", "per seed", "mean over the curve"):
         table.add_column(col, justify="right" if col != "init" else "left")
     for label in ("pretrained", "scratch"):
-        a = summary[label]
+        a, c = summary[label], summary["curve_mean"][label]
         table.add_row(label, f"{a['mean']:.2f}", "-" if a["spread"] is None else f"{a['spread']:.2f}",
-                      ", ".join(f"{v:.2f}" for v in a["values"]))
+                      ", ".join(f"{v:.2f}" for v in a["values"]), f"{c['mean']:.2f}")
     console.print(table)
+    cg = summary["curve_mean"]
+    cnote = "" if cg["gap_exceeds_seed_spread"] is None else (
+        " (larger than the seed spread)" if cg["gap_exceeds_seed_spread"] else " [yellow](within the seed spread)[/]")
+    console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/]{cnote}")
     verdict = summary["gap_exceeds_seed_spread"]
     note = "" if verdict is None else (" (larger than the seed spread)" if verdict else
                                        " [yellow](within the seed spread)[/]")

@@ -26,7 +26,7 @@ def _label(run_dir: Path) -> str:
     return run_dir.name
 
 
-def _smooth(values: list[float], weight: float = 0.8) -> list[float]:
+def smooth(values: list[float], weight: float = 0.8) -> list[float]:
     out, last = [], None
     for v in values:
         last = v if last is None else weight * last + (1 - weight) * v
@@ -49,7 +49,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         val = [e for e in events if e.get("split") == "val"]
         label = _label(run)
         if train:
-            ax.plot([e["step"] for e in train], _smooth([e["loss"] for e in train]), color=color, alpha=0.35,
+            ax.plot([e["step"] for e in train], smooth([e["loss"] for e in train]), color=color, alpha=0.35,
                     lw=1.2, label=f"{label} (train)")
         if val:
             ax.plot([e["step"] for e in val], [e["loss"] for e in val], color=color, lw=2.2, marker="o", ms=3,
