@@ -56,6 +56,7 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     seeds = sorted({seed for _, seed, _ in runs})
+    trained_values = []
     for label, seed, run in runs:
         events = read_metrics(run)
         color = colors[seeds.index(seed) % len(colors)]
@@ -66,6 +67,11 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
                      label=f"{label} s{seed}")
         ax_metric.plot([e["step"] for e in ev], [e.get(metric) for e in ev], style, color=color, lw=1.8,
                        marker="o", ms=3, label=f"{label} s{seed}")
+        trained_values += [e[metric] for e in ev if e["step"] > 0 and metric in e]
+    if trained_values:  # zoom on the trained range: the untrained step-0 points would flatten the curves
+        lo, hi = min(trained_values), max(trained_values)
+        pad = max((hi - lo) * 0.08, 0.5)
+        ax_metric.set_ylim(lo - pad, hi + pad)
     ax_loss.set(xlabel="fine-tuning step", ylabel="train loss (smoothed)", title="training loss")
     ax_metric.set(xlabel="fine-tuning step", ylabel=f"eval {metric}", title=f"eval {metric}")
     for ax in (ax_loss, ax_metric):
