@@ -81,8 +81,12 @@ def test_resume_from_checkpoint_matches_uninterrupted(tiny_overrides, tmp_path):
 
 def test_sigterm_leaves_a_resumable_run(tiny_overrides, tmp_path):
     run = tmp_path / "killed"
+    # A constant learning rate makes the schedule independent of max_steps, so the killed run (max_steps
+    # huge) and an uninterrupted run of the final length must give the same losses.
+    same = ["train.schedule=constant", "train.warmup_steps=0", "train.ckpt_every=100000", "train.eval_every=100000",
+            "train.log_every=1"]
     args = [sys.executable, "-m", "maskbench", "pretrain", *tiny_overrides, f"run.dir={run}",
-            "train.max_steps=100000", "train.ckpt_every=100000", "train.eval_every=100000", "train.log_every=1"]
+            "train.max_steps=100000", *same]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -98,8 +102,11 @@ def test_sigterm_leaves_a_resumable_run(tiny_overrides, tmp_path):
     step = json.loads((ckpts[0] / "state.json").read_text())["step"]
     assert step > 0
     # Resume continues from that step (to a small total so the test stays short).
-    cfg = load_config(tiny_overrides + [f"run.dir={run}", f"train.max_steps={step + 5}", "train.resume=true",
-                                        "train.ckpt_every=100000", "train.eval_every=100000", "train.log_every=1"])
+    cfg = load_config(tiny_overrides + [f"run.dir={run}", f"train.max_steps={step + 5}", "train.resume=true", *same])
     run_pretrain(cfg)
     steps = [e["step"] for e in read_metrics(run) if e["split"] == "train"]
     assert steps == sorted(set(steps)) and steps[-1] == step + 5  # no duplicated steps after resume
+    whole = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'whole'}",
+                                                       f"train.max_steps={step + 5}", *same]))
+    train_losses = lambda d: [(e["step"], e["loss"]) for e in read_metrics(d) if e["split"] == "train"]  # noqa: E731
+    assert train_losses(run) == train_losses(whole)  # killed + resumed == uninterrupted, step for step
