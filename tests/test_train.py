@@ -110,3 +110,19 @@ def test_sigterm_leaves_a_resumable_run(tiny_overrides, tmp_path):
                                                        f"train.max_steps={step + 5}", *same]))
     train_losses = lambda d: [(e["step"], e["loss"]) for e in read_metrics(d) if e["split"] == "train"]  # noqa: E731
     assert train_losses(run) == train_losses(whole)  # killed + resumed == uninterrupted, step for step
+
+
+def test_given_tokenizer_file_reproduces_the_cache(tiny_overrides, tiny_setup, tmp_path):
+    """WordPiece training breaks ties in hash order; reusing a run's tokenizer.json makes caches identical."""
+    import numpy as np
+
+    from maskbench.data.cache import build_cache
+
+    cfg, cache, tok, vocab, store = tiny_setup
+    again = load_config([o for o in tiny_overrides if not o.startswith("data.cache_dir")] +
+                        [f"data.cache_dir={tmp_path / 'c2'}", f"data.tokenizer_file={cache / 'tokenizer.json'}"])
+    other = build_cache(again.data)
+    assert (other / "tokenizer.json").read_text() == (cache / "tokenizer.json").read_text()
+    a = np.fromfile(cache / "train.tokens.bin", dtype=np.uint16)
+    b = np.fromfile(other / "train.tokens.bin", dtype=np.uint16)
+    assert np.array_equal(a, b)

@@ -35,6 +35,9 @@ def _corpus_fingerprint(files: list[Path], d) -> str:
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v1".encode())
+    given = Path(str(d.get("tokenizer_file") or "")).expanduser()
+    if d.get("tokenizer_file") and given.is_file():
+        h.update(given.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -131,7 +134,14 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
             n_sentences += len(batch)
             yield batch
 
-    tok = train_tokenizer(counted(), d.vocab_size, d.n_sentinels, d.lowercase)
+    if d.get("tokenizer_file"):
+        given = Path(str(d.tokenizer_file)).expanduser()
+        if not given.is_file():
+            raise MaskbenchError(f"data.tokenizer_file={given} does not exist: give a tokenizer.json (runs keep one)")
+        tok = load_tokenizer(given)
+        n_sentences = sum(len(b) for b in _sentence_batches(files, d.doc_split, 1e6))  # emptiness check only
+    else:
+        tok = train_tokenizer(counted(), d.vocab_size, d.n_sentinels, d.lowercase)
     if n_sentences == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise MaskbenchError(
