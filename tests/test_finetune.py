@@ -201,3 +201,25 @@ def test_checkpoint_from_another_model_is_refused(tiny_overrides, task_files, tm
     over = ft_overrides(tiny_overrides, "sst2", task_files, "encoder") + [f"init={pre}", f"run.dir={tmp_path / 'r'}"]
     with pytest.raises(MaskbenchError, match="has shape"):
         run_finetune(load_config(over, root="finetune"))
+
+
+@pytest.mark.parametrize("from_checkpoint", [False, True])
+def test_compare_end_to_end(tiny_overrides, task_files, tmp_path, from_checkpoint):
+    from maskbench.train.compare import run_compare
+    from maskbench.train.pretrain import run_pretrain
+
+    pre = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'pre'}", "train.max_steps=4"]))
+    init = pre / "checkpoints" / "final" if from_checkpoint else pre
+    over = ft_overrides(tiny_overrides, "sst2", task_files, "encoder") + [
+        f"compare.init={init}", "compare.seeds=[0,1]", "train.max_steps=6", "train.eval_every=3",
+        f"run.dir={tmp_path / 'cmp'}"]
+    out = run_compare(load_config(over, root="finetune"))
+    s = json.loads((out / "summary.json").read_text())
+    assert len(s["runs"]) == 4 and {r["init"] for r in s["runs"]} == {"pretrained", "scratch"}
+    assert len(s["pretrained"]["values"]) == 2 and s["gap"] == pytest.approx(s["pretrained"]["mean"] - s["scratch"]["mean"], abs=1e-3)
+    assert "curve_mean" in s and (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    # identical data order and seeds: the scratch runs of both seeds differ, each pair shares its seed
+    for seed in (0, 1):
+        p = json.loads((out / f"pretrained-s{seed}" / "summary.json").read_text())
+        q = json.loads((out / f"scratch-s{seed}" / "summary.json").read_text())
+        assert p["seed"] == q["seed"] == seed and p["tokens_seen"] == q["tokens_seen"]

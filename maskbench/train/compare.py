@@ -40,12 +40,13 @@ def with_seed(cfg, seed: int):
 
 def run_compare(cfg, command: str = "", console=None) -> Path:
     pre_dir = ensure_pretrained(cfg, console)
-    if latest_checkpoint(pre_dir) is None:
-        raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN")
+    if not (pre_dir / "model.safetensors").exists() and latest_checkpoint(pre_dir) is None:
+        raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN (or a checkpoint folder)")
     pre = resolve_init(with_init(cfg, str(pre_dir)))
     scratch = Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")
     out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
         Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
+    # pre_dir may be a run folder or one of its checkpoints; figures name the run
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in cfg.compare.seeds:
