@@ -202,6 +202,15 @@ def _validate_model_data_train(cfg) -> None:
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
 
 
+def with_changes(cfg, **changes):
+    """A frozen copy of `cfg` with some values replaced (nested dicts merge): configs are never mutated."""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), changes)
+    OmegaConf.set_readonly(c, True)
+    return c
+
+
 def runtime_overrides(cfg) -> list[str]:
     """The speed-only settings of `cfg` as overrides, to hand on to the runs a command starts."""
     def fmt(v):

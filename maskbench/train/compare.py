@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides
+from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import write_atomic
 from maskbench.train.checkpoint import latest_checkpoint
@@ -31,18 +29,11 @@ def ensure_pretrained(cfg, console=None) -> Path:
     return run_dir
 
 
-def with_seed(cfg, seed: int):
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    c.seed = seed
-    OmegaConf.set_readonly(c, True)
-    return c
-
-
 def run_compare(cfg, command: str = "", console=None) -> Path:
     pre_dir = ensure_pretrained(cfg, console)
     if not (pre_dir / "model.safetensors").exists() and latest_checkpoint(pre_dir) is None:
         raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN (or a checkpoint folder)")
-    pre = resolve_init(with_init(cfg, str(pre_dir)))
+    pre = resolve_init(with_changes(cfg, init=str(pre_dir)))
     scratch = Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")
     out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
         Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
@@ -52,9 +43,9 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     for seed in cfg.compare.seeds:
         for label, backbone in (("pretrained", pre), ("scratch", scratch)):
             run = out / f"{label}-s{seed}"
-            scfg = with_seed(cfg, int(seed))
-            if run.exists() and not (run / "summary.json").exists():
-                scfg = with_train_resume(scfg)  # an interrupted compare redoes only the unfinished run
+            # An interrupted compare redoes only the unfinished run.
+            resume = run.exists() and not (run / "summary.json").exists()
+            scfg = with_changes(cfg, seed=int(seed), **({"train": {"resume": True}} if resume else {}))
             run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run)
             runs.append((label, int(seed), run))
     from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare
@@ -69,15 +60,3 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
         console.print(f"wrote {out / 'compare.png'}", markup=False)
     return out
 
-
-def with_init(cfg, init: str):
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    c.init = init
-    return c
-
-
-def with_train_resume(cfg):
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    c.train.resume = True
-    OmegaConf.set_readonly(c, True)
-    return c

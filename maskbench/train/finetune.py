@@ -278,20 +278,21 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
             save_checkpoint(run_dir / "checkpoints" / "final", model.backbone, None, state, config_yaml,
                             run_dir / "tokenizer.json", {"params": params, "task": task.name})
 
-    hooks = LoopHooks(batch=lambda s: (lambda b: (b[0].to(device), b[1]))(batches.batch(s)),
+    def batch_on_device(step):
+        batch, n_tokens = batches.batch(step)
+        return batch.to(device), n_tokens
+
+    hooks = LoopHooks(batch=batch_on_device,
                       terms=task_terms(task.kind), evaluate=evaluate, save=save, log=metrics.log)
     first = evaluate()
     metrics.log(step=0, split="eval", **first)
     try:
         state = train_loop(model, optimizer, t, TrainState(), hooks, Dist(), device, str(cfg.runtime.precision),
-                           show_progress=bool(cfg.runtime.progress), description=f"{task.name}")
+                           show_progress=bool(cfg.runtime.progress), description=f"{task.name}",
+                           eval_split="eval")
     except Interrupted as stop:
         raise MaskbenchError(f"interrupted at step {stop.step}: re-run with train.resume=true to start this "
                              f"fine-tuning run again ({run_dir})") from None
-    # The loop logs evaluation as split "val"; fine-tuning's contract names it "eval".
-    events = read_metrics(run_dir)
-    write_atomic(run_dir / "metrics.jsonl", "".join(
-        json.dumps({**e, "split": "eval"} if e.get("split") == "val" else e) + "\n" for e in events))
     evals = [e for e in read_metrics(run_dir) if e["split"] == "eval"]
     final = {k: v for k, v in evals[-1].items() if k not in ("step", "split", "tokens", "elapsed_s")}
     objective = "scratch"

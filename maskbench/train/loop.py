@@ -73,7 +73,7 @@ class _StopRequest:
 
 
 def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, device: str, precision: str,
-               show_progress: bool = True, description: str = "train") -> TrainState:
+               show_progress: bool = True, description: str = "train", eval_split: str = "val") -> TrainState:
     model.train()
     last_log_time, tokens_since = time.time(), 0
     wall_start = time.time() - state.wall_s
@@ -120,7 +120,7 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
             if state.step % t.eval_every == 0 or state.step == t.max_steps:
                 val = hooks.evaluate()
                 model.train()
-                hooks.log(step=state.step, split="val", tokens=state.tokens_seen,
+                hooks.log(step=state.step, split=eval_split, tokens=state.tokens_seen,
                           elapsed_s=round(time.time() - wall_start, 2), **val)
                 bar(val=val["loss"])
             state.wall_s = time.time() - wall_start

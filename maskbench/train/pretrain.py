@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from rich.markup import escape
 
-from maskbench.config import run_dir_for, to_yaml
+from maskbench.config import run_dir_for, to_yaml, with_changes
 from maskbench.corruption import build_corruption
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
@@ -77,7 +77,7 @@ def _run(cfg, command, say, dist) -> Path:
     corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
     budget = resolve_budget(cfg, train_store, corruption, vocab.size)
     if budget["max_steps"] != cfg.train.max_steps:
-        cfg = with_max_steps(cfg, budget["max_steps"])
+        cfg = with_changes(cfg, train={"max_steps": budget["max_steps"]})
     t = cfg.train
     batches = PretrainBatches(train_store, corruption, cfg.seed, t.batch_size, dist.rank, dist.world)
     val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
@@ -165,15 +165,6 @@ def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
         steps = max(1, int(round(float(amount) / per_step)))
     return {"unit": unit if amount is not None else "steps", "amount": amount, "max_steps": steps,
             "flops_per_step": flops, "tokens_per_step": tokens, "total_flops": flops * steps}
-
-
-def with_max_steps(cfg, steps: int):
-    from omegaconf import OmegaConf
-
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    c.train.max_steps = steps
-    OmegaConf.set_readonly(c, True)
-    return c
 
 
 def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,

@@ -8,10 +8,9 @@ import hashlib
 import itertools
 from pathlib import Path
 
-from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import load_config, run_dir_for, runtime_overrides
+from maskbench.config import load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
 from maskbench.train.checkpoint import latest_checkpoint
 
@@ -74,7 +73,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
         for task in cfg.sweep.tasks:
             ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
                              root="finetune")
-            pre = resolve_init(_with(ft, init=str(run_dir)))
+            pre = resolve_init(with_changes(ft, init=str(run_dir)))
             jobs = [(root / "finetune" / str(task) / run_dir.name, pre)]
             if cfg.sweep.scratch:
                 name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
@@ -83,7 +82,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
             for ft_dir, backbone in jobs:
                 if (ft_dir / "summary.json").exists():
                     continue
-                run_finetune(_with(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
+                run_finetune(with_changes(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
                              command="maskbench sweep " + " ".join(overrides), console=console,
                              backbone=backbone, run_dir=ft_dir)
     from maskbench.report.tables import write_report
@@ -91,9 +90,3 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     write_report([root], root / "report", console)
     return root
 
-
-def _with(cfg, **changes):
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    c = OmegaConf.merge(c, changes)
-    OmegaConf.set_readonly(c, True)
-    return c
