@@ -95,3 +95,14 @@ def test_interrupted_sweep_finishes_only_missing_runs(tiny_overrides, tmp_path):
     assert (runs[1] / "summary.json").exists()
     assert json.loads((runs[1] / "summary.json").read_text())["steps"] == 4
     assert (root / "report" / "report.md").exists()
+
+
+def test_sweep_refuses_one_run_dir_for_many_runs(tiny_overrides, tmp_path):
+    import pytest
+
+    from maskbench.errors import MaskbenchError
+    from maskbench.train.sweep import run_sweep
+
+    with pytest.raises(MaskbenchError, match="give sweep.dir="):
+        run_sweep(tiny_overrides + ["corruption=bert_mlm,span_mlm", f"run.dir={tmp_path / 'one'}"])
+    assert not (tmp_path / "one").exists()  # refused before anything was written

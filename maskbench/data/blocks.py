@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskbench.data.cache import DOC_START, SENT_START
+from maskbench.data.encode_pool import DOC_START, SENT_START
 from maskbench.errors import MaskbenchError
 
 

@@ -11,7 +11,6 @@ Documents go to validation by index (every k-th, k = round(1/val_fraction)): a d
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import shutil
 import time
@@ -20,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from maskbench.data.corpus import cache_root, iter_documents, resolve_paths
+from maskbench.data.encode_pool import default_workers, encode_stream
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from maskbench.errors import MaskbenchError
 
-SENT_START = 1
-DOC_START = 2
-_ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool
+_ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool, small
+                      # enough that 2 x workers batches in flight stay a few MB
 
 
 def _corpus_fingerprint(files: list[Path], d) -> str:
@@ -86,24 +85,14 @@ class _Writer:
     def __init__(self, folder: Path, split: str, dtype):
         self.tokens = open(folder / f"{split}.tokens.bin", "wb")
         self.flags = open(folder / f"{split}.flags.bin", "wb")
-        self.dtype = dtype
         self.n_tokens = 0
         self.n_docs = 0
 
-    def write_doc(self, encodings) -> None:
-        ids = [e.ids for e in encodings if e.ids]
-        if not ids:
-            return
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        flat = np.array(list(itertools.chain.from_iterable(ids)), dtype=self.dtype)
-        flags = np.zeros(len(flat), dtype=np.uint8)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        flags[starts] = SENT_START
-        flags[0] |= DOC_START
-        self.tokens.write(flat.tobytes())
+    def write(self, tokens: np.ndarray, flags: np.ndarray, n_docs: int) -> None:
+        self.tokens.write(tokens.tobytes())
         self.flags.write(flags.tobytes())
-        self.n_tokens += len(flat)
-        self.n_docs += 1
+        self.n_tokens += len(tokens)
+        self.n_docs += n_docs
 
     def close(self):
         self.tokens.close()
@@ -153,31 +142,36 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     every = max(2, round(1.0 / d.val_fraction)) if d.val_fraction > 0 else 0
     writers = {"train": _Writer(tmp, "train", dtype), "val": _Writer(tmp, "val", dtype)}
     n_bytes = 0
-    pending: list[tuple[int, list[str]]] = []
+    total_bytes = sum(f.stat().st_size for f in files)
+    bar = _ByteProgress(total_bytes, show_bar)
 
-    def flush():
-        sentences = [s for _, doc in pending for s in doc]
-        encs = tok.encode_batch(sentences, add_special_tokens=False)
-        i = 0
-        for doc_idx, doc in pending:
-            split = "val" if every and doc_idx % every == every - 1 else "train"
-            writers[split].write_doc(encs[i:i + len(doc)])
-            i += len(doc)
-        pending.clear()
-
-    n_pending = 0
-    bar = _ByteProgress(sum(f.stat().st_size for f in files), show_bar)
-    try:
-        for doc_idx, doc in enumerate(iter_documents(files, d.doc_split)):
-            pending.append((doc_idx, doc))
-            n_pending += len(doc)
-            chars = sum(len(s) for s in doc)
+    def document_batches():
+        nonlocal n_bytes
+        batch: list[list[str]] = []
+        n_sentences = 0
+        for doc in iter_documents(files, d.doc_split):
+            batch.append(doc)
+            n_sentences += len(doc)
+            chars = sum(map(len, doc))
             n_bytes += chars
             bar.advance(chars)
-            if n_pending >= _ENCODE_BATCH:
-                flush()
-                n_pending = 0
-        flush()
+            if n_sentences >= _ENCODE_BATCH:
+                yield batch
+                batch, n_sentences = [], 0
+        if batch:
+            yield batch
+
+    workers = default_workers(total_bytes, d.get("prepare_workers"))
+    first_doc = 0
+    try:
+        for tokens, flags, doc_lens in encode_stream(document_batches(), tmp / "tokenizer.json", dtype, workers):
+            # Document-level split by document index; boolean masks keep each split's order.
+            doc_idx = first_doc + np.arange(len(doc_lens))
+            first_doc += len(doc_lens)
+            is_val = (doc_idx % every == every - 1) if every else np.zeros(len(doc_lens), dtype=bool)
+            token_is_val = np.repeat(is_val, doc_lens)
+            for split, docs_in, toks_in in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
+                writers[split].write(tokens[toks_in], flags[toks_in], int((doc_lens[docs_in] > 0).sum()))
     finally:
         bar.close()
     for w in writers.values():

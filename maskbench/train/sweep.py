@@ -56,6 +56,9 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     overrides = with_preset_grid(overrides)
     grid = expand_grid(overrides)
     first = load_config(grid[0])
+    if first.run.dir:  # every grid point would write into the same folder
+        raise MaskbenchError(f"run.dir={first.run.dir} names one run folder but a sweep makes many: "
+                             f"give sweep.dir={first.run.dir} instead")
     grid_id = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
     root = Path(str(first.sweep.dir)).expanduser().resolve() if first.sweep.dir else \
         (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
