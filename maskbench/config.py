@@ -53,6 +53,10 @@ def _translate_hydra_error(exc: Exception, overrides: list[str]) -> MaskbenchErr
     if m:
         key = m.group(1)
         head = key.split(".")[0]
+        preset = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
+        if preset and head in ("task", "compare"):  # a fine-tuning preset given to `maskbench pretrain`
+            return MaskbenchError(f"experiment={preset} is a fine-tuning preset (it sets {head}): run "
+                                  f"`maskbench compare experiment={preset}` or `maskbench finetune experiment={preset}`")
         hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (
             "see `maskbench config show` for valid keys")
         return MaskbenchError(f"unknown config option '{key}': {hint}")

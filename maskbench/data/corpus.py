@@ -2,7 +2,8 @@
 
 The embedded default corpus is the English Wikipedia sample inside the gensim wheel (106 articles),
 cleaned once into WikiText-style text (` = Title = ` lines, blank lines between paragraphs) and cached.
-User corpora are UTF-8 files or folders given in `data.paths`.
+User corpora are UTF-8 files or folders given in `data.paths`; `builtin:NAME` names a packaged one
+(maskbench/data/builtin.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from maskbench.data.builtin import resolve_builtin
 from maskbench.errors import MaskbenchError
 
 TEXT_SUFFIXES = {".txt", ".text", ".raw", ".md", ".tokens"}
@@ -86,7 +88,7 @@ def resolve_paths(paths, cache_dir: str | None = None) -> list[Path]:
         return [default_corpus_path(cache_dir)]
     files: list[Path] = []
     for raw in paths:
-        p = Path(str(raw)).expanduser()
+        p = resolve_builtin(raw, cache_dir)  # builtin:NAME -> its cached file
         if not p.exists():
             raise MaskbenchError(f"corpus path {p} does not exist: fix data.paths=[...]")
         if p.is_dir():

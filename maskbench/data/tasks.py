@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maskbench.data.builtin import resolve_builtin
 from maskbench.errors import MaskbenchError
 
 
@@ -38,7 +39,7 @@ class QAExample:
 
 
 def _check_file(path) -> Path:
-    p = Path(str(path)).expanduser()
+    p = resolve_builtin(path)  # builtin:NAME -> its file under $MASKBENCH_CACHE (written on first use)
     if not p.is_file():
         raise MaskbenchError(f"task file {p} does not exist: set task.train_file / task.eval_file "
                              f"(or MASKBENCH_DATA to the folder holding sst2/, ud_ewt/, snli/, squad/)")

