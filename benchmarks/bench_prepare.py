@@ -4,7 +4,9 @@
 
 The corpus is the embedded Wikipedia sample, its documents shuffled and renamed until it reaches the
 requested size (real text, so sentence splitting and WordPiece see realistic input). Preparation
-runs in a child process so its peak RSS is its own; reported: MB/s of text and peak memory.
+runs in a child process so its peak RSS is its own; reported: MB/s of text, peak memory of the
+preparing process and of its largest encoding worker (total <= main + workers x largest), and the time
+of each phase (tokenizer training, encoding).
 """
 
 from __future__ import annotations
@@ -40,16 +42,20 @@ def make_corpus(path: Path, mb: int) -> int:
     return written
 
 
-def child(corpus: str, cache: str, vocab: int) -> None:
+def child(corpus: str, cache: str, vocab: int, workers: int | None) -> None:
     from maskbench.config import load_config
     from maskbench.data.cache import build_cache
 
-    cfg = load_config([f"data.paths=[{corpus}]", f"data.cache_dir={cache}", f"data.vocab_size={vocab}"])
+    cfg = load_config([f"data.paths=[{corpus}]", f"data.cache_dir={cache}", f"data.vocab_size={vocab}",
+                       f"data.prepare_workers={workers or 'null'}"])
     t = time.perf_counter()
-    folder = build_cache(cfg.data, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    marks = []  # (seconds since start, message): phase boundaries as build_cache announces them
+    folder = build_cache(cfg.data, progress=lambda m: marks.append((time.perf_counter() - t, m)))
     wall = time.perf_counter() - t
     meta = json.loads((folder / "meta.json").read_text())
-    print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    mb = lambda who: resource.getrusage(who).ru_maxrss / 1024  # noqa: E731  (KiB on Linux)
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": mb(resource.RUSAGE_SELF),
+                      "worker_peak_rss_mb": mb(resource.RUSAGE_CHILDREN), "marks": marks,
                       "tokens": meta["train_tokens"] + meta["val_tokens"]}))
 
 
@@ -57,21 +63,25 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mb", type=int, default=200)
     p.add_argument("--vocab", type=int, default=8192)
+    p.add_argument("--workers", type=int, default=0, help="encoding processes (0 = maskbench's default)")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.vocab)
+        child(args.child[0], args.child[1], args.vocab, args.workers)
         return
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         size = make_corpus(corpus, args.mb)
-        out = subprocess.run([sys.executable, __file__, "--vocab", str(args.vocab), "--child", str(corpus),
+        out = subprocess.run([sys.executable, __file__, "--vocab", str(args.vocab), "--workers", str(args.workers), "--child", str(corpus),
                               str(Path(tmp) / "cache")], capture_output=True, text=True)
         if out.returncode:
             sys.exit(out.stderr[-3000:])
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"corpus {size / 1e6:.0f} MB, vocab {args.vocab}: {r['wall_s']:.1f} s "
-              f"({size / 1e6 / r['wall_s']:.1f} MB/s), {r['tokens']:,} tokens, peak RSS {r['peak_rss_mb']:.0f} MB")
+              f"({size / 1e6 / r['wall_s']:.1f} MB/s), {r['tokens']:,} tokens, peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"(main process) + largest encoding worker {r['worker_peak_rss_mb']:.0f} MB")
+        for (t0, msg), (t1, _) in zip(r["marks"], r["marks"][1:] + [(r["wall_s"], "")]):
+            print(f"  {t1 - t0:6.1f} s  {msg}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,25 @@ def test_encode_documents_flags_sentence_and_document_starts(tiny_setup):
     expected[[0, lens[0] + lens[1]]] |= DOC_START
     assert flags.tolist() == expected.tolist()
     assert int(tokens.min()) >= vocab.n_special  # corpus text never yields a special id
+
+
+def test_ascii_twin_gives_the_same_ids(tiny_setup):
+    """The accent-stripping shortcut for ASCII sentences must not change a single id."""
+    import json
+
+    from maskbench.data.encode_pool import ascii_twin
+
+    cfg, cache, tok, vocab, store = tiny_setup
+    text = (cache / "tokenizer.json").read_text()
+    twin = ascii_twin(text)
+    assert twin is not None
+    docs = [["The City, its RIVER and 3 apples.", "Café Müller in Zürich.", "naïve tree."], ["Garden (island) 42!"]]
+    with_twin = encode_documents(tok, docs, np.uint16, twin)
+    without = encode_documents(tok, docs, np.uint16)
+    for a, b in zip(with_twin, without):
+        assert a.tolist() == b.tolist()
+    # accented words still lose their accents (through the full tokenizer, not the twin)
+    assert tok.encode("cafe", add_special_tokens=False).ids == tok.encode("Café", add_special_tokens=False).ids
+    spec = json.loads(text)
+    spec["normalizer"]["strip_accents"] = False
+    assert ascii_twin(json.dumps(spec)) is None  # nothing to skip: no twin
