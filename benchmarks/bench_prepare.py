@@ -72,7 +72,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         size = make_corpus(corpus, args.mb)
-        out = subprocess.run([sys.executable, __file__, "--vocab", str(args.vocab), "--workers", str(args.workers), "--child", str(corpus),
+        out = subprocess.run([sys.executable, __file__, "--vocab", str(args.vocab), "--workers", str(args.workers),
+                              "--child", str(corpus),
                               str(Path(tmp) / "cache")], capture_output=True, text=True)
         if out.returncode:
             sys.exit(out.stderr[-3000:])
