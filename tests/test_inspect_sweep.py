@@ -106,3 +106,20 @@ def test_sweep_refuses_one_run_dir_for_many_runs(tiny_overrides, tmp_path):
     with pytest.raises(MaskbenchError, match="give sweep.dir="):
         run_sweep(tiny_overrides + ["corruption=bert_mlm,span_mlm", f"run.dir={tmp_path / 'one'}"])
     assert not (tmp_path / "one").exists()  # refused before anything was written
+
+
+def test_interrupted_sweep_says_to_rerun_the_sweep(tiny_overrides, tmp_path, monkeypatch):
+    import pytest
+
+    import maskbench.train.pretrain as pretrain
+    from maskbench.errors import MaskbenchError
+    from maskbench.train.sweep import run_sweep
+
+    def stopped(cfg, **kw):
+        raise MaskbenchError("interrupted at step 3; checkpoint saved. Continue with ... train.resume=true")
+
+    monkeypatch.setattr(pretrain, "run_pretrain", stopped)
+    with pytest.raises(MaskbenchError) as info:
+        run_sweep(tiny_overrides + ["corruption=bert_mlm,span_mlm", f"sweep.dir={tmp_path / 'sw'}"])
+    assert str(info.value).startswith("sweep interrupted at step 3 (checkpoint saved): run the same `maskbench sweep`")
+    assert "train.resume" not in str(info.value)

@@ -49,9 +49,6 @@ def _status(run_dir: Path) -> str:
 
 
 def run_sweep(overrides: list[str], console=None) -> Path:
-    from maskbench.train.finetune import Backbone, resolve_init, run_finetune
-    from maskbench.train.pretrain import run_pretrain
-
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
     overrides = with_preset_grid(overrides)
     grid = expand_grid(overrides)
@@ -64,7 +61,24 @@ def run_sweep(overrides: list[str], console=None) -> Path:
         (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
     configs = [load_config(point + [f"run.root={root / 'pretrain'}"]) for point in grid]  # validate all first
     say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
-    runtime = runtime_overrides(first)
+    try:
+        _run_grid(grid, configs, root, overrides, runtime_overrides(first), console, say)
+    except MaskbenchError as exc:
+        if str(exc).startswith("interrupted"):  # the run's own hint (train.resume=true) is not the sweep's
+            where = str(exc).split(";")[0].split(":")[0]  # "interrupted at step N"
+            raise MaskbenchError(f"sweep {where} (checkpoint saved): run the same `maskbench sweep` command "
+                                 f"again; it finishes only what is missing") from None
+        raise
+    from maskbench.report.tables import write_report
+
+    write_report([root], root / "report", console)
+    return root
+
+
+def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> None:
+    from maskbench.train.finetune import Backbone, resolve_init, run_finetune
+    from maskbench.train.pretrain import run_pretrain
+
     for i, (point, cfg) in enumerate(zip(grid, configs), 1):
         run_dir = run_dir_for(cfg)
         status = _status(run_dir)
@@ -88,8 +102,4 @@ def run_sweep(overrides: list[str], console=None) -> Path:
                 run_finetune(with_changes(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
                              command="maskbench sweep " + " ".join(overrides), console=console,
                              backbone=backbone, run_dir=ft_dir)
-    from maskbench.report.tables import write_report
-
-    write_report([root], root / "report", console)
-    return root
 
