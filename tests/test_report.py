@@ -121,3 +121,6 @@ def test_compare_summary_final_and_curve_gaps(tmp_path):
     assert s["curve_mean"]["gap_exceeds_seed_spread"] is True
     png = plot_compare(runs, "accuracy", tmp_path / "c.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    flipped = [("scratch" if label == "pretrained" else "pretrained", seed, d) for label, seed, d in runs]
+    f = compare_summary(flipped, "accuracy", "sst2", "pre")  # scratch ahead beyond the spread is a finding too
+    assert f["curve_mean"]["gap"] == pytest.approx(65.0 - 75.25) and f["curve_mean"]["gap_exceeds_seed_spread"] is True

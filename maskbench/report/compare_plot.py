@@ -41,9 +41,9 @@ def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
     several = len(finals["pretrained"]) > 1
     return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "pretrained": pre,
             "scratch": scr, "gap": gap, "max_seed_spread": spread,
-            "gap_exceeds_seed_spread": bool(gap > spread) if several else None,
+            "gap_exceeds_seed_spread": bool(abs(gap) > spread) if several else None,  # either sign
             "curve_mean": {"pretrained": pre_c, "scratch": scr_c, "gap": curve_gap, "max_seed_spread": curve_spread,
-                           "gap_exceeds_seed_spread": bool(curve_gap > curve_spread) if several else None},
+                           "gap_exceeds_seed_spread": bool(abs(curve_gap) > curve_spread) if several else None},
             "runs": per_run}
 
 
@@ -98,10 +98,14 @@ def print_compare(summary: dict, console) -> None:
                       ", ".join(f"{v:.2f}" for v in a["values"]), f"{c['mean']:.2f}")
     console.print(table)
     cg = summary["curve_mean"]
-    cnote = "" if cg["gap_exceeds_seed_spread"] is None else (
-        " (larger than the seed spread)" if cg["gap_exceeds_seed_spread"] else " [yellow](within the seed spread)[/]")
-    console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/]{cnote}")
-    verdict = summary["gap_exceeds_seed_spread"]
-    note = "" if verdict is None else (" (larger than the seed spread)" if verdict else
-                                       " [yellow](within the seed spread)[/]")
-    console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}{note}")
+    console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/]{_verdict(cg)}")
+    console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}{_verdict(summary)}")
+
+
+def _verdict(part: dict) -> str:
+    if part["gap_exceeds_seed_spread"] is None:
+        return ""
+    if not part["gap_exceeds_seed_spread"]:
+        return " [yellow](within the seed spread)[/]"
+    return " (pretrained ahead by more than the seed spread)" if part["gap"] > 0 else \
+        " [red](scratch ahead by more than the seed spread)[/]"
