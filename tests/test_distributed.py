@@ -6,6 +6,14 @@ import subprocess
 import sys
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def metrics(run):
     return [(e["step"], e["split"], e["loss"]) for e in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
 
@@ -15,9 +23,11 @@ def test_two_processes_match_one(tiny_overrides, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     base = [sys.executable, "-m", "maskbench", "pretrain", *over]
     subprocess.run(base + [f"run.dir={one}"], check=True, capture_output=True)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29513",
-                "-m", "maskbench", "pretrain", *over]
-    out = subprocess.run(torchrun + [f"run.dir={two}"], capture_output=True, text=True)
+    # A fresh free port per launch: reusing one fixed port right after the previous launch can meet its
+    # socket still in TIME_WAIT (seen once in CI as a rank aborting at rendezvous).
+    torchrun = lambda: [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",  # noqa: E731
+                        f"--master_port={free_port()}", "-m", "maskbench", "pretrain", *over]
+    out = subprocess.run(torchrun() + [f"run.dir={two}"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     a, b = metrics(one), metrics(two)
     assert [x[:2] for x in a] == [x[:2] for x in b] and len(a) > 8
@@ -26,6 +36,6 @@ def test_two_processes_match_one(tiny_overrides, tmp_path):
     assert not list(two.glob("**/*.tmp*"))  # only rank 0 wrote, and completely
     # Resume under torchrun: drop the end of the run, continue from step 4.
     shutil.rmtree(two / "checkpoints" / "final")
-    out = subprocess.run(torchrun + [f"run.dir={two}", "train.resume=true"], capture_output=True, text=True)
+    out = subprocess.run(torchrun() + [f"run.dir={two}", "train.resume=true"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert metrics(two) == b
