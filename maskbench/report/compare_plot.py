@@ -28,23 +28,22 @@ def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
         per_run.append({"init": label, "seed": seed, metric: value, "curve_mean": curves[label][-1],
                         "run": str(run), "wall_s": s["wall_s"]})
 
+    return {"task": task, "metric": metric, "pretrained_from": pretrained_from, **_contrast(finals),
+            "curve_mean": _contrast(curves), "runs": per_run}
+
+
+def _contrast(values: dict[str, list[float]]) -> dict:
+    """Pretrained vs scratch over seeds: means, spreads, the gap, and whether it exceeds the seed spread."""
     def agg(v):
         return {"mean": round(statistics.fmean(v), 3), "spread": round(max(v) - min(v), 3) if len(v) > 1 else None,
                 "values": v}
 
-    pre, scr = agg(finals["pretrained"]), agg(finals["scratch"])
+    pre, scr = agg(values["pretrained"]), agg(values["scratch"])
     gap = round(pre["mean"] - scr["mean"], 3)
     spread = max(x for x in (pre["spread"], scr["spread"], 0.0) if x is not None)
-    pre_c, scr_c = agg(curves["pretrained"]), agg(curves["scratch"])
-    curve_gap = round(pre_c["mean"] - scr_c["mean"], 3)
-    curve_spread = max(x for x in (pre_c["spread"], scr_c["spread"], 0.0) if x is not None)
-    several = len(finals["pretrained"]) > 1
-    return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "pretrained": pre,
-            "scratch": scr, "gap": gap, "max_seed_spread": spread,
-            "gap_exceeds_seed_spread": bool(abs(gap) > spread) if several else None,  # either sign
-            "curve_mean": {"pretrained": pre_c, "scratch": scr_c, "gap": curve_gap, "max_seed_spread": curve_spread,
-                           "gap_exceeds_seed_spread": bool(abs(curve_gap) > curve_spread) if several else None},
-            "runs": per_run}
+    several = len(values["pretrained"]) > 1
+    return {"pretrained": pre, "scratch": scr, "gap": gap, "max_seed_spread": spread,
+            "gap_exceeds_seed_spread": bool(abs(gap) > spread) if several else None}  # either sign
 
 
 def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
