@@ -121,6 +121,9 @@ def _validate_task(cfg) -> None:
     if not isinstance(t.max_len, int) or t.max_len < 8:
         raise MaskbenchError(f"task.max_len={t.max_len} must be an integer >= 8")
     _prob(cfg, "task.dropout", t.dropout)
+    pooling = t.get("pooling", "token")
+    if pooling not in ("token", "mean"):
+        raise MaskbenchError(f"task.pooling={pooling} is unknown: choose token ([CLS] / final [EOS]) or mean")
     init = str(cfg.get("init", "scratch"))
     if init != "scratch" and init.startswith("-"):
         raise MaskbenchError(f"init={init} is not a folder: give a pretraining run folder or init=scratch")

@@ -49,3 +49,17 @@ def test_review_sets_are_tsv_with_two_labels(cache):
 def test_unknown_builtin_names_the_choices(cache):
     with pytest.raises(MaskbenchError, match="builtin:peoples_daily_text"):
         resolve_builtin("builtin:nope", cache)
+
+
+def test_task_files_resolve_into_data_cache_dir(cache, monkeypatch, tmp_path):
+    """A fine-tuning task's builtin files go to data.cache_dir, not $MASKBENCH_CACHE; plain paths pass through."""
+    from maskbench.config import load_config
+    from maskbench.train.finetune import task_files
+
+    monkeypatch.setenv("MASKBENCH_CACHE", str(tmp_path / "env_cache"))
+    cfg = load_config(["task=sentiment_zh", f"data.cache_dir={cache}"], root="finetune")
+    train, dev = task_files(cfg.task, cfg.data.cache_dir)
+    assert train.startswith(cache) and dev.startswith(cache)
+    assert not (tmp_path / "env_cache").exists()
+    plain = load_config(["task=sst2", "task.train_file=/x/train.tsv"], root="finetune").task
+    assert task_files(plain, cache)[0] == "/x/train.tsv"

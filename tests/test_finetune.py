@@ -159,6 +159,39 @@ def test_overfit_one_batch_every_head():
             assert loss.item() < 0.05, (arch, kind, loss.item())
 
 
+@pytest.mark.parametrize("arch", ["encoder", "encoder_decoder"])
+def test_mean_pooling_reads_only_real_positions(arch):
+    """pooling=mean: a sentence's logits do not depend on how much padding its batch added, and the
+    head learns (overfits one batch) on both architectures."""
+    from maskbench.data.task_features import Feature
+    from maskbench.data.tokenizer import Vocab
+    from maskbench.models import build_model
+    from maskbench.models.heads import TaskModel
+    from maskbench.train.finetune import collate, task_terms
+
+    torch.manual_seed(0)
+    V = Vocab(size=60, n_special=10, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3)
+    mcfg = load_config(["model=tiny"]).model
+    model = TaskModel(build_model(mcfg, arch, V.size), "classification", 2, 0.0, pooling="mean").eval()
+    assert not hasattr(model, "dense")  # the BART dense+tanh belongs to token pooling only
+    short = Feature([V.cls, 11, 12, V.sep], [0] * 4, 1)
+    long_ = Feature([V.cls] + list(range(10, 30)) + [V.sep], [0] * 22, 0)
+    alone = model(collate([short], "classification", arch, V.pad))
+    padded = model(collate([short, long_], "classification", arch, V.pad))[:1]
+    assert torch.allclose(alone, padded, atol=1e-5)
+
+    feats = [Feature([V.cls] + [10 + (i * 7 + j) % 50 for j in range(3 + i)] + [V.sep], [0] * (5 + i), i % 2)
+             for i in range(8)]
+    batch = collate(feats, "classification", arch, V.pad)
+    opt = torch.optim.AdamW(model.train().parameters(), lr=1e-2)
+    for _ in range(150):
+        s, n, _ = task_terms("classification")(model, batch)["task"]
+        opt.zero_grad()
+        (s / n).backward()
+        opt.step()
+    assert (s / n).item() < 0.05
+
+
 @pytest.mark.parametrize("over, needle", [
     (["task=nope"], "unknown task 'nope'"),
     (["init=/nonexistent/run"], "does not exist"),

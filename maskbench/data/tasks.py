@@ -39,7 +39,7 @@ class QAExample:
 
 
 def _check_file(path) -> Path:
-    p = resolve_builtin(path)  # builtin:NAME -> its file under $MASKBENCH_CACHE (written on first use)
+    p = resolve_builtin(path)  # builtin:NAME -> its cached file (fine-tuning resolved it into data.cache_dir)
     if not p.is_file():
         raise MaskbenchError(f"task file {p} does not exist: set task.train_file / task.eval_file "
                              f"(or MASKBENCH_DATA to the folder holding sst2/, ud_ewt/, snli/, squad/)")

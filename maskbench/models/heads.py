@@ -3,6 +3,8 @@
 Encoder: sentence tasks read the pooled first position ([CLS]); token tasks and QA read every position.
 Encoder-decoder (BART recipe): the same sequence goes to encoder and decoder; sentence tasks read the
 decoder's final state at the last real token ([EOS]); token tasks and QA read the decoder's states.
+`pooling="mean"` replaces either summary token by the mean of the real (non-pad) positions' states: an
+MLM-only encoder never trains its [CLS] state or pooler, while every position's state was trained.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ SENTENCE_KINDS = ("classification", "pair_classification")
 
 
 class TaskModel(nn.Module):
-    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float):
+    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float, pooling: str = "token"):
         super().__init__()
-        self.backbone, self.kind = backbone, kind
+        self.backbone, self.kind, self.pooling = backbone, kind, pooling
         self.arch = backbone.arch
         d = backbone.token_embedding.embedding_dim
         self.drop = nn.Dropout(dropout)
-        if kind in SENTENCE_KINDS and self.arch == "encoder_decoder":
+        if kind in SENTENCE_KINDS and self.arch == "encoder_decoder" and pooling == "token":
             # BART's classification head: dense + tanh before the output layer.
             self.dense = nn.Sequential(nn.Linear(d, d), nn.Tanh())
         self.head = nn.Linear(d, 2 if kind == "qa" else n_outputs)
@@ -31,7 +33,9 @@ class TaskModel(nn.Module):
         # Encoder: its states. Encoder-decoder: decoder states (batch.decoder_input_ids = the input sequence).
         h = self.backbone(batch)
         if self.kind in SENTENCE_KINDS:
-            if self.arch == "encoder":
+            if self.pooling == "mean":
+                pooled = _mean_over_real(h, batch.pad_mask)
+            elif self.arch == "encoder":
                 pooled = self.backbone.pooled(h)
             else:
                 S = h.shape[1]
@@ -40,3 +44,11 @@ class TaskModel(nn.Module):
                 pooled = self.dense(h[torch.arange(h.shape[0], device=h.device), last])
             return self.head(self.drop(pooled))  # [B, n_labels]
         return self.head(self.drop(h))  # [B, S, n_tags] or [B, S, 2] (QA start/end)
+
+
+def _mean_over_real(h: torch.Tensor, pad_mask) -> torch.Tensor:
+    """Mean of the states at real (non-pad) positions: [B, S, D] -> [B, D]."""
+    if pad_mask is None:
+        return h.mean(1)
+    keep = (~pad_mask).unsqueeze(-1).to(h.dtype)
+    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import config_hash, to_yaml
+from maskbench.data.builtin import resolve_builtin
 from maskbench.corruption.base import IGNORE, Corrupted
 from maskbench.data.task_features import encode_qa, encode_tagged, encode_texts
 from maskbench.data.tasks import (check_labels, label_set, read_squad, read_tagged, read_text_examples)
@@ -61,32 +62,38 @@ def resolve_init(cfg) -> Backbone:
     return Backbone(pre.model, pre.arch.name, ckpt / "tokenizer.json", ckpt, str(ckpt))
 
 
-def load_task(task, tok, vocab: Vocab, arch: str):
+def task_files(task, cache_dir=None) -> tuple[str, str]:
+    """The task's train and eval files, `builtin:NAME` resolved into `data.cache_dir` (written on first use)."""
+    return tuple(str(resolve_builtin(p, cache_dir)) for p in (task.train_file, task.eval_file))
+
+
+def load_task(task, tok, vocab: Vocab, arch: str, cache_dir=None):
     """(train features, eval features, label names, eval references for QA)."""
     kind = task.kind
+    train_file, eval_file = task_files(task, cache_dir)
     n_eval = task.get("max_eval_examples")
     if kind in SENTENCE_KINDS:
         fields = list(task.text_fields)
         if kind == "pair_classification" and len(fields) != 2:
             raise MaskbenchError(f"task.text_fields={fields}: a pair task needs two fields")
-        train = read_text_examples(task.train_file, task.format, fields, task.label_field)
-        dev = read_text_examples(task.eval_file, task.format, fields, task.label_field)[:n_eval]
-        labels = label_set([e.label for e in train], task.labels, task.train_file)
-        check_labels([e.label for e in train], labels, str(task.train_file))
-        check_labels([e.label for e in dev], labels, str(task.eval_file))
+        train = read_text_examples(train_file, task.format, fields, task.label_field)
+        dev = read_text_examples(eval_file, task.format, fields, task.label_field)[:n_eval]
+        labels = label_set([e.label for e in train], task.labels, train_file)
+        check_labels([e.label for e in train], labels, str(train_file))
+        check_labels([e.label for e in dev], labels, str(eval_file))
         enc = lambda ex: encode_texts(ex, labels, tok, vocab, arch, task.max_len)  # noqa: E731
         return enc(train), enc(dev), labels, None
     if kind == "tagging":
-        train = read_tagged(task.train_file, task.format, task.word_column, task.tag_column)
-        dev = read_tagged(task.eval_file, task.format, task.word_column, task.tag_column)[:n_eval]
-        labels = label_set([t for s in train for t in s.tags], task.labels, task.train_file)
-        check_labels([t for s in train for t in s.tags], labels, str(task.train_file))
-        check_labels([t for s in dev for t in s.tags], labels, str(task.eval_file))
+        train = read_tagged(train_file, task.format, task.word_column, task.tag_column)
+        dev = read_tagged(eval_file, task.format, task.word_column, task.tag_column)[:n_eval]
+        labels = label_set([t for s in train for t in s.tags], task.labels, train_file)
+        check_labels([t for s in train for t in s.tags], labels, str(train_file))
+        check_labels([t for s in dev for t in s.tags], labels, str(eval_file))
         enc = lambda ex: encode_tagged(ex, labels, tok, vocab, arch, task.max_len)  # noqa: E731
         return enc(train), enc(dev), labels, None
     if kind == "qa":
-        train = read_squad(task.train_file)
-        dev = read_squad(task.eval_file)[:n_eval]
+        train = read_squad(train_file)
+        dev = read_squad(eval_file)[:n_eval]
         tr = encode_qa(train, tok, vocab, arch, task.max_len, task.doc_stride, task.max_query_len, train=True)
         ev = encode_qa(dev, tok, vocab, arch, task.max_len, task.doc_stride, task.max_query_len, train=False)
         return tr, ev, ["start", "end"], dev
@@ -231,7 +238,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
     task, t = cfg.task, cfg.train
     tok = load_tokenizer(backbone.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
-    train_f, eval_f, labels, qa_examples = load_task(task, tok, vocab, backbone.arch)
+    train_f, eval_f, labels, qa_examples = load_task(task, tok, vocab, backbone.arch, cfg.data.get("cache_dir"))
     longest = max(len(f.ids) for f in train_f + eval_f)
     if longest > backbone.model_cfg.max_positions:
         raise MaskbenchError(f"task.max_len={task.max_len} exceeds the model's max_positions="
@@ -254,7 +261,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
         if net.token_embedding.num_embeddings != vocab.size:
             raise MaskbenchError(f"{backbone.source}: tokenizer and weights disagree on the vocabulary size")
     torch.manual_seed(cfg.seed + 1)
-    model = TaskModel(net, task.kind, len(labels), float(task.dropout)).to(device)
+    model = TaskModel(net, task.kind, len(labels), float(task.dropout), str(task.get("pooling", "token"))).to(device)
     optimizer = build_optimizer(model, t)
     params = count_params(model)
     config_yaml = to_yaml(cfg)
