@@ -20,6 +20,7 @@ import numpy as np
 
 from maskbench.data.corpus import cache_root, iter_documents, resolve_paths
 from maskbench.data.encode_pool import default_workers, encode_stream
+from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from maskbench.errors import MaskbenchError
 
@@ -27,17 +28,26 @@ _ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Ru
                       # enough that 2 x workers batches in flight stay a few MB
 
 
-def _corpus_fingerprint(files: list[Path], d) -> str:
+def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> str:
     h = hashlib.sha256()
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v1".encode())
-    given = Path(str(d.get("tokenizer_file") or "")).expanduser()
-    if d.get("tokenizer_file") and given.is_file():
-        h.update(given.read_bytes())
+    if tokenizer_file is not None and tokenizer_file.is_file():
+        h.update(tokenizer_file.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _given_tokenizer(files: list[Path], d) -> Path | None:
+    """data.tokenizer_file if set, else the tokenizer pinned for a packaged corpus, else None (train one)."""
+    if d.get("tokenizer_file"):
+        given = Path(str(d.tokenizer_file)).expanduser()
+        if not given.is_file():
+            raise MaskbenchError(f"data.tokenizer_file={given} does not exist: give a tokenizer.json (runs keep one)")
+        return given
+    return pinned_tokenizer(files, d)
 
 
 def _sentence_batches(files, doc_split, max_chars: float, batch=_ENCODE_BATCH):
@@ -102,7 +112,8 @@ class _Writer:
 def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
     files = resolve_paths(d.paths, d.cache_dir)
-    key = _corpus_fingerprint(files, d)
+    given = _given_tokenizer(files, d)
+    key = _corpus_fingerprint(files, d, given)
     folder = cache_root(d.cache_dir) / "tokens" / key
     if (folder / "meta.json").exists():
         return folder
@@ -113,8 +124,11 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     say = progress or (lambda msg: None)
 
     sample_mb = d.get("tokenizer_sample_mb") or float("inf")
-    say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)"
-        + (f" (first {sample_mb:g} MB)" if sample_mb != float("inf") else ""))
+    if given is None:
+        say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)"
+            + (f" (first {sample_mb:g} MB)" if sample_mb != float("inf") else ""))
+    else:
+        say(f"using the tokenizer {given}")
     n_sentences = 0
 
     def counted():
@@ -123,10 +137,7 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
             n_sentences += len(batch)
             yield batch
 
-    if d.get("tokenizer_file"):
-        given = Path(str(d.tokenizer_file)).expanduser()
-        if not given.is_file():
-            raise MaskbenchError(f"data.tokenizer_file={given} does not exist: give a tokenizer.json (runs keep one)")
+    if given is not None:
         tok = load_tokenizer(given)
         n_sentences = sum(len(b) for b in _sentence_batches(files, d.doc_split, 1e6))  # emptiness check only
     else:
