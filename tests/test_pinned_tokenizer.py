@@ -59,5 +59,6 @@ def test_edited_text_or_given_tokenizer_is_not_pinned(default_corpus, tmp_path):
         fh.seek(1000)
         fh.write(b"x" if byte != b"x" else b"y")
     assert pinned_tokenizer([edited], d) is None
-    given = load_config([f"data.cache_dir={d.cache_dir}", f"data.tokenizer_file={PINNED_DIR / 'enwiki_gensim-8192.json'}"])
+    pin = PINNED_DIR / "enwiki_gensim-8192.json"
+    given = load_config([f"data.cache_dir={d.cache_dir}", f"data.tokenizer_file={pin}"])
     assert pinned_tokenizer([file], given.data) is None  # the user's choice wins (and is used as given)

@@ -14,10 +14,10 @@ from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import config_hash, to_yaml
-from maskbench.data.builtin import resolve_builtin
 from maskbench.corruption.base import IGNORE, Corrupted
+from maskbench.data.builtin import resolve_builtin
 from maskbench.data.task_features import encode_qa, encode_tagged, encode_texts
-from maskbench.data.tasks import (check_labels, label_set, read_squad, read_tagged, read_text_examples)
+from maskbench.data.tasks import check_labels, label_set, read_squad, read_tagged, read_text_examples
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
