@@ -35,7 +35,7 @@ def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> st
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v1".encode())
-    if tokenizer_file is not None and tokenizer_file.is_file():
+    if tokenizer_file is not None:  # _given_tokenizer checked that it exists
         h.update(tokenizer_file.read_bytes())
     return h.hexdigest()[:16]
 
