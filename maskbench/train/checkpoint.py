@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,7 +126,15 @@ def _is_tied(model, name: str) -> bool:
 
 
 def load_trainer(folder: Path, optimizer) -> TrainState:
-    trainer = torch.load(Path(folder) / "trainer.pt", weights_only=False)
+    # weights_only: a run folder may come from anyone; a pickle in trainer.pt must never run code.
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of a refused file
+            warnings.simplefilter("ignore")
+            trainer = torch.load(Path(folder) / "trainer.pt", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise MaskbenchError(f"{folder}/trainer.pt holds objects other than tensors and plain data "
+                             f"(refused, nothing from it was run): resume only from a checkpoint you trust, "
+                             f"or delete that checkpoint folder") from e
     if optimizer is not None and "optimizer" in trainer:
         optimizer.load_state_dict(trainer["optimizer"])
     torch.set_rng_state(trainer["rng_cpu"])
