@@ -177,6 +177,22 @@ def _validate_model_data_train(cfg) -> None:
     if m.d_model % m.n_heads:
         raise MaskbenchError(f"model.d_model={m.d_model} is not divisible by model.n_heads={m.n_heads}")
     _prob(cfg, "model.dropout", m.dropout)
+    from maskbench.models.shape import ACTIVATIONS, NORMS  # no torch there
+
+    if m.get("norm", "pre") not in NORMS:
+        raise MaskbenchError(f"model.norm={m.norm} is unknown: choose pre or post")
+    if m.get("activation", "gelu") not in ACTIVATIONS:
+        raise MaskbenchError(f"model.activation={m.activation} is unknown: choose {', '.join(ACTIVATIONS)}")
+    for key in ("pos_offset", "n_segments"):
+        if not isinstance(m.get(key, 0), int) or isinstance(m.get(key, 0), bool) or m.get(key, 0) < 0:
+            raise MaskbenchError(f"model.{key}={m.get(key)} must be an integer >= 0")
+    if not isinstance(m.get("ln_eps", 1e-5), float) or not 0 < m.get("ln_eps", 1e-5) < 1:
+        raise MaskbenchError(f"model.ln_eps={m.get('ln_eps')} must be a small positive number, e.g. 1e-5")
+    for key in ("embed_norm", "scale_embedding", "tie_embeddings"):
+        if not isinstance(m.get(key, False), bool):
+            raise MaskbenchError(f"model.{key}={m.get(key)} must be true or false")
+    if m.get("mlm_transform") is not None and not isinstance(m.mlm_transform, bool):
+        raise MaskbenchError(f"model.mlm_transform={m.mlm_transform} must be true, false or null")
     d = cfg.data
     if not isinstance(d.seq_len, int) or d.seq_len < 8:
         raise MaskbenchError(f"data.seq_len={d.seq_len} is too small: use at least 8")

@@ -11,7 +11,8 @@ from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 
 # A fake vocabulary: 7 base specials + 3 sentinels, text ids 10..99.
-V = Vocab(size=100, n_special=10, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3)
+V = Vocab(size=100, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
+          special_ids=tuple(range(10)))
 
 
 def corr(name, arch="encoder_decoder", **over):

@@ -136,7 +136,8 @@ def test_overfit_one_batch_every_head():
     from maskbench.train.finetune import collate, task_terms
 
     torch.manual_seed(0)
-    V = Vocab(size=60, n_special=10, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3)
+    V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
+          special_ids=tuple(range(10)))
     mcfg = load_config(["model=tiny"]).model
     for arch in ("encoder", "encoder_decoder"):
         for kind, n_out in (("classification", 3), ("tagging", 5), ("qa", 2)):
@@ -170,7 +171,8 @@ def test_mean_pooling_reads_only_real_positions(arch):
     from maskbench.train.finetune import collate, task_terms
 
     torch.manual_seed(0)
-    V = Vocab(size=60, n_special=10, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3)
+    V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
+          special_ids=tuple(range(10)))
     mcfg = load_config(["model=tiny"]).model
     model = TaskModel(build_model(mcfg, arch, V.size), "classification", 2, 0.0, pooling="mean").eval()
     assert not hasattr(model, "dense")  # the BART dense+tanh belongs to token pooling only

@@ -89,12 +89,14 @@ class Noise:
 
 def is_special(ids: torch.Tensor, vocab: Vocab) -> torch.Tensor:
     """Special ids (pad, cls, sep, mask, bos, eos, sentinels). [UNK] is a text token, not special."""
-    return (ids < vocab.n_special) & (ids != vocab.unk)
+    return vocab.unselectable_table(ids.device)[ids]
 
 
 def random_text_ids(u: torch.Tensor, vocab: Vocab) -> torch.Tensor:
-    """Map uniforms to uniformly random NON-special ids (HF samples specials too: a bug)."""
-    return vocab.n_special + torch.floor(u * (vocab.size - vocab.n_special)).to(torch.int64)
+    """Map uniforms to uniformly random NON-special ids (HF samples specials too: a bug). For maskbench's
+    own vocabularies this is n_special + floor(u * (V - n_special)), as before."""
+    pool = vocab.text_ids(u.device)
+    return pool[torch.floor(u * len(pool)).to(torch.int64).clamp_max(len(pool) - 1)]
 
 
 def frame_encoder(noised: Noised, vocab: Vocab) -> Corrupted:

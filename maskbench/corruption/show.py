@@ -58,7 +58,7 @@ def _render(ids, tok, vocab, styles=None):
                 style = STYLE_MASK
             elif vocab.sentinel0 <= idx < vocab.sentinel0 + vocab.n_sentinels:
                 style = STYLE_SENTINEL
-            elif idx < vocab.n_special and idx != vocab.unk:
+            elif idx in vocab.special_ids and idx != vocab.unk:
                 style = STYLE_SPECIAL
         if piece.startswith("##"):
             out.append(piece[2:], style=style)

@@ -32,7 +32,7 @@ class StatsAccumulator:
         # or a special id in the encoder input that the framing/corruption did not put there by design.
         touched = (d.selected & is_special(d.original, v)).sum()
         if d.random_ids is not None:
-            touched += ((d.random_ids >= 0) & (d.random_ids < v.n_special)).sum()
+            touched += ((d.random_ids >= 0) & v.special_table(d.random_ids.device)[d.random_ids.clamp_min(0)]).sum()
         touched += (is_special(original_tokens, v)).sum()  # content must never contain specials
         self._add("specials_touched", touched)
         if d.span_lengths is not None:

@@ -23,7 +23,7 @@ def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, f
     hidden = m.model(Corrupted(input_ids=x, labels=x))
     where = (x[0] == m.vocab.mask).nonzero().squeeze(1)
     logits = m.model.lm_head(hidden[0, where]).float()
-    logits[:, : m.vocab.n_special] = float("-inf")  # never propose a special token
+    logits[:, list(m.vocab.special_ids)] = float("-inf")  # never propose a special token
     probs = logits.softmax(-1)
     top = probs.topk(top_k, dim=-1)
     return [[(m.tok.id_to_token(int(i)), float(p)) for p, i in zip(ps, ix)] for ps, ix in zip(top.values, top.indices)]
@@ -36,7 +36,7 @@ def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> l
     src = torch.tensor([[v.bos] + ids + [v.eos]])
     batch = Corrupted(input_ids=src, labels=src)
     memory = m.model.encode(batch)
-    limit = min(len(ids) + max_extra, m.model.decoder.pos.num_embeddings - 1)
+    limit = min(len(ids) + max_extra, m.model.decoder.max_positions - 1)
     beams = [([v.bos], 0.0)]
     for _ in range(limit):
         candidates = []

@@ -1,49 +1,87 @@
-"""BERT-like encoder: token + learned position + segment embeddings, pre-LN blocks, MLM head tied to
-the token embedding, and a pooled first-position head for NSP / sentence classification."""
+"""BERT-like encoder: token + learned position + segment embeddings, Transformer blocks, MLM head tied
+to the token embedding, and a pooled first-position head for NSP / sentence classification.
+
+The variant switches (maskbench/models/shape.py) build maskbench's pre-LN encoder or BERT's and
+RoBERTa's post-LN one with an embedding LayerNorm."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from maskbench.models.layers import Block, LMHead, init_weights, key_padding_mask
+from maskbench.models.shape import ModelShape
 
 
-class Encoder(nn.Module):
-    """The encoder stack alone (embeddings -> blocks -> final LayerNorm): shared by both architectures."""
+class Embedded(nn.Module):
+    """Base of both stacks: token (x scale) + learned positions from `pos_offset` (+ segment)
+    (-> LayerNorm), then dropout. Attributes sit on the stack itself (`encoder.pos.weight` ...), the
+    checkpoint names maskbench has always written."""
 
-    def __init__(self, vocab_size, d_model, n_layers, n_heads, d_ff, dropout, max_positions, n_segments=2):
+    def _init_embeddings(self, tok: nn.Embedding, s: ModelShape, n_segments: int):
+        d = tok.embedding_dim
+        self.tok = tok
+        self.pos = nn.Embedding(s.max_positions + s.pos_offset, d)
+        self.pos_offset = s.pos_offset
+        self.seg = nn.Embedding(n_segments, d) if n_segments else None
+        # Models saved before segments were always added used none when given no segment ids.
+        self.segments_when_absent = not s.legacy_segments
+        self.ln_emb = nn.LayerNorm(d, eps=s.ln_eps) if s.embed_norm else None
+        self.scale = math.sqrt(d) if s.scale_embedding else 1.0
+        self.drop = nn.Dropout(s.dropout)
+
+    def embed(self, ids, token_type_ids=None, positions=None):
+        x = self.tok(ids)
+        if self.scale != 1.0:
+            x = x * self.scale
+        if positions is None:
+            x = x + self.pos.weight[self.pos_offset: self.pos_offset + ids.shape[1]]
+        else:
+            x = x + self.pos(positions + self.pos_offset)
+        if self.seg is not None:
+            if token_type_ids is not None and self.seg.num_embeddings > 1:
+                x = x + self.seg(token_type_ids)
+            elif token_type_ids is not None or self.segments_when_absent:
+                x = x + self.seg.weight[0]  # segment 0, as BERT adds when given no segment ids
+        if self.ln_emb is not None:
+            x = self.ln_emb(x)
+        return self.drop(x)
+
+
+class Encoder(Embedded):
+    """The encoder stack alone (embeddings -> blocks -> final LayerNorm if pre-LN): both architectures."""
+
+    def __init__(self, vocab_size: int, s: ModelShape, n_segments: int):
         super().__init__()
-        self.tok = nn.Embedding(vocab_size, d_model)
-        self.pos = nn.Embedding(max_positions, d_model)
-        self.seg = nn.Embedding(n_segments, d_model) if n_segments else None
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout) for _ in range(n_layers))
-        self.ln_f = nn.LayerNorm(d_model)
+        self._init_embeddings(nn.Embedding(vocab_size, s.d_model), s, n_segments)
+        self.blocks = nn.ModuleList(Block(s.d_model, s.n_heads, s.d_ff, s.dropout, norm=s.norm, eps=s.ln_eps,
+                                          act=s.activation) for _ in range(s.n_layers))
+        self.ln_f = nn.LayerNorm(s.d_model, eps=s.ln_eps) if s.norm == "pre" else None
 
     def forward(self, input_ids, pad_mask=None, token_type_ids=None):
-        T = input_ids.shape[1]
-        x = self.tok(input_ids) + self.pos.weight[:T]
-        if self.seg is not None and token_type_ids is not None:
-            x = x + self.seg(token_type_ids)
-        x = self.drop(x)
+        x = self.embed(input_ids, token_type_ids)
         mask = key_padding_mask(pad_mask)
         for block in self.blocks:
             x = block(x, self_mask=mask)
-        return self.ln_f(x)
+        return self.ln_f(x) if self.ln_f is not None else x
 
 
 class Backbone(nn.Module):
     """What both architectures share: the encoder stack, the LM head tied to its token embedding, and
     the pooled first-position head (NSP, sentence classification)."""
 
-    def __init__(self, m, vocab_size: int):
+    def __init__(self, m, vocab_size: int, arch: str, n_segments: int | None = None):
         super().__init__()
-        self.encoder = Encoder(vocab_size, m.d_model, m.n_layers, m.n_heads, m.d_ff, m.dropout, m.max_positions)
-        self.lm_head = LMHead(m.d_model, vocab_size, m.mlm_transform, self.encoder.tok if m.tie_embeddings else None)
+        s = ModelShape.from_cfg(m)
+        self.shape = s
+        self.encoder = Encoder(vocab_size, s, s.n_segments if n_segments is None else n_segments)
+        self.lm_head = LMHead(s.d_model, vocab_size, s.lm_transform(arch),
+                              self.encoder.tok if s.tie_embeddings else None, eps=s.ln_eps, act=s.activation)
         # BERT's pooler: dense + tanh on the first position, then a 2-way NSP classifier.
-        self.pooler = nn.Sequential(nn.Linear(m.d_model, m.d_model), nn.Tanh())
-        self.nsp_head = nn.Linear(m.d_model, 2)
+        self.pooler = nn.Sequential(nn.Linear(s.d_model, s.d_model), nn.Tanh())
+        self.nsp_head = nn.Linear(s.d_model, 2)
 
     @property
     def token_embedding(self) -> nn.Embedding:
@@ -61,7 +99,7 @@ class EncoderModel(Backbone):
     arch = "encoder"
 
     def __init__(self, m, vocab_size: int):
-        super().__init__(m, vocab_size)
+        super().__init__(m, vocab_size, self.arch)
         init_weights(self)
 
     def forward(self, batch) -> torch.Tensor:

@@ -1,42 +1,44 @@
 """BART-like encoder-decoder: one token embedding shared by encoder, decoder and LM head; a causal
 decoder with cross-attention; decoder positions can be given (MASS feeds a fragment at its original
-positions)."""
+positions). Pre-LN by default; `model.norm=post` with `embed_norm` builds BART's own layout."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from maskbench.models.encoder import Backbone
+from maskbench.models.encoder import Backbone, Embedded
 from maskbench.models.layers import Block, init_weights, key_padding_mask
+from maskbench.models.shape import ModelShape
 
 
-class Decoder(nn.Module):
-    def __init__(self, tok: nn.Embedding, d_model, n_layers, n_heads, d_ff, dropout, max_positions):
+class Decoder(Embedded):
+    def __init__(self, tok: nn.Embedding, s: ModelShape):
         super().__init__()
-        self.tok = tok
-        self.pos = nn.Embedding(max_positions, d_model)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout, cross=True) for _ in range(n_layers))
-        self.ln_f = nn.LayerNorm(d_model)
+        self._init_embeddings(tok, s, n_segments=0)
+        self.blocks = nn.ModuleList(Block(s.d_model, s.n_heads, s.d_ff, s.dropout, cross=True, norm=s.norm,
+                                          eps=s.ln_eps, act=s.activation) for _ in range(s.decoder_layers))
+        self.ln_f = nn.LayerNorm(s.d_model, eps=s.ln_eps) if s.norm == "pre" else None
+
+    @property
+    def max_positions(self) -> int:
+        return self.pos.num_embeddings - self.pos_offset
 
     def forward(self, ids, memory, memory_pad_mask=None, positions=None):
-        pos = self.pos.weight[: ids.shape[1]] if positions is None else self.pos(positions)
-        x = self.drop(self.tok(ids) + pos)
+        x = self.embed(ids, positions=positions)
         mem_mask = key_padding_mask(memory_pad_mask)
         # Decoder rows are right-padded, so a plain causal mask suffices: real positions never see pads.
         for block in self.blocks:
             x = block(x, is_causal=True, memory=memory, memory_mask=mem_mask)
-        return self.ln_f(x)
+        return self.ln_f(x) if self.ln_f is not None else x
 
 
 class EncoderDecoderModel(Backbone):
     arch = "encoder_decoder"
 
     def __init__(self, m, vocab_size: int):
-        super().__init__(m, vocab_size)
-        n_dec = m.n_decoder_layers or m.n_layers
-        self.decoder = Decoder(self.encoder.tok, m.d_model, n_dec, m.n_heads, m.d_ff, m.dropout, m.max_positions)
+        super().__init__(m, vocab_size, self.arch)
+        self.decoder = Decoder(self.encoder.tok, self.shape)
         init_weights(self)
 
     def forward(self, batch, memory: torch.Tensor | None = None) -> torch.Tensor:

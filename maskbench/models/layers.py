@@ -1,7 +1,8 @@
-"""Shared Transformer blocks (pre-LayerNorm; attention through scaled_dot_product_attention).
+"""Shared Transformer blocks (attention through scaled_dot_product_attention).
 
-Pre-LN rather than BERT's post-LN: it trains stably at the high learning rates that small budgets
-need (cramming, nanoGPT) and is what most small-scale studies use."""
+Pre-LayerNorm by default rather than BERT's post-LN: it trains stably at the high learning rates that
+small budgets need (cramming, nanoGPT) and is what most small-scale studies use. `norm="post"` builds
+BERT's / BART's original blocks, so their public checkpoints load exactly (maskbench/interop/)."""
 
 from __future__ import annotations
 
@@ -37,29 +38,44 @@ class Attention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(B, T, H * Dh))
 
 
+def activation(name: str) -> nn.Module:
+    """gelu (exact erf form: BERT's, BART's), gelu_tanh (GPT-2's approximation) or relu."""
+    return {"gelu": lambda: nn.GELU(), "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+            "relu": lambda: nn.ReLU()}[name]()
+
+
 class FeedForward(nn.Module):
-    def __init__(self, d_model: int, d_ff: int, dropout: float):
+    def __init__(self, d_model: int, d_ff: int, dropout: float, act: str = "gelu"):
         super().__init__()
         self.up, self.down = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.act = activation(act)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.drop(self.down(F.gelu(self.up(x))))
+        return self.drop(self.down(self.act(self.up(x))))
 
 
 class Block(nn.Module):
-    """Self-attention (+ optional cross-attention) + feed-forward, each pre-normed with a residual."""
+    """Self-attention (+ optional cross-attention) + feed-forward, each with a residual; LayerNorm before
+    each sub-layer (pre) or after each residual add (post: BERT, BART)."""
 
-    def __init__(self, d_model, n_heads, d_ff, dropout, cross: bool = False):
+    def __init__(self, d_model, n_heads, d_ff, dropout, cross: bool = False, norm: str = "pre",
+                 eps: float = 1e-5, act: str = "gelu"):
         super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(d_model), Attention(d_model, n_heads, dropout)
+        self.post = norm == "post"
+        self.ln1, self.attn = nn.LayerNorm(d_model, eps=eps), Attention(d_model, n_heads, dropout)
         self.cross = None
         if cross:
-            self.ln_x, self.cross = nn.LayerNorm(d_model), Attention(d_model, n_heads, dropout, cross=True)
-        self.ln2, self.ffn = nn.LayerNorm(d_model), FeedForward(d_model, d_ff, dropout)
+            self.ln_x, self.cross = nn.LayerNorm(d_model, eps=eps), Attention(d_model, n_heads, dropout, cross=True)
+        self.ln2, self.ffn = nn.LayerNorm(d_model, eps=eps), FeedForward(d_model, d_ff, dropout, act)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, self_mask=None, is_causal=False, memory=None, memory_mask=None):
+        if self.post:
+            x = self.ln1(x + self.drop(self.attn(x, attn_mask=self_mask, is_causal=is_causal)))
+            if self.cross is not None:
+                x = self.ln_x(x + self.drop(self.cross(x, memory=memory, attn_mask=memory_mask)))
+            return self.ln2(x + self.ffn(x))
         x = x + self.drop(self.attn(self.ln1(x), attn_mask=self_mask, is_causal=is_causal))
         if self.cross is not None:
             x = x + self.drop(self.cross(self.ln_x(x), memory=memory, attn_mask=memory_mask))
@@ -78,9 +94,10 @@ class LMHead(nn.Module):
     """Vocabulary projection, optionally after BERT's dense+GELU+LayerNorm transform; weight tied to
     the input embedding when `tied` is given. Called on gathered positions only (sparse prediction)."""
 
-    def __init__(self, d_model: int, vocab_size: int, transform: bool, tied: nn.Embedding | None):
+    def __init__(self, d_model: int, vocab_size: int, transform: bool, tied: nn.Embedding | None,
+                 eps: float = 1e-5, act: str = "gelu"):
         super().__init__()
-        self.transform = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.LayerNorm(d_model)) \
+        self.transform = nn.Sequential(nn.Linear(d_model, d_model), activation(act), nn.LayerNorm(d_model, eps=eps)) \
             if transform else nn.Identity()
         self.tied = tied
         self.weight = None if tied is not None else nn.Parameter(torch.empty(vocab_size, d_model))

@@ -29,5 +29,7 @@ def batch_flops(model_cfg, arch: str, vocab: int, batch) -> float:
     T = batch.decoder_input_ids.shape[1] if batch.decoder_input_ids is not None else 0
     heads = int((batch.labels >= 0).sum())
     n_dec = (model_cfg.n_decoder_layers or model_cfg.n_layers) if arch == "encoder_decoder" else 0
+    from maskbench.models.shape import ModelShape
+
     return step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, n_dec, vocab, B, S, T, heads,
-                      bool(model_cfg.mlm_transform))
+                      ModelShape.from_cfg(model_cfg).lm_transform(arch))
