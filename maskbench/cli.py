@@ -132,20 +132,35 @@ def report(dirs: List[Path] = typer.Argument(..., help="Folders holding finished
 
 
 @app.command()
-def fill(checkpoint: Path = typer.Argument(..., help="Pretraining run folder or checkpoint folder."),
+def fill(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transformers model folder."),
          text: str = typer.Argument(..., help='Text with [MASK] blanks, e.g. "paris is the [MASK] of france ."'),
          top_k: int = typer.Option(5, "--top-k", "-k", help="Predictions per blank (encoder)."),
-         beam: int = typer.Option(1, "--beam", help="Beam size for an encoder-decoder (1 = greedy).")):
-    """Fill in the blanks: top-k per [MASK] (encoder) or the generated reconstruction (encoder-decoder)."""
+         beam: int = typer.Option(1, "--beam", help="Beam size for an encoder-decoder (1 = greedy)."),
+         as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object.")):
+    """Fill in the blanks: top-k per [MASK] (encoder) or the generated reconstruction (encoder-decoder).
+
+    CHECKPOINT: a maskbench run or checkpoint folder, or a transformers model folder."""
     def body():
         from maskbench.inspect.fill import run_fill
 
-        run_fill(checkpoint, text, top_k, beam, _console())
+        run_fill(checkpoint, text, top_k, beam, _console(), as_json)
     _guard(body)
 
 
 @app.command()
-def probe(checkpoint: Path = typer.Argument(..., help="Pretraining run folder or checkpoint folder."),
+def export(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transformers model folder."),
+           out: Path = typer.Option(..., "-o", "--out", help="The transformers model folder to write (new).")):
+    """Write a transformers model folder (config.json, safetensors, tokenizer) that AutoModel*, AutoTokenizer,
+    pipeline("fill-mask") and generate() load as they are. Needs the [hf] extra."""
+    def body():
+        from maskbench.interop.export import export_model
+
+        export_model(checkpoint, out, _console())
+    _guard(body)
+
+
+@app.command()
+def probe(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transformers model folder."),
           word: str = typer.Option("apple", "--word", "-w", help="The word to follow across sentences."),
           file: Optional[Path] = typer.Option(None, "--file", "-f", help="SENSE<TAB>SENTENCE lines "
                                               "(default: a shipped set of 'apple' the fruit vs the company)."),

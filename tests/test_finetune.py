@@ -210,7 +210,7 @@ def test_init_must_be_a_run(tmp_path):
     from maskbench.train.finetune import resolve_init
 
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(MaskbenchError, match="not a maskbench run"):
+    with pytest.raises(MaskbenchError, match="neither a maskbench run"):
         resolve_init(load_config([f"init={tmp_path}"], root="finetune"))
 
 

@@ -31,8 +31,8 @@ def test_fill_encoder_top_k(checkpoints):
     rows = fill_encoder(m, "the river [MASK] north of the [MASK] .", top_k=3)
     assert len(rows) == 2 and all(len(r) == 3 for r in rows)
     for row in rows:
-        assert all(not tok.startswith("[") for tok, _ in row)  # never a special token
-        probs = [p for _, p in row]
+        assert all(not tok.startswith("[") and i not in m.vocab.special_ids for tok, i, _ in row)  # never special
+        probs = [p for _, _, p in row]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
     with pytest.raises(MaskbenchError, match="no \\[MASK\\]"):
         fill_encoder(m, "no blanks here", 3)

@@ -15,24 +15,32 @@ from maskbench.inspect.loading import Loaded, encode_with_masks
 
 
 @torch.no_grad()
-def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
-    ids = encode_with_masks(m.tok, text)
+def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, int, float]]]:
+    """Per blank: the top-k (token, id, probability). Probabilities are the model's own over the whole
+    vocabulary (what transformers' fill-mask pipeline reports); special tokens are never proposed."""
+    ids = encode_with_masks(m.tok, text, m.vocab)
     if m.vocab.mask not in ids:
         raise MaskbenchError('the text has no [MASK]: write e.g. "the capital of france is [MASK] ."')
+    if len(ids) + 2 > m.model.shape.max_positions:
+        raise MaskbenchError(f"the text is {len(ids)} tokens, more than the model's {m.model.shape.max_positions - 2}: "
+                             f"shorten it")
     x = torch.tensor([[m.vocab.cls] + ids + [m.vocab.sep]])
     hidden = m.model(Corrupted(input_ids=x, labels=x))
     where = (x[0] == m.vocab.mask).nonzero().squeeze(1)
-    logits = m.model.lm_head(hidden[0, where]).float()
-    logits[:, list(m.vocab.special_ids)] = float("-inf")  # never propose a special token
-    probs = logits.softmax(-1)
-    top = probs.topk(top_k, dim=-1)
-    return [[(m.tok.id_to_token(int(i)), float(p)) for p, i in zip(ps, ix)] for ps, ix in zip(top.values, top.indices)]
+    probs = m.model.lm_head(hidden[0, where]).float().softmax(-1)
+    probs[:, list(m.vocab.special_ids)] = -1.0  # never propose a special token
+    top = probs.topk(min(top_k, m.vocab.size - m.vocab.n_special), dim=-1)
+    return [[(m.tok.id_to_token(int(i)), int(i), float(p)) for p, i in zip(ps, ix)]
+            for ps, ix in zip(top.values, top.indices)]
 
 
 @torch.no_grad()
 def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> list[int]:
     """Decode a reconstruction of `ids` from an encoder-decoder (greedy when beam == 1)."""
     v = m.vocab
+    if len(ids) + 2 > m.model.shape.max_positions:
+        raise MaskbenchError(f"the text is {len(ids)} tokens, more than the model's {m.model.shape.max_positions - 2}: "
+                             f"shorten it")
     src = torch.tensor([[v.bos] + ids + [v.eos]])
     batch = Corrupted(input_ids=src, labels=src)
     memory = m.model.encode(batch)
@@ -68,34 +76,57 @@ def infilled_spans(source: list[int], output: list[int], mask_id: int) -> list[b
     return new
 
 
-def run_fill(path, text: str, top_k: int, beam: int, console) -> None:
+def _pieces(tok, ids: list[int]) -> list[str]:
+    """Display text of each id, spaces included, for WordPiece ("##") and byte-level BPE alike."""
+    out = []
+    for n, tid in enumerate(ids):
+        piece = tok.id_to_token(tid) or "?"
+        if piece.startswith("##"):
+            out.append(piece[2:])
+        elif piece.startswith("Ġ"):  # byte-level BPE's space marker
+            out.append(" " + tok.decode([tid]).lstrip())
+        else:
+            out.append((" " if n else "") + (tok.decode([tid]) or piece))
+    return out
+
+
+def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = False) -> None:
+    import json
+
     from rich.table import Table
     from rich.text import Text
 
     from maskbench.inspect.loading import load_checkpoint
 
+    if top_k < 1:
+        raise MaskbenchError(f"--top-k {top_k}: give 1 or more")
+    if beam < 1:
+        raise MaskbenchError(f"--beam {beam}: give 1 (greedy) or more")
     m = load_checkpoint(path)
     if m.cfg.arch.name == "encoder":
         results = fill_encoder(m, text, top_k)
+        if as_json:
+            print(json.dumps({"text": text, "arch": "encoder", "blanks": [
+                [{"token": t, "id": i, "prob": round(p, 6)} for t, i, p in row] for row in results]}))
+            return
         table = Table(title=f"fill-in-the-blank: {text}")
         table.add_column("#")
-        for k in range(top_k):
+        for k in range(len(results[0])):
             table.add_column(f"top {k + 1}")
         for i, row in enumerate(results, 1):
-            table.add_row(f"[MASK] {i}", *[f"{tok} ({p:.2f})" for tok, p in row])
+            table.add_row(f"[MASK] {i}", *[f"{tok} ({p:.2f})" for tok, _, p in row])
         console.print(table)
         return
-    ids = encode_with_masks(m.tok, text)
+    ids = encode_with_masks(m.tok, text, m.vocab)
     out = generate(m, ids, beam=beam)
+    if as_json:
+        print(json.dumps({"text": text, "arch": "encoder_decoder", "decoding": "greedy" if beam == 1 else f"beam {beam}",
+                          "ids": out, "generated": m.tok.decode(out)}))
+        return
     new = infilled_spans(ids, out, m.vocab.mask)
     rendered = Text()
-    for tid, is_new in zip(out, new):
-        piece = m.tok.id_to_token(tid)
-        if piece.startswith("##"):
-            rendered.append(piece[2:], style="bold black on yellow" if is_new else None)
-        else:
-            rendered.append(" ")
-            rendered.append(piece, style="bold black on yellow" if is_new else None)
+    for piece, is_new in zip(_pieces(m.tok, out), new):
+        rendered.append(piece, style="bold black on yellow" if is_new else None)
     console.print(Text("input  ", style="bold") + Text(text))
     console.print(Text("output ", style="bold") + rendered)
     console.print(f"[dim]{'greedy' if beam == 1 else f'beam {beam}'} decoding; highlighted = not copied from "

@@ -1,4 +1,5 @@
-"""Load a model + tokenizer from a run folder or checkpoint folder (or the same model untrained)."""
+"""Load a model + tokenizer from a run folder, checkpoint folder or transformers model folder (or the
+same model untrained)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import torch
 from omegaconf import OmegaConf
 
 from maskbench.data.tokenizer import Vocab, load_tokenizer
-from maskbench.errors import MaskbenchError
 from maskbench.models import build_model
-from maskbench.train.checkpoint import latest_checkpoint, load_weights
+from maskbench.models.source import resolve_source
 
 
 @dataclass
@@ -19,33 +19,29 @@ class Loaded:
     model: torch.nn.Module
     tok: object
     vocab: Vocab
-    cfg: object
+    cfg: object      # {"model": ..., "arch": {"name": ...}}
     source: Path
 
 
-def load_checkpoint(path, scratch: bool = False, seed: int = 0) -> Loaded:
-    path = Path(str(path)).expanduser()
-    if not path.exists():
-        raise MaskbenchError(f"{path} does not exist: give a run folder or a checkpoints/<name>/ folder")
-    ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
-    if ckpt is None or not (ckpt / "config.yaml").exists():
-        raise MaskbenchError(f"{path} is not a maskbench run or checkpoint: point at a folder written by "
-                             f"`maskbench pretrain`")
-    cfg = OmegaConf.load(ckpt / "config.yaml")
-    if "arch" not in cfg:
-        raise MaskbenchError(f"{ckpt} is not a pretraining checkpoint: use one from `maskbench pretrain`")
-    tok = load_tokenizer(ckpt / "tokenizer.json")
+def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "checkpoint") -> Loaded:
+    src = resolve_source(path, what=what)
+    tok = load_tokenizer(src.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
     torch.manual_seed(seed)
-    model = build_model(cfg.model, cfg.arch.name, vocab.size)
+    model = build_model(src.model_cfg, src.arch, vocab.size)
     if not scratch:
-        load_weights(model, ckpt)
+        src.load_into(model)
     model.eval()
-    return Loaded(model, tok, vocab, cfg, ckpt)
+    cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch},
+                            "objective": src.objective})
+    return Loaded(model, tok, vocab, cfg, Path(src.source))
 
 
-def encode_with_masks(tok, text: str) -> list[int]:
-    """Encode user text in which a literal "[MASK]" means the mask token (corpus text never does)."""
+def encode_with_masks(tok, text: str, vocab: Vocab | None = None) -> list[int]:
+    """Encode user text in which a literal "[MASK]" (or the vocabulary's own mask token, e.g. "<mask>")
+    means the mask token (corpus text never does)."""
+    if vocab is not None:
+        text = text.replace("[MASK]", tok.id_to_token(vocab.mask))
     tok.encode_special_tokens = False
     try:
         return tok.encode(text, add_special_tokens=False).ids

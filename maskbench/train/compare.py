@@ -9,8 +9,7 @@ from pathlib import Path
 from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import write_atomic
-from maskbench.train.checkpoint import latest_checkpoint
-from maskbench.train.finetune import Backbone, resolve_init, run_finetune
+from maskbench.train.finetune import resolve_init, run_finetune
 
 
 def ensure_pretrained(cfg, console=None) -> Path:
@@ -30,11 +29,11 @@ def ensure_pretrained(cfg, console=None) -> Path:
 
 
 def run_compare(cfg, command: str = "", console=None) -> Path:
+    if str(cfg.get("init", "scratch")) != "scratch":  # the finetune spelling would be silently ignored
+        raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
     pre_dir = ensure_pretrained(cfg, console)
-    if not (pre_dir / "model.safetensors").exists() and latest_checkpoint(pre_dir) is None:
-        raise MaskbenchError(f"{pre_dir} has no checkpoint: give compare.init=A_PRETRAINING_RUN (or a checkpoint folder)")
     pre = resolve_init(with_changes(cfg, init=str(pre_dir)))
-    scratch = Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")
+    scratch = pre.scratch_twin()
     out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
         Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
     # pre_dir may be a run folder or one of its checkpoints; figures name the run

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,43 +22,24 @@ from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import SENTENCE_KINDS, TaskModel
 from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
-from maskbench.train.checkpoint import TrainState, latest_checkpoint, load_weights, save_checkpoint
+from maskbench.models.source import ModelSource, resolve_source
+from maskbench.train.checkpoint import TrainState, save_checkpoint
 from maskbench.train.distributed import Dist
 from maskbench.train.loop import Interrupted, LoopHooks, train_loop
 from maskbench.train.optim import build_optimizer
 from maskbench.train.setup import configure_torch, pick_device
 
 
-@dataclass
-class Backbone:
-    """Where a fine-tuning model comes from: the model config, architecture, tokenizer and weights."""
-
-    model_cfg: object
-    arch: str
-    tokenizer_path: Path
-    weights: Path | None  # None = random init
-    source: str
-
-
-def resolve_init(cfg) -> Backbone:
+def resolve_init(cfg) -> ModelSource:
+    """init=scratch (the model, arch and data groups with random weights), a maskbench run or checkpoint,
+    or a transformers model folder."""
     init = str(cfg.init)
     if init == "scratch":
         from maskbench.data.cache import build_cache
 
         cache = build_cache(cfg.data)
-        return Backbone(cfg.model, cfg.arch.name, cache / "tokenizer.json", None, "scratch")
-    path = Path(init).expanduser()
-    if not path.exists():
-        raise MaskbenchError(f"init={init} does not exist: give a pretraining run folder, a checkpoint folder, "
-                             f"or init=scratch")
-    ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
-    if ckpt is None or not (ckpt / "config.yaml").exists():
-        raise MaskbenchError(f"init={init} is not a maskbench run or checkpoint (no checkpoints/*/model.safetensors"
-                             f" with config.yaml): point at a folder written by `maskbench pretrain`")
-    pre = OmegaConf.load(ckpt / "config.yaml")
-    if "arch" not in pre or "model" not in pre:
-        raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: init needs a pretraining run")
-    return Backbone(pre.model, pre.arch.name, ckpt / "tokenizer.json", ckpt, str(ckpt))
+        return ModelSource(cfg.model, cfg.arch.name, cache / "tokenizer.json", "scratch", "scratch", "scratch", None)
+    return resolve_source(init, cfg.data.get("cache_dir"))
 
 
 def task_files(task, cache_dir=None) -> tuple[str, str]:
@@ -222,14 +202,14 @@ class FinetuneBatches:
         return b, int(sum(len(self.features[i].ids) for i in idx))
 
 
-def finetune_run_dir(cfg, backbone: Backbone) -> Path:
+def finetune_run_dir(cfg, backbone: ModelSource) -> Path:
     if cfg.run.dir:
         return Path(str(cfg.run.dir)).expanduser().resolve()
-    tag = "scratch" if backbone.weights is None else Path(backbone.source).parent.parent.name
+    tag = backbone.label
     return (Path(str(cfg.run.root)) / f"ft-{cfg.task.name}-{tag}-s{cfg.seed}-{config_hash(cfg)}").resolve()
 
 
-def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None = None,
+def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | None = None,
                  run_dir: Path | None = None) -> Path:
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
     backbone = backbone or resolve_init(cfg)
@@ -256,10 +236,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
     torch.manual_seed(cfg.seed)  # same seed -> same head init and dropout for pretrained and scratch
     mcfg = OmegaConf.merge(backbone.model_cfg, {"dropout": float(task.dropout)})
     net = build_model(mcfg, backbone.arch, vocab.size)
-    if backbone.weights is not None:
-        load_weights(net, backbone.weights)
-        if net.token_embedding.num_embeddings != vocab.size:
-            raise MaskbenchError(f"{backbone.source}: tokenizer and weights disagree on the vocabulary size")
+    backbone.load_into(net)
     torch.manual_seed(cfg.seed + 1)
     model = TaskModel(net, task.kind, len(labels), float(task.dropout), str(task.get("pooling", "token"))).to(device)
     optimizer = build_optimizer(model, t)
@@ -270,7 +247,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
     write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
     write_atomic(run_dir / "labels.json", json.dumps(labels))
     (run_dir / "tokenizer.json").write_text(backbone.tokenizer_path.read_text())
-    say(f"[bold]{task.name}[/] from [bold]{escape('scratch' if backbone.weights is None else backbone.source)}[/] "
+    say(f"[bold]{task.name}[/] from [bold]{escape(backbone.source)}[/] "
         f"({backbone.arch}, {params / 1e6:.2f}M params, {len(train_f):,} train / {len(eval_f):,} eval) -> "
         f"{escape(str(run_dir))}")
     batches = FinetuneBatches(train_f, t.batch_size, cfg.seed, task.kind, backbone.arch, vocab.pad)
@@ -302,12 +279,9 @@ def run_finetune(cfg, command: str = "", console=None, backbone: Backbone | None
                              f"fine-tuning run again ({run_dir})") from None
     evals = [e for e in read_metrics(run_dir) if e["split"] == "eval"]
     final = {k: v for k, v in evals[-1].items() if k not in ("step", "split", "tokens", "elapsed_s")}
-    objective = "scratch"
-    if backbone.weights is not None:
-        objective = OmegaConf.load(Path(backbone.weights) / "config.yaml").corruption.name
-    summary = {"kind": "finetune", "task": task.name, "init": "scratch" if backbone.weights is None else "pretrained",
-               "objective": objective,
-               "init_source": backbone.source, "arch": backbone.arch, "model": backbone.model_cfg.name,
+    summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
+               "objective": backbone.objective,
+               "init_source": backbone.source, "arch": backbone.arch, "model": backbone.model_cfg.get("name"),
                "seed": cfg.seed, "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
                "wall_s": round(state.wall_s, 2), "metric": task.metric, "final_eval": final,
                "initial_eval": {k: v for k, v in first.items()}}

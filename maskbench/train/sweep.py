@@ -76,7 +76,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
 
 
 def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> None:
-    from maskbench.train.finetune import Backbone, resolve_init, run_finetune
+    from maskbench.train.finetune import resolve_init, run_finetune
     from maskbench.train.pretrain import run_pretrain
 
     for i, (point, cfg) in enumerate(zip(grid, configs), 1):
@@ -95,7 +95,7 @@ def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> No
             if cfg.sweep.scratch:
                 name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
                 jobs.append((root / "finetune" / str(task) / name,
-                             Backbone(pre.model_cfg, pre.arch, pre.tokenizer_path, None, "scratch")))
+                             pre.scratch_twin()))
             for ft_dir, backbone in jobs:
                 if (ft_dir / "summary.json").exists():
                     continue

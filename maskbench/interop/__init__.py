@@ -1,0 +1,25 @@
+"""Crossing into and out of the Hugging Face ecosystem.
+
+families.py   which transformers class matches which maskbench layout, parameter by parameter
+hf_folder.py  a transformers model folder as a maskbench starting point (init=DIR anywhere)
+export.py     `maskbench export`: a run or checkpoint as a transformers model folder + tokenizer
+tokenizer.py  special-token maps and post-processors both ways
+
+transformers is an optional extra (`pip install 'maskbench[hf]'`); nothing here is imported by the
+core unless a transformers folder or `export` is asked for.
+"""
+
+HF_HINT = "pip install 'maskbench[hf]'  (or: pip install transformers)"
+
+
+def require_transformers():
+    """Import transformers, or fail in one line with the install hint."""
+    from maskbench.errors import MaskbenchError
+
+    try:
+        import transformers
+    except ImportError:
+        raise MaskbenchError(f"this needs the transformers library: {HF_HINT}") from None
+    transformers.logging.set_verbosity_error()  # its load reports and bars are not ours to show
+    transformers.logging.disable_progress_bar()
+    return transformers

@@ -1,0 +1,148 @@
+"""`maskbench export RUN_OR_CHECKPOINT -o OUT_DIR`: a transformers model folder.
+
+The folder holds config.json, model.safetensors (transformers' key names, written by its own
+`save_pretrained`), generation_config.json for the encoder-decoder, and a tokenizer with its
+post-processor and special-token map, so `AutoModelForMaskedLM` / `AutoModelForSeq2SeqLM`,
+`AutoTokenizer` and `pipeline("fill-mask")` load it with no extra arguments.
+
+maskbench's encoder becomes `MegatronBertForPreTraining` and its encoder-decoder
+`BlenderbotForConditionalGeneration` (the transformers classes with exactly its layout); imported
+BERT / RoBERTa / BART models go back to their own classes. Before anything is written the exported
+model is run on a sample and its logits are compared with maskbench's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from maskbench.errors import MaskbenchError
+from maskbench.interop.families import Family, family_for_shape, hf_config, rules, to_theirs
+
+TOLERANCE = 1e-4
+
+
+def _their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]:
+    ours = model.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    for rule in rules(fam, model.shape):
+        if not with_heads and rule.ours.startswith(("lm_head", "nsp_head")):
+            continue
+        t = ours[rule.ours].detach().float().clone()
+        out.update(to_theirs(rule, t))
+    _fold_segments(model, fam, out)
+    for alias, source in fam.tied:
+        if source in out:
+            out[alias] = out[source]
+    if not with_heads:  # a base model: no head prefix
+        out = {k[len(fam.prefix):]: v for k, v in out.items() if k.startswith(fam.prefix)}
+    return out
+
+
+def _fold_segments(model, fam: Family, out: dict) -> None:
+    """maskbench adds segment 0 to every position of an input given no segment ids. The encoder-decoder
+    classes have no segment embedding: fold segment 0 into the encoder's positions (exact for inputs
+    without segments, i.e. all of BART's). Legacy encoders added no segment then: shift the table so
+    that transformers' default segment 0 adds nothing."""
+    enc = model.encoder
+    if enc.seg is None:
+        return
+    seg0 = enc.seg.weight.detach().float()[0]
+    if fam.arch == "encoder_decoder":
+        if enc.segments_when_absent:
+            name = next(r.theirs[0] for r in rules(fam, model.shape) if r.ours == "encoder.pos.weight")
+            out[name] = out[name] + seg0
+    elif not enc.segments_when_absent:
+        name = next(r.theirs[0] for r in rules(fam, model.shape) if r.ours == "encoder.seg.weight")
+        out[name] = out[name] - seg0
+
+
+def export_model(path, out: Path, console=None) -> Path:
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.interop import require_transformers
+    from maskbench.interop.tokenizer import export_tokenizer
+    from maskbench.models import build_model
+    from maskbench.models.source import resolve_source
+
+    transformers = require_transformers()
+    say = console.print if console else (lambda *a, **k: None)
+    src = resolve_source(path, what="export")
+    out = Path(out).expanduser().resolve()
+    if out.exists() and any(out.iterdir()):
+        raise MaskbenchError(f"{out} exists and is not empty: give -o a new folder")
+    tok = load_tokenizer(src.tokenizer_path)
+    vocab = Vocab.from_tokenizer(tok)
+    model = build_model(src.model_cfg, src.arch, vocab.size)
+    src.load_into(model)
+    model.eval()
+    s = model.shape
+    fam = family_for_shape(src.arch, s)
+    with_heads = fam.arch == "encoder_decoder" or s.lm_transform(src.arch)
+    if fam.arch == "encoder_decoder" and s.lm_transform(src.arch):
+        raise MaskbenchError("this encoder-decoder has an MLM transform head (model.mlm_transform=true), which "
+                             "no transformers seq2seq class has: export needs the default bare projection")
+    config = hf_config(fam, s, vocab, vocab.size)
+    class_name = fam.hf_class if with_heads else fam.hf_class.replace("ForPreTraining", "Model").replace("ForMaskedLM", "Model")
+    config.architectures = [class_name]
+    hf = getattr(transformers, class_name)(config)
+    theirs = _their_state(model, fam, with_heads)
+    missing = set(hf.state_dict()) - set(theirs)
+    unexpected = set(theirs) - set(hf.state_dict())
+    if missing or unexpected:
+        raise MaskbenchError(f"internal: export of {fam.name} misses {sorted(missing)[:3]} / has extra "
+                             f"{sorted(unexpected)[:3]}; please report it")
+    hf.load_state_dict(theirs, strict=True)
+    hf.eval()
+    diff = max_logit_difference(model, hf, vocab, src.arch, with_heads)
+    if diff > TOLERANCE:
+        raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
+                             f"nothing was written; please report it")
+    tmp = out.with_name(out.name + ".tmp-export")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if fam.arch == "encoder_decoder":
+        g = hf.generation_config
+        g.decoder_start_token_id, g.bos_token_id, g.eos_token_id, g.pad_token_id = vocab.bos, vocab.bos, vocab.eos, vocab.pad
+        g.forced_bos_token_id = g.forced_eos_token_id = None
+        g.num_beams, g.do_sample, g.max_length = 1, False, s.max_positions
+        g.no_repeat_ngram_size = g.encoder_no_repeat_ngram_size = 0
+        # maskbench's fill never proposes these; generate() with the exported config does the same
+        g.suppress_tokens = sorted({vocab.pad, vocab.mask, vocab.cls, vocab.bos})
+    hf.save_pretrained(str(tmp))
+    export_tokenizer(src.tokenizer_path, src.arch, s.max_positions, tmp)
+    if out.exists():
+        out.rmdir()
+    tmp.rename(out)
+    say(f"exported {src.source} as {class_name} ({fam.name} layout; largest output difference {diff:.1e}) -> {out}",
+        markup=False, highlight=False)
+    if not with_heads:
+        say("note: this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
+            "the folder holds the encoder (AutoModel), not a fill-mask model", markup=False, highlight=False)
+    return out
+
+
+@torch.no_grad()
+def max_logit_difference(model, hf, vocab, arch: str, with_heads: bool) -> float:
+    """Largest |maskbench - transformers| over the outputs of a fixed sample (logits where heads exist,
+    else final hidden states)."""
+    from maskbench.corruption.base import Corrupted
+
+    g = torch.Generator().manual_seed(0)
+    pool = vocab.text_ids()
+    ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
+    if arch == "encoder":
+        x = torch.cat([torch.full((2, 1), vocab.cls), ids, torch.full((2, 1), vocab.sep)], 1)
+        h = model(Corrupted(input_ids=x, labels=x))
+        if with_heads:
+            ours, got = model.lm_head(h), hf(input_ids=x)
+            theirs = got.prediction_logits if "prediction_logits" in got else got.logits
+        else:
+            ours, theirs = h, hf(input_ids=x).last_hidden_state
+        return float((ours - theirs).abs().max())
+    x = torch.cat([torch.full((2, 1), vocab.bos), ids, torch.full((2, 1), vocab.eos)], 1)
+    dec = torch.cat([torch.full((2, 1), vocab.bos), ids], 1)
+    ours = model.lm_head(model(Corrupted(input_ids=x, labels=x, decoder_input_ids=dec)))
+    theirs = hf(input_ids=x, decoder_input_ids=dec).logits
+    return float((ours - theirs).abs().max())

@@ -1,0 +1,221 @@
+"""Which transformers class has which maskbench layout, and how each parameter corresponds.
+
+| family | transformers class | maskbench layout |
+|---|---|---|
+| megatron_bert | MegatronBertForPreTraining | our encoder (pre-LN, final LayerNorm, no embedding LayerNorm) |
+| bert | BertForPreTraining | post-LN encoder, embedding LayerNorm |
+| roberta | RobertaForMaskedLM | post-LN encoder, embedding LayerNorm, positions from 2, one segment |
+| blenderbot | BlenderbotForConditionalGeneration | our encoder-decoder (pre-LN, final LayerNorms) |
+| bart | BartForConditionalGeneration | post-LN encoder-decoder, embedding LayerNorms, positions from 2 |
+
+A `Rule` maps one maskbench tensor to one or more transformers tensors: `copy`, `cat` (our fused
+q|k|v or k|v projection = theirs concatenated along dim 0) or `row` (our LM bias [V] = their
+`final_logits_bias[0]`). Rules marked optional are heads a folder may lack (BertModel has no MLM
+head; RobertaForMaskedLM no pooler): maskbench keeps its own initialisation there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from maskbench.models.shape import ModelShape
+
+_ACT_FROM_HF = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+_ACT_TO_HF = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    ours: str
+    theirs: tuple[str, ...]
+    op: str = "copy"        # copy | cat | row
+    optional: bool = False  # the folder may lack it (a head); keep ours
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model_type: str
+    hf_class: str
+    arch: str
+    prefix: str  # where the base model sits in the head model's state dict ("bert.", "model.")
+    # tensors transformers ties to another one: alias -> source (filled on export)
+    tied: tuple[tuple[str, str], ...]
+
+
+FAMILIES = {f.name: f for f in (
+    Family("megatron_bert", "megatron-bert", "MegatronBertForPreTraining", "encoder", "bert.",
+           (("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
+            ("cls.predictions.decoder.bias", "cls.predictions.bias"))),
+    Family("bert", "bert", "BertForPreTraining", "encoder", "bert.",
+           (("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
+            ("cls.predictions.decoder.bias", "cls.predictions.bias"))),
+    Family("roberta", "roberta", "RobertaForMaskedLM", "encoder", "roberta.",
+           (("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
+            ("lm_head.decoder.bias", "lm_head.bias"))),
+    Family("blenderbot", "blenderbot", "BlenderbotForConditionalGeneration", "encoder_decoder", "model.",
+           (("model.encoder.embed_tokens.weight", "model.shared.weight"),
+            ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
+    Family("bart", "bart", "BartForConditionalGeneration", "encoder_decoder", "model.",
+           (("model.encoder.embed_tokens.weight", "model.shared.weight"),
+            ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
+)}
+BY_MODEL_TYPE = {f.model_type: f for f in FAMILIES.values()}
+
+
+def family_for_shape(arch: str, s: ModelShape) -> Family:
+    """The transformers family that has exactly this maskbench layout."""
+    from maskbench.errors import MaskbenchError
+
+    if arch == "encoder":
+        if s.norm == "pre" and not s.embed_norm and s.pos_offset == 0:
+            return FAMILIES["megatron_bert"]
+        if s.norm == "post" and s.embed_norm and s.pos_offset == 0:
+            return FAMILIES["bert"]
+        if s.norm == "post" and s.embed_norm and s.pos_offset == 2:
+            return FAMILIES["roberta"]
+    else:
+        if s.norm == "pre" and not s.embed_norm and s.pos_offset == 0:
+            return FAMILIES["blenderbot"]
+        if s.norm == "post" and s.embed_norm and s.pos_offset == 2:
+            return FAMILIES["bart"]
+    raise MaskbenchError(f"no transformers class has this {arch} layout (norm={s.norm}, embed_norm={s.embed_norm}, "
+                         f"pos_offset={s.pos_offset}): export supports maskbench's defaults and the BERT, "
+                         f"RoBERTa and BART layouts")
+
+
+def _lin(ours: str, theirs: str, optional: bool = False) -> list[Rule]:
+    return [Rule(f"{ours}.{p}", (f"{theirs}.{p}",), optional=optional) for p in ("weight", "bias")]
+
+
+def _cat(ours: str, theirs: list[str]) -> list[Rule]:
+    return [Rule(f"{ours}.{p}", tuple(f"{t}.{p}" for t in theirs), "cat") for p in ("weight", "bias")]
+
+
+def rules(fam: Family, s: ModelShape) -> list[Rule]:
+    """Every maskbench tensor of this family's layout and where transformers keeps it."""
+    return _encoder_rules(fam, s) if fam.arch == "encoder" else _seq2seq_rules(fam, s)
+
+
+def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
+    P, megatron = fam.prefix, fam.name == "megatron_bert"
+    out = [Rule("encoder.tok.weight", (f"{P}embeddings.word_embeddings.weight",)),
+           Rule("encoder.pos.weight", (f"{P}embeddings.position_embeddings.weight",))]
+    if s.n_segments:
+        out.append(Rule("encoder.seg.weight", (f"{P}embeddings.token_type_embeddings.weight",)))
+    if s.embed_norm:
+        out += _lin("encoder.ln_emb", f"{P}embeddings.LayerNorm")
+    for i in range(s.n_layers):
+        ours, L = f"encoder.blocks.{i}", f"{P}encoder.layer.{i}"
+        out += _cat(f"{ours}.attn.qkv", [f"{L}.attention.self.{n}" for n in ("query", "key", "value")])
+        out += _lin(f"{ours}.attn.out", f"{L}.attention.output.dense")
+        out += _lin(f"{ours}.ffn.up", f"{L}.intermediate.dense") + _lin(f"{ours}.ffn.down", f"{L}.output.dense")
+        if megatron:
+            out += _lin(f"{ours}.ln1", f"{L}.attention.ln") + _lin(f"{ours}.ln2", f"{L}.ln")
+        else:
+            out += _lin(f"{ours}.ln1", f"{L}.attention.output.LayerNorm") + _lin(f"{ours}.ln2", f"{L}.output.LayerNorm")
+    if megatron:
+        out += _lin("encoder.ln_f", f"{P}encoder.ln")
+    if fam.name == "roberta":
+        out += [Rule("lm_head.bias", ("lm_head.bias",), optional=True)]
+        out += _lin("lm_head.transform.0", "lm_head.dense", True) + _lin("lm_head.transform.2", "lm_head.layer_norm", True)
+    else:
+        out += _lin("pooler.0", f"{P}pooler.dense", True) + _lin("nsp_head", "cls.seq_relationship", True)
+        out += [Rule("lm_head.bias", ("cls.predictions.bias",), optional=True)]
+        out += _lin("lm_head.transform.0", "cls.predictions.transform.dense", True)
+        out += _lin("lm_head.transform.2", "cls.predictions.transform.LayerNorm", True)
+    return out
+
+
+def _seq2seq_rules(fam: Family, s: ModelShape) -> list[Rule]:
+    bart = fam.name == "bart"
+    out = [Rule("encoder.tok.weight", ("model.shared.weight",)),
+           Rule("lm_head.bias", ("final_logits_bias",), "row", optional=True)]
+    for side, n in (("encoder", s.n_layers), ("decoder", s.decoder_layers)):
+        M = f"model.{side}"
+        out.append(Rule(f"{side}.pos.weight", (f"{M}.embed_positions.weight",)))
+        out += _lin(f"{side}.ln_emb", f"{M}.layernorm_embedding") if bart else _lin(f"{side}.ln_f", f"{M}.layer_norm")
+        for i in range(n):
+            ours, L = f"{side}.blocks.{i}", f"{M}.layers.{i}"
+            out += _cat(f"{ours}.attn.qkv", [f"{L}.self_attn.{p}_proj" for p in "qkv"])
+            out += _lin(f"{ours}.attn.out", f"{L}.self_attn.out_proj") + _lin(f"{ours}.ln1", f"{L}.self_attn_layer_norm")
+            out += _lin(f"{ours}.ffn.up", f"{L}.fc1") + _lin(f"{ours}.ffn.down", f"{L}.fc2")
+            out += _lin(f"{ours}.ln2", f"{L}.final_layer_norm")
+            if side == "decoder":
+                out += _lin(f"{ours}.ln_x", f"{L}.encoder_attn_layer_norm") + _lin(f"{ours}.cross.q", f"{L}.encoder_attn.q_proj")
+                out += _cat(f"{ours}.cross.kv", [f"{L}.encoder_attn.{p}_proj" for p in "kv"])
+                out += _lin(f"{ours}.cross.out", f"{L}.encoder_attn.out_proj")
+    return out
+
+
+def to_ours(rule: Rule, theirs: dict[str, torch.Tensor]) -> torch.Tensor:
+    parts = [theirs[n] for n in rule.theirs]
+    if rule.op == "cat":
+        return torch.cat(parts, 0)
+    if rule.op == "row":
+        return parts[0][0]
+    return parts[0]
+
+
+def to_theirs(rule: Rule, t: torch.Tensor) -> dict[str, torch.Tensor]:
+    if rule.op == "cat":
+        return dict(zip(rule.theirs, t.chunk(len(rule.theirs), 0)))
+    if rule.op == "row":
+        return {rule.theirs[0]: t[None]}
+    return {rule.theirs[0]: t}
+
+
+# ---- configs both ways -------------------------------------------------------------------------
+
+def shape_from_hf(fam: Family, c) -> dict:
+    """maskbench model config (dict) for a transformers config of this family."""
+    from maskbench.errors import MaskbenchError
+
+    act_name = getattr(c, "hidden_act", None) or getattr(c, "activation_function", "gelu")
+    if act_name not in _ACT_FROM_HF:
+        raise MaskbenchError(f"activation {act_name} of this {fam.model_type} model is not supported: "
+                             f"maskbench has {', '.join(_ACT_FROM_HF)}")
+    act = _ACT_FROM_HF[act_name]
+    if fam.arch == "encoder":
+        offset = (int(c.pad_token_id) + 1) if fam.name == "roberta" else 0
+        return dict(name=f"hf-{fam.name}", d_model=c.hidden_size, n_layers=c.num_hidden_layers,
+                    n_heads=c.num_attention_heads, d_ff=c.intermediate_size, n_decoder_layers=None,
+                    max_positions=c.max_position_embeddings - offset, mlm_transform=True, tie_embeddings=True,
+                    norm="pre" if fam.name == "megatron_bert" else "post", embed_norm=fam.name != "megatron_bert",
+                    pos_offset=offset, n_segments=c.type_vocab_size, ln_eps=float(c.layer_norm_eps),
+                    activation=act, scale_embedding=False)
+    if (c.encoder_attention_heads, c.encoder_ffn_dim) != (c.decoder_attention_heads, c.decoder_ffn_dim):
+        raise MaskbenchError("this model's encoder and decoder differ in heads or feed-forward width: "
+                             "maskbench's encoder-decoder uses one of each")
+    bart = fam.name == "bart"
+    return dict(name=f"hf-{fam.name}", d_model=c.d_model, n_layers=c.encoder_layers, n_heads=c.encoder_attention_heads,
+                d_ff=c.encoder_ffn_dim, n_decoder_layers=c.decoder_layers, max_positions=c.max_position_embeddings,
+                mlm_transform=False, tie_embeddings=True, norm="post" if bart else "pre", embed_norm=bart,
+                pos_offset=2 if bart else 0, n_segments=0, ln_eps=1e-5, activation=act,
+                scale_embedding=bool(c.scale_embedding))
+
+
+def hf_config(fam: Family, s: ModelShape, vocab, vocab_size: int):
+    """The transformers config of this family for a maskbench model (dropouts as trained)."""
+    import transformers
+
+    act = _ACT_TO_HF[s.activation]
+    if fam.arch == "encoder":
+        cls = {"megatron_bert": transformers.MegatronBertConfig, "bert": transformers.BertConfig,
+               "roberta": transformers.RobertaConfig}[fam.name]
+        return cls(vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
+                   num_attention_heads=s.n_heads, intermediate_size=s.d_ff, hidden_act=act,
+                   hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout,
+                   max_position_embeddings=s.max_positions + s.pos_offset, type_vocab_size=max(s.n_segments, 1),
+                   layer_norm_eps=s.ln_eps, pad_token_id=vocab.pad, architectures=[fam.hf_class])
+    cls = transformers.BlenderbotConfig if fam.name == "blenderbot" else transformers.BartConfig
+    return cls(vocab_size=vocab_size, d_model=s.d_model, encoder_layers=s.n_layers, decoder_layers=s.decoder_layers,
+               encoder_attention_heads=s.n_heads, decoder_attention_heads=s.n_heads, encoder_ffn_dim=s.d_ff,
+               decoder_ffn_dim=s.d_ff, activation_function=act, max_position_embeddings=s.max_positions,
+               dropout=s.dropout, attention_dropout=0.0, activation_dropout=0.0, scale_embedding=s.scale_embedding,
+               pad_token_id=vocab.pad, bos_token_id=vocab.bos, eos_token_id=vocab.eos,
+               decoder_start_token_id=vocab.bos, forced_eos_token_id=None, forced_bos_token_id=None,
+               encoder_no_repeat_ngram_size=0, no_repeat_ngram_size=0, tie_word_embeddings=True,
+               architectures=[fam.hf_class])

@@ -1,0 +1,107 @@
+"""A transformers model folder (config.json + weights + tokenizer) as a maskbench starting point.
+
+BERT, RoBERTa, MegatronBERT (encoder) and BART, Blenderbot (encoder-decoder) folders load into the
+maskbench model of the same layout (maskbench/models/shape.py), so their logits are transformers'
+own; maskbench's exports are MegatronBERT / Blenderbot folders and come back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from maskbench.errors import MaskbenchError
+from maskbench.interop.families import BY_MODEL_TYPE, Family, rules, to_ours
+
+
+def is_hf_folder(path: Path) -> bool:
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return "model_type" in json.loads(cfg.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def read_family(folder: Path) -> tuple[Family, object]:
+    """(family, transformers config) of a folder, or one line naming the supported families."""
+    from maskbench.interop import require_transformers
+
+    transformers = require_transformers()
+    model_type = json.loads((folder / "config.json").read_text()).get("model_type")
+    fam = BY_MODEL_TYPE.get(model_type)
+    if fam is None:
+        raise MaskbenchError(f"{folder} holds a '{model_type}' model: maskbench loads "
+                             f"{', '.join(sorted(BY_MODEL_TYPE))} folders")
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(folder))
+    except Exception as exc:
+        raise MaskbenchError(f"{folder}/config.json could not be read by transformers "
+                             f"({str(exc).splitlines()[0][:120]})") from None
+    return fam, config
+
+
+def _state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    """The folder's tensors as saved (safetensors, sharded or not; else a weights-only torch file)."""
+    from safetensors.torch import load_file
+
+    index = folder / "model.safetensors.index.json"
+    if (folder / "model.safetensors").exists():
+        files = [folder / "model.safetensors"]
+    elif index.exists():
+        files = sorted({folder / f for f in json.loads(index.read_text())["weight_map"].values()})
+    elif (folder / "pytorch_model.bin").exists():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise MaskbenchError(f"{folder} has config.json but no weights (model.safetensors or pytorch_model.bin)")
+    out = {}
+    for f in files:
+        try:
+            out.update(load_file(str(f)))
+        except Exception as exc:
+            raise MaskbenchError(f"{f} is not a readable safetensors file ({str(exc)[:100]}): "
+                                 f"download or save the model again") from None
+    return out
+
+
+def _normalise(theirs: dict, fam: Family) -> dict:
+    """Old LayerNorm names (gamma/beta) and base-model folders (no 'bert.' prefix) in one spelling."""
+    out = {}
+    for k, v in theirs.items():
+        k = k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        out[k] = v.float()
+    if fam.prefix and not any(k.startswith(fam.prefix) for k in out):
+        heads = ("cls.", "lm_head.", "final_logits_bias")
+        out = {k if k.startswith(heads) else fam.prefix + k: v for k, v in out.items()}
+    for alias, source in fam.tied:  # a tied tensor may have been saved under either name
+        if source not in out and alias in out:
+            out[source] = out[alias]
+    return out
+
+
+def load_hf_weights(model, folder: Path, fam: Family) -> None:
+    """Copy a transformers folder's weights into a maskbench model of the matching shape."""
+    theirs = _normalise(_state_dict(folder), fam)
+    own = model.state_dict()
+    new = {}
+    for rule in rules(fam, model.shape):
+        if not all(n in theirs for n in rule.theirs):
+            if rule.optional:
+                continue  # a head this folder lacks: keep maskbench's initialisation
+            missing = next(n for n in rule.theirs if n not in theirs)
+            raise MaskbenchError(f"{folder} lacks weight '{missing}': it is not a complete {fam.model_type} model")
+        t = to_ours(rule, theirs)
+        target = own[rule.ours]
+        if t.shape != target.shape:
+            # The vocabulary is the tokenizer's: rows past it (padding to a round size) are never used;
+            # ids maskbench added (T5 sentinels) keep their initialisation.
+            vocab_rows = rule.ours in ("encoder.tok.weight", "lm_head.bias") and t.shape[1:] == target.shape[1:]
+            if not vocab_rows:
+                raise MaskbenchError(f"{folder}: weight for '{rule.ours}' has shape {tuple(t.shape)}, the model "
+                                     f"built from its config expects {tuple(target.shape)}")
+            t = torch.cat([t, target[t.shape[0]:]]) if t.shape[0] < target.shape[0] else t[:target.shape[0]]
+        new[rule.ours] = t
+    model.load_state_dict(new, strict=False)

@@ -1,0 +1,82 @@
+"""Where a model comes from: a maskbench run or checkpoint folder, or a transformers model folder.
+
+Every place that takes a starting model (`pretrain init=`, `finetune init=`, `compare.init=`, `fill`,
+`probe`, `export`) resolves it here, so all of them accept the same things and fail with the same
+one-line messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from omegaconf import OmegaConf
+
+from maskbench.errors import MaskbenchError
+
+
+@dataclass
+class ModelSource:
+    model_cfg: object          # maskbench model config (DictConfig)
+    arch: str
+    tokenizer_path: Path
+    source: str                # the folder, as shown and recorded
+    objective: str             # the corruption it was pretrained with, or "transformers:<family>"
+    kind: str                  # "maskbench" | "transformers"
+    loader: Callable | None    # model -> None: copies the weights in; None = random init (scratch)
+
+    @property
+    def pretrained(self) -> bool:
+        return self.loader is not None
+
+    def load_into(self, model) -> None:
+        if self.loader is not None:
+            self.loader(model)
+
+    def scratch_twin(self) -> "ModelSource":
+        """The same model and tokenizer with random weights: the control of every comparison."""
+        return ModelSource(self.model_cfg, self.arch, self.tokenizer_path, "scratch", "scratch", "scratch", None)
+
+    @property
+    def label(self) -> str:
+        """A short name for run folders: the run's name, or the transformers folder's name."""
+        p = Path(self.source)
+        return {"maskbench": p.parent.parent.name, "transformers": p.name}.get(self.kind, "scratch")
+
+
+def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
+    """A maskbench run / checkpoint folder, or a transformers model folder."""
+    from maskbench.train.checkpoint import latest_checkpoint, load_weights
+
+    path = Path(str(init)).expanduser()
+    if not path.exists():
+        raise MaskbenchError(f"{what}={init} does not exist: give a maskbench run or checkpoint folder, or a "
+                             f"transformers model folder")
+    from maskbench.interop.hf_folder import is_hf_folder
+
+    if is_hf_folder(path):
+        return _transformers_source(path, cache_dir)
+    ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
+    if ckpt is None or not (ckpt / "config.yaml").exists():
+        raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
+                             f"with config.yaml) nor a transformers model folder (config.json)")
+    pre = OmegaConf.load(ckpt / "config.yaml")
+    if "arch" not in pre or "model" not in pre:
+        raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: {what} needs a pretraining run")
+    objective = pre.corruption.name if "corruption" in pre else "unknown"
+    return ModelSource(pre.model, pre.arch.name, ckpt / "tokenizer.json", str(ckpt), objective, "maskbench",
+                       lambda model: load_weights(model, ckpt))
+
+
+def _transformers_source(folder: Path, cache_dir) -> ModelSource:
+    from maskbench.data.corpus import cache_root
+    from maskbench.interop.families import shape_from_hf
+    from maskbench.interop.hf_folder import load_hf_weights, read_family
+    from maskbench.interop.tokenizer import import_tokenizer
+
+    fam, config = read_family(folder)
+    tok_path = import_tokenizer(folder, cache_root(cache_dir))
+    cfg = OmegaConf.create(shape_from_hf(fam, config))
+    return ModelSource(cfg, fam.arch, tok_path, str(folder.resolve()), f"transformers:{fam.name}", "transformers",
+                       lambda model: load_hf_weights(model, folder, fam))
