@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import run_dir_for, to_yaml, with_changes
+from maskbench.config import run_dir_for, to_yaml, validate_config, with_changes
 from maskbench.corruption import build_corruption
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
-from maskbench.data.tokenizer import Vocab, continuation_table
+from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.runs.rundir import MetricsLog, env_info, write_atomic
@@ -53,14 +53,33 @@ def run_pretrain(cfg, command: str = "", console=None) -> Path:
         shutdown(dist)
 
 
+def apply_init(cfg):
+    """With `init=FOLDER`: the folder's model shape and tokenizer replace the config's (its weights are
+    loaded later); returns (cfg, source or None)."""
+    if not cfg.get("init"):
+        return cfg, None
+    from maskbench.models.source import resolve_source
+
+    src = resolve_source(cfg.init, cfg.data.get("cache_dir"))
+    if src.arch != cfg.arch.name:
+        raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
+    if cfg.data.get("tokenizer_file"):
+        raise MaskbenchError("init= brings its model's tokenizer: drop data.tokenizer_file")
+    model = {**OmegaConf.to_container(src.model_cfg), "dropout": float(cfg.model.dropout)}
+    cfg = with_changes(cfg, model=model, data={"tokenizer_file": str(src.tokenizer_path)})
+    validate_config(cfg)  # e.g. data.seq_len against the imported model's positions
+    return cfg, src
+
+
 def _run(cfg, command, say, dist) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
-    run_dir = run_dir_for(cfg)
+    run_dir = run_dir_for(cfg)  # named by the config as given (init= included), as `config show` says
     ckpt = prepare_run_dir(cfg, run_dir, dist)
     if ckpt is not None and ckpt.name == "final":
         say(f"[green]run {escape(str(run_dir))} is already complete[/] (checkpoints/final exists)")
         return run_dir
+    cfg, init_source = apply_init(cfg)
 
     # Data: tokenizer + cache are built once (rank 0 first, so ranks never race on the cache).
     if dist.is_main:
@@ -69,6 +88,8 @@ def _run(cfg, command, say, dist) -> Path:
     if not dist.is_main:
         cache = build_cache(cfg.data)
     tok = load_cache_tokenizer(cache)
+    if cfg.corruption.family == "t5" and tok.token_to_id("[X0]") is None:
+        add_sentinels(tok, int(cfg.data.n_sentinels))  # a vocabulary from elsewhere: append T5's sentinels
     vocab = Vocab.from_tokenizer(tok)
     content_len = cfg.data.seq_len - 2
     train_store = BlockStore(cache, "train", content_len)
@@ -87,6 +108,9 @@ def _run(cfg, command, say, dist) -> Path:
     optimizer = build_optimizer(model, t)
     state = TrainState()
     metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
+    if ckpt is None and init_source is not None:
+        init_source.load_into(model)
+        say(f"starting from {escape(init_source.source)} ({init_source.objective})")
     if ckpt is not None:
         load_weights(model, ckpt)
         state = load_trainer(ckpt, optimizer)
@@ -100,7 +124,7 @@ def _run(cfg, command, say, dist) -> Path:
         write_atomic(run_dir / "config.yaml", config_yaml)
         write_atomic(run_dir / "command.txt", command + "\n")
         write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
-        shutil.copy(cache / "tokenizer.json", run_dir / "tokenizer.json")
+        write_atomic(run_dir / "tokenizer.json", tok.to_str())
         say(f"[bold]{cfg.corruption.name}[/] on [bold]{cfg.arch.name}[/] ({cfg.model.name}, {params / 1e6:.2f}M "
             f"params) -> {escape(str(run_dir))}")
     step_model = torch.compile(model) if cfg.runtime.compile else model

@@ -1,0 +1,108 @@
+"""Small random transformers models with their tokenizers, saved into local folders (no network):
+BERT (WordPiece, special ids not at 0..4), RoBERTa and BART (byte-level BPE, <mask> last)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def _words(corpus: Path, vocab_size: int):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train([str(corpus)], trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[UNK]"],
+                                                        show_progress=False))
+    return [w for w, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1]) if w != "[UNK]"]
+
+
+def bert_folder(corpus: Path, out: Path, layers: int = 2) -> Path:
+    """BertForMaskedLM + BertTokenizerFast; [PAD]=0, three [unusedN] words, then [UNK] [CLS] [SEP] [MASK]."""
+    import transformers
+
+    torch.manual_seed(0)
+    vocab = ["[PAD]", "[unused0]", "[unused1]", "[unused2]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + _words(corpus, 400)
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    backend = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.decoder = decoders.WordPiece()
+    backend.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 5), ("[SEP]", 6)])
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", cls_token="[CLS]",
+                                               sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
+    tok.save_pretrained(str(out))
+    cfg = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                                  attention_probs_dropout_prob=0.0)
+    model = transformers.BertForMaskedLM(cfg)
+    _perturb(model)
+    model.save_pretrained(str(out))
+    return out
+
+
+def _bpe(corpus: Path, specials: list[str], mask_last: bool):
+    from tokenizers import AddedToken, ByteLevelBPETokenizer
+
+    tok = ByteLevelBPETokenizer()
+    tok.train([str(corpus)], vocab_size=500, special_tokens=specials, show_progress=False)
+    if mask_last:
+        tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
+    return tok._tokenizer if hasattr(tok, "_tokenizer") else tok
+
+
+def _fast(tok_obj):
+    import transformers
+
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok_obj, bos_token="<s>", eos_token="</s>",
+                                                cls_token="<s>", sep_token="</s>", pad_token="<pad>",
+                                                unk_token="<unk>", mask_token="<mask>")
+
+
+def roberta_folder(corpus: Path, out: Path) -> Path:
+    """RobertaForMaskedLM (positions from 2, one segment) + byte-level BPE with <mask> last."""
+    import transformers
+
+    torch.manual_seed(1)
+    tok = _fast(_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"], mask_last=True))
+    tok.save_pretrained(str(out))
+    cfg = transformers.RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=130, type_vocab_size=1,
+                                     pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_dropout_prob=0.0,
+                                     attention_probs_dropout_prob=0.0)
+    model = transformers.RobertaForMaskedLM(cfg)
+    _perturb(model)
+    model.save_pretrained(str(out))
+    return out
+
+
+def bart_folder(corpus: Path, out: Path) -> Path:
+    """BartForConditionalGeneration (post-LN, layernorm_embedding, positions from 2) + BPE, <mask> last."""
+    import transformers
+
+    torch.manual_seed(2)
+    tok = _fast(_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"], mask_last=True))
+    tok.save_pretrained(str(out))
+    cfg = transformers.BartConfig(vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2,
+                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                                  decoder_ffn_dim=64, max_position_embeddings=160, dropout=0.0, attention_dropout=0.0,
+                                  activation_dropout=0.0, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                                  decoder_start_token_id=2, forced_eos_token_id=None)
+    model = transformers.BartForConditionalGeneration(cfg)
+    _perturb(model)
+    model.save_pretrained(str(out))
+    return out
+
+
+def _perturb(model):
+    """Random init leaves LayerNorms at 1/0 and biases at 0: perturb everything, so that a weight
+    mapped to the wrong place shows up in the logits."""
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
