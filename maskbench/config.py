@@ -220,6 +220,13 @@ def _validate_model_data_train(cfg) -> None:
         raise MaskbenchError(f"train.budget={t.budget} must be > 0 (or null to use train.max_steps)")
     if t.schedule not in ("linear", "cosine", "constant"):
         raise MaskbenchError(f"train.schedule={t.schedule} is unknown: choose linear, cosine or constant")
+    from maskbench.runs.trackers import LOGGERS, check_trackers_installed  # no torch there
+
+    loggers = cfg.run.get("loggers") or []
+    if isinstance(loggers, str) or any(x not in LOGGERS for x in loggers):
+        raise MaskbenchError(f"run.loggers={loggers} must be a list of {', '.join(LOGGERS)}, "
+                             f"e.g. run.loggers=[jsonl,tensorboard]")
+    check_trackers_installed(loggers)
     r = cfg.runtime
     if r.precision not in ("auto", "fp32", "bf16"):
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")

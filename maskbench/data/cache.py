@@ -111,7 +111,7 @@ class _Writer:
 
 def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
-    files = resolve_paths(d.paths, d.cache_dir)
+    files = resolve_paths(d.paths, d.cache_dir, str(d.get("text_column") or "text"))
     given = _given_tokenizer(files, d)
     key = _corpus_fingerprint(files, d, given)
     folder = cache_root(d.cache_dir) / "tokens" / key

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 from maskbench.data.builtin import resolve_builtin
+from maskbench.data.hub import is_hub
+from maskbench.data.hub import text_file as hub_text_file
 from maskbench.errors import MaskbenchError
 
 TEXT_SUFFIXES = {".txt", ".text", ".raw", ".md", ".tokens"}
@@ -82,12 +84,16 @@ def default_corpus_path(cache_dir: str | None = None) -> Path:
     return target
 
 
-def resolve_paths(paths, cache_dir: str | None = None) -> list[Path]:
-    """Expand data.paths (files and folders) into a sorted list of text files; [] = default corpus."""
+def resolve_paths(paths, cache_dir: str | None = None, text_column: str = "text") -> list[Path]:
+    """Expand data.paths (files, folders, builtin:NAME, hf:DATASET) into a list of text files;
+    [] = default corpus."""
     if not paths:
         return [default_corpus_path(cache_dir)]
     files: list[Path] = []
     for raw in paths:
+        if is_hub(raw):  # hf:NAME_OR_DIR[:CONFIG][@SPLIT] -> its text, streamed once into the cache
+            files.append(hub_text_file(str(raw), cache_root(cache_dir), text_column))
+            continue
         p = resolve_builtin(raw, cache_dir)  # builtin:NAME -> its cached file
         if not p.exists():
             raise MaskbenchError(f"corpus path {p} does not exist: fix data.paths=[...]")

@@ -25,8 +25,9 @@ def write_atomic(path: Path, text: str) -> None:
 class MetricsLog:
     """metrics.jsonl: one JSON object per event. Appends and flushes each line (kill-safe)."""
 
-    def __init__(self, path: Path, enabled: bool = True):
+    def __init__(self, path: Path, enabled: bool = True, trackers: list | None = None):
         self.path, self.enabled = path, enabled
+        self.trackers = trackers or []  # run.loggers beyond jsonl (maskbench/runs/trackers.py)
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop events logged after the checkpoint we resume from (they will be redone)."""
@@ -41,6 +42,15 @@ class MetricsLog:
             return
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(event) + "\n")
+        if self.trackers:
+            from maskbench.runs.trackers import forward
+
+            forward(self.trackers, event)
+
+    def close(self) -> None:
+        for t in self.trackers:
+            t.close()
+        self.trackers = []
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -15,12 +15,15 @@ from rich.markup import escape
 from maskbench.config import config_hash, to_yaml
 from maskbench.corruption.base import IGNORE, Corrupted
 from maskbench.data.builtin import resolve_builtin
+from maskbench.data.hub import is_hub
+from maskbench.data.hub import task_file as hub_task_file
 from maskbench.data.task_features import encode_qa, encode_tagged, encode_texts
 from maskbench.data.tasks import check_labels, label_set, read_squad, read_tagged, read_text_examples
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import SENTENCE_KINDS, TaskModel
+from maskbench.runs.trackers import open_trackers
 from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
 from maskbench.models.source import ModelSource, resolve_source
 from maskbench.train.checkpoint import TrainState, save_checkpoint
@@ -42,30 +45,38 @@ def resolve_init(cfg) -> ModelSource:
     return resolve_source(init, cfg.data.get("cache_dir"))
 
 
-def task_files(task, cache_dir=None) -> tuple[str, str]:
-    """The task's train and eval files, `builtin:NAME` resolved into `data.cache_dir` (written on first use)."""
-    return tuple(str(resolve_builtin(p, cache_dir)) for p in (task.train_file, task.eval_file))
+def task_file(spec, task, cache_dir=None):
+    """(file, format, overrides) of one task file: `builtin:NAME` and `hf:...` resolved into the cache
+    (written on first use); hf: data comes in the reader format its kind uses."""
+    if is_hub(spec):
+        from maskbench.data.corpus import cache_root
+
+        path, fmt = hub_task_file(str(spec), task, cache_root(cache_dir))
+        return str(path), fmt, {"word_column": 0, "tag_column": 1}
+    return str(resolve_builtin(spec, cache_dir)), task.format, {}
 
 
 def load_task(task, tok, vocab: Vocab, arch: str, cache_dir=None):
     """(train features, eval features, label names, eval references for QA)."""
     kind = task.kind
-    train_file, eval_file = task_files(task, cache_dir)
+    (train_file, train_fmt, train_cols), (eval_file, eval_fmt, eval_cols) = (
+        task_file(task.train_file, task, cache_dir), task_file(task.eval_file, task, cache_dir))
     n_eval = task.get("max_eval_examples")
     if kind in SENTENCE_KINDS:
         fields = list(task.text_fields)
         if kind == "pair_classification" and len(fields) != 2:
             raise MaskbenchError(f"task.text_fields={fields}: a pair task needs two fields")
-        train = read_text_examples(train_file, task.format, fields, task.label_field)
-        dev = read_text_examples(eval_file, task.format, fields, task.label_field)[:n_eval]
+        train = read_text_examples(train_file, train_fmt, fields, task.label_field)
+        dev = read_text_examples(eval_file, eval_fmt, fields, task.label_field)[:n_eval]
         labels = label_set([e.label for e in train], task.labels, train_file)
         check_labels([e.label for e in train], labels, str(train_file))
         check_labels([e.label for e in dev], labels, str(eval_file))
         enc = lambda ex: encode_texts(ex, labels, tok, vocab, arch, task.max_len)  # noqa: E731
         return enc(train), enc(dev), labels, None
     if kind == "tagging":
-        train = read_tagged(train_file, task.format, task.word_column, task.tag_column)
-        dev = read_tagged(eval_file, task.format, task.word_column, task.tag_column)[:n_eval]
+        cols = lambda c: (c.get("word_column", task.word_column), c.get("tag_column", task.tag_column))  # noqa: E731
+        train = read_tagged(train_file, train_fmt, *cols(train_cols))
+        dev = read_tagged(eval_file, eval_fmt, *cols(eval_cols))[:n_eval]
         labels = label_set([t for s in train for t in s.tags], task.labels, train_file)
         check_labels([t for s in train for t in s.tags], labels, str(train_file))
         check_labels([t for s in dev for t in s.tags], labels, str(eval_file))
@@ -251,7 +262,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
         f"({backbone.arch}, {params / 1e6:.2f}M params, {len(train_f):,} train / {len(eval_f):,} eval) -> "
         f"{escape(str(run_dir))}")
     batches = FinetuneBatches(train_f, t.batch_size, cfg.seed, task.kind, backbone.arch, vocab.pad)
-    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    metrics = MetricsLog(run_dir / "metrics.jsonl", trackers=open_trackers(cfg, run_dir))
 
     def evaluate():
         return evaluate_task(model, eval_f, task.kind, backbone.arch, vocab, device, 64, qa_examples,
@@ -268,15 +279,17 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
 
     hooks = LoopHooks(batch=batch_on_device,
                       terms=task_terms(task.kind), evaluate=evaluate, save=save, log=metrics.log)
-    first = evaluate()
-    metrics.log(step=0, split="eval", **first)
     try:
+        first = evaluate()
+        metrics.log(step=0, split="eval", **first)
         state = train_loop(model, optimizer, t, TrainState(), hooks, Dist(), device, str(cfg.runtime.precision),
                            show_progress=bool(cfg.runtime.progress), description=f"{task.name}",
                            eval_split="eval")
     except Interrupted as stop:
         raise MaskbenchError(f"interrupted at step {stop.step}: re-run with train.resume=true to start this "
                              f"fine-tuning run again ({run_dir})") from None
+    finally:
+        metrics.close()
     evals = [e for e in read_metrics(run_dir) if e["split"] == "eval"]
     final = {k: v for k, v in evals[-1].items() if k not in ("step", "split", "tokens", "elapsed_s")}
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",

@@ -18,6 +18,7 @@ from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.runs.rundir import MetricsLog, env_info, write_atomic
+from maskbench.runs.trackers import open_trackers
 from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
 from maskbench.train.checkpoint import (TrainState, latest_checkpoint, load_trainer, load_weights,
                                         prune_checkpoints, save_checkpoint)
@@ -133,6 +134,8 @@ def _run(cfg, command, say, dist) -> Path:
         b, n = batches.batch(step)
         return b.drop_diagnostics().to(device, non_blocking=True), n
 
+    if dist.is_main:
+        metrics.trackers = open_trackers(cfg, run_dir)
     prefetch = Prefetcher(make, state.step, t.max_steps, enabled=bool(cfg.runtime.prefetch))
 
     def save(st: TrainState, final: bool):
@@ -162,6 +165,7 @@ def _run(cfg, command, say, dist) -> Path:
             f"train.resume=true (run folder {run_dir})") from None
     finally:
         prefetch.close()
+        metrics.close()
     if dist.is_main:
         write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len, budget=budget)
         from maskbench.report.plots import plot_runs

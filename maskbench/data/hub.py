@@ -1,0 +1,204 @@
+"""`hf:NAME_OR_DIR[:CONFIG][@SPLIT]` wherever a data path goes, through the `datasets` library.
+
+A hub dataset name (`hf:glue:sst2@train`, `hf:squad@validation`) or a local dataset folder (parquet,
+JSON lines or CSV files, or a `save_to_disk` folder) is written once, streaming, into the cache in
+the plain format the readers already take, and from then on read like any file:
+
+  pretraining text    one document per row (column `data.text_column`, default `text`), blank lines between
+  classification      JSON lines with the task's `text_fields` and `label_field` (class ids become their
+                      names; rows labelled -1, SNLI's "no gold label", are dropped)
+  tagging             `word<TAB>tag` lines (columns `task.words_field` / `task.tags_field`)
+  qa                  SQuAD v1.1 JSON (columns id, title, context, question, answers)
+
+The cached file is named by a hash of the reference, the fields read and the dataset's own fingerprint,
+so an edited local folder is written again. Without network a hub dataset that is not in the datasets
+cache is one line saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from maskbench.errors import MaskbenchError
+
+PREFIX = "hf:"
+HINT = "pip install 'maskbench[hf]'  (or: pip install datasets)"
+
+
+def is_hub(path) -> bool:
+    return str(path).startswith(PREFIX)
+
+
+@dataclass(frozen=True)
+class HubRef:
+    spec: str
+    name: str              # hub name or local folder
+    config: str | None
+    split: str | None
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.name).expanduser().is_dir()
+
+
+def parse(spec: str) -> HubRef:
+    body = str(spec)[len(PREFIX):]
+    body, _, split = body.rpartition("@") if "@" in body else (body, "", "")
+    name, config = body, None
+    if not Path(body).expanduser().is_dir() and ":" in body:
+        name, _, config = body.partition(":")
+    if not name:
+        raise MaskbenchError(f"{spec}: write hf:NAME_OR_FOLDER[:CONFIG][@SPLIT], e.g. hf:glue:sst2@train")
+    return HubRef(str(spec), name, config or None, split or None)
+
+
+def _datasets():
+    try:
+        import datasets
+    except ImportError:
+        raise MaskbenchError(f"hf: data needs the datasets library: {HINT}") from None
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:  # its retry warnings while offline are not ours to show: the failure becomes one line
+        import huggingface_hub
+
+        huggingface_hub.utils.logging.set_verbosity_error()
+    except (ImportError, AttributeError):
+        pass
+    return datasets
+
+
+def _load(ref: HubRef, default_split: str | None, streaming: bool):
+    """The split as a datasets Dataset (or IterableDataset when streaming a hub dataset)."""
+    datasets = _datasets()
+    path = Path(ref.name).expanduser()
+    try:
+        if ref.is_local and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
+            loaded = datasets.load_from_disk(str(path))
+        else:
+            loaded = datasets.load_dataset(str(path) if ref.is_local else ref.name, ref.config,
+                                           streaming=streaming and not ref.is_local)
+    except (ConnectionError, OSError) as exc:
+        if ref.is_local:
+            raise MaskbenchError(f"{ref.spec}: the folder could not be read as a dataset "
+                                 f"({str(exc).splitlines()[0][:120]})") from None
+        raise MaskbenchError(f"{ref.spec}: the dataset is not available offline (not in the datasets cache, and "
+                             f"no network): download it once with network, or give a local folder hf:DIR") from None
+    except Exception as exc:  # datasets raises many types (DatasetNotFoundError, ValueError, ...)
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        if not ref.is_local and any(w in first.lower() for w in ("offline", "connect", "couldn't reach", "not found")):
+            raise MaskbenchError(f"{ref.spec}: the dataset is not available offline ({first}): download it once "
+                                 f"with network, or give a local folder hf:DIR") from None
+        raise MaskbenchError(f"{ref.spec}: {first}") from None
+    if not isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        return loaded
+    splits = list(loaded.keys())
+    split = ref.split or (splits[0] if len(splits) == 1 else default_split)
+    if split is None:
+        raise MaskbenchError(f"{ref.spec}: name a split: it has {', '.join(splits)} (e.g. {ref.spec}@{splits[0]})")
+    if split not in loaded:
+        raise MaskbenchError(f"{ref.spec}: unknown split '{split}': it has {', '.join(splits)}")
+    return loaded[split]
+
+
+def _columns(ds) -> list[str]:
+    return list(ds.column_names or (ds.features or {}).keys())
+
+
+def _need(ds, ref: HubRef, columns: list[str], key: str) -> None:
+    have = _columns(ds)
+    for c in columns:
+        if have and c not in have:
+            raise MaskbenchError(f"{ref.spec} has no column '{c}' (it has {', '.join(have)}): set {key}")
+
+
+def _target(cache_root: Path, ref: HubRef, ds, what: dict, suffix: str) -> Path:
+    fingerprint = getattr(ds, "_fingerprint", None) or ""
+    if ref.is_local:  # load_from_disk keeps a fingerprint; plain files: their sizes and times
+        files = sorted(p for p in Path(ref.name).expanduser().rglob("*") if p.is_file())
+        fingerprint += "".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns};" for p in files)
+    key = hashlib.sha256(json.dumps([ref.name, ref.config, ref.split, what, fingerprint]).encode()).hexdigest()[:16]
+    return cache_root / "hub" / f"{key}{suffix}"
+
+
+def _write(target: Path, lines) -> Path:
+    """Stream lines into the cache file, atomically (a half-written file is never picked up)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(line)
+            n += 1
+    if n == 0:
+        tmp.unlink()
+        raise MaskbenchError(f"{target.name}: the dataset split is empty")
+    tmp.replace(target)
+    return target
+
+
+def text_file(spec: str, cache_root: Path, text_column: str = "text") -> Path:
+    """Pretraining text from a hub dataset or folder, one document per row (streamed)."""
+    ref = parse(spec)
+    ds = _load(ref, "train", streaming=True)
+    _need(ds, ref, [text_column], "data.text_column")
+    target = _target(cache_root, ref, ds, {"text": text_column}, ".txt")
+    if target.exists():
+        return target
+
+    def docs():
+        for row in ds:
+            text = str(row[text_column] or "").strip()
+            if text:
+                yield "\n".join(line for line in text.splitlines() if line.strip()) + "\n\n"
+    return _write(target, docs())
+
+
+def _label_name(feature, value):
+    names = getattr(feature, "names", None)
+    return names[value] if names and isinstance(value, int) and 0 <= value < len(names) else str(value)
+
+
+def task_file(spec: str, task, cache_root: Path) -> tuple[Path, str]:
+    """(cached file, reader format) for a task file given as hf:..."""
+    ref = parse(spec)
+    ds = _load(ref, None, streaming=False)
+    kind = task.kind
+    if kind in ("classification", "pair_classification"):
+        fields, label = list(task.text_fields), str(task.label_field)
+        _need(ds, ref, fields + [label], "task.text_fields / task.label_field")
+        feature = (ds.features or {}).get(label)
+
+        def rows():
+            for row in ds:
+                if row[label] is None or row[label] == -1:
+                    continue  # unlabelled (SNLI's -1: no gold label)
+                yield json.dumps({**{f: row[f] for f in fields}, label: _label_name(feature, row[label])}) + "\n"
+        target = _target(cache_root, ref, ds, {"fields": fields, "label": label}, ".jsonl")
+        return (target if target.exists() else _write(target, rows())), "jsonl"
+    if kind == "tagging":
+        words, tags = str(task.get("words_field", "tokens")), str(task.get("tags_field", "tags"))
+        _need(ds, ref, [words, tags], "task.words_field / task.tags_field")
+        inner = getattr((ds.features or {}).get(tags), "feature", None)
+
+        def sentences():
+            for row in ds:
+                if row[words]:
+                    yield "".join(f"{w}\t{_label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
+        target = _target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")
+        return (target if target.exists() else _write(target, sentences())), "conll"
+    if kind == "qa":
+        _need(ds, ref, ["id", "context", "question", "answers"], "a SQuAD-shaped dataset")
+        target = _target(cache_root, ref, ds, {"qa": 1}, ".json")
+        if not target.exists():
+            data = [{"title": row.get("title", ""), "paragraphs": [{"context": row["context"], "qas": [{
+                "id": str(row["id"]), "question": row["question"],
+                "answers": [{"text": t, "answer_start": int(s)}
+                            for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]}]}]}
+                    for row in ds]
+            _write(target, [json.dumps({"version": "1.1", "data": data})])
+        return target, "squad"
+    raise MaskbenchError(f"task.kind={kind} cannot read hf: data")

@@ -1,0 +1,151 @@
+"""Experiment trackers beside metrics.jsonl: `run.loggers=[jsonl,tensorboard,wandb,mlflow]`.
+
+metrics.jsonl is always written (the run folder's own record; resume and reports read it). Each other
+tracker receives the same scalars, named `SPLIT/KEY` (`train/loss`, `val/mlm_acc`, `eval/accuracy`)
+at the event's step, and the composed config as run parameters:
+
+  tensorboard  event files in RUN/tensorboard/ (the config as text)      extra: maskbench[tensorboard]
+  wandb        project `run.project`, run name = the run folder's name;  extra: maskbench[wandb]
+               WANDB_MODE=offline works without network (files in RUN/wandb/)
+  mlflow       experiment `run.project`; $MLFLOW_TRACKING_URI, else a    extra: maskbench[mlflow]
+               file store in RUN/mlruns (no server, no network)
+
+A tracker whose package is missing fails before the run starts, with its install line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from maskbench.errors import MaskbenchError
+
+LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
+_EXTRA = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+_NOT_SCALARS = ("step", "split")
+
+
+def _scalars(event: dict) -> tuple[int, dict[str, float]]:
+    split = event.get("split", "train")
+    values = {f"{split}/{k}": float(v) for k, v in event.items()
+              if k not in _NOT_SCALARS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return int(event.get("step", 0)), values
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v)
+    return out
+
+
+def _missing(name: str) -> MaskbenchError:
+    return MaskbenchError(f"run.loggers has {name}, which is not installed: pip install 'maskbench[{_EXTRA[name]}]'"
+                          f"  (or: pip install {'mlflow-skinny' if name == 'mlflow' else name})")
+
+
+class TensorBoard:
+    def __init__(self, run_dir: Path, config: dict, config_yaml: str):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise _missing("tensorboard") from None
+        self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        self.writer.add_text("config", "```\n" + config_yaml + "\n```", 0)
+
+    def log(self, step: int, values: dict) -> None:
+        for k, v in values.items():
+            self.writer.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandB:
+    def __init__(self, run_dir: Path, config: dict, project: str):
+        try:
+            import wandb
+        except ImportError:
+            raise _missing("wandb") from None
+        os.environ.setdefault("WANDB_SILENT", "true")
+        self.wandb = wandb
+        # One W&B run per run folder, so a resumed run continues the same W&B run.
+        run_id = "mb-" + hashlib.sha256(str(run_dir).encode()).hexdigest()[:12]
+        self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir), config=config, id=run_id,
+                              resume="allow", reinit="finish_previous")
+
+    def log(self, step: int, values: dict) -> None:
+        self.run.log(values, step=step)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class MLflow:
+    def __init__(self, run_dir: Path, config: dict, project: str):
+        try:
+            import mlflow
+        except ImportError:
+            raise _missing("mlflow") from None
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "mlruns").as_uri()
+        if uri.startswith("file:"):  # MLflow 3 keeps its file store only on request: no server, no network
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        self.client = mlflow.tracking.MlflowClient(uri)
+        exp = self.client.get_experiment_by_name(project)
+        exp_id = exp.experiment_id if exp else self.client.create_experiment(project)
+        self.run_id = self.client.create_run(exp_id, run_name=run_dir.name).info.run_id
+        from mlflow.entities import Param
+
+        params = [Param(k[:250], v[:6000]) for k, v in _flat(config).items()]
+        for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=params[i:i + 100])
+
+    def log(self, step: int, values: dict) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
+
+    def close(self) -> None:
+        self.client.set_terminated(self.run_id)
+
+
+def check_trackers_installed(names) -> None:
+    """Fail before any work when a requested tracker's package is missing."""
+    import importlib.util
+
+    modules = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+    for name in names:
+        if name in modules and importlib.util.find_spec(modules[name]) is None:
+            raise _missing(name)
+
+
+def open_trackers(cfg, run_dir: Path) -> list:
+    """The trackers `run.loggers` asks for (jsonl is metrics.jsonl itself)."""
+    from omegaconf import OmegaConf
+
+    names = list(cfg.run.get("loggers") or ["jsonl"])
+    config = OmegaConf.to_container(cfg, resolve=True)
+    project = str(cfg.run.get("project") or "maskbench")
+    out = []
+    for name in names:
+        if name == "tensorboard":
+            out.append(TensorBoard(run_dir, config, OmegaConf.to_yaml(cfg)))
+        elif name == "wandb":
+            out.append(WandB(run_dir, config, project))
+        elif name == "mlflow":
+            out.append(MLflow(run_dir, config, project))
+    return out
+
+
+def forward(trackers: list, event: dict) -> None:
+    if trackers:
+        step, values = _scalars(event)
+        for t in trackers:
+            t.log(step, values)
