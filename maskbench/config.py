@@ -121,6 +121,13 @@ def _validate_task(cfg) -> None:
     if not isinstance(t.max_len, int) or t.max_len < 8:
         raise MaskbenchError(f"task.max_len={t.max_len} must be an integer >= 8")
     _prob(cfg, "task.dropout", t.dropout)
+    for key, low in (("doc_stride", 1), ("max_query_len", 1), ("max_answer_len", 1), ("max_eval_examples", 1)):
+        value = t.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise MaskbenchError(f"task.{key}={value} must be an integer >= {low}"
+                                 + (" (or null for all)" if key == "max_eval_examples" else ""))
+    if t.kind == "qa" and t.doc_stride >= t.max_len:
+        raise MaskbenchError(f"task.doc_stride={t.doc_stride} must be below task.max_len={t.max_len}")
     pooling = t.get("pooling", "token")
     if pooling not in ("token", "mean"):
         raise MaskbenchError(f"task.pooling={pooling} is unknown: choose token ([CLS] / final [EOS]) or mean")
@@ -203,6 +210,10 @@ def _validate_model_data_train(cfg) -> None:
     if not isinstance(d.vocab_size, int) or d.vocab_size < 128 + d.n_sentinels:
         raise MaskbenchError(f"data.vocab_size={d.vocab_size} is too small: use at least {128 + d.n_sentinels}")
     _prob(cfg, "data.val_fraction", d.val_fraction)
+    if not d.val_fraction < 1:
+        raise MaskbenchError(f"data.val_fraction={d.val_fraction} leaves nothing to train on: give a value below 1")
+    if not isinstance(d.val_blocks, int) or isinstance(d.val_blocks, bool) or d.val_blocks < 1:
+        raise MaskbenchError(f"data.val_blocks={d.val_blocks} must be an integer >= 1 (validation needs blocks)")
     if d.doc_split not in ("auto", "wikitext", "blank_lines", "file"):
         raise MaskbenchError(f"data.doc_split={d.doc_split} is unknown: choose auto, wikitext, blank_lines or file")
     paths = d.paths

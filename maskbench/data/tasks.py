@@ -141,6 +141,13 @@ def read_squad(path) -> list[QAExample]:
         raise MaskbenchError(f"{p} is not SQuAD v1.1 JSON (missing {exc}): expected data[].paragraphs[].qas[]") from None
     if not out:
         raise MaskbenchError(f"{p} has no questions")
+    for ex in out:  # a wrong offset would silently train on the wrong span
+        for text, start in zip(ex.answers, ex.answer_starts):
+            if not isinstance(start, int) or ex.context[start:start + len(text)] != text:
+                found = ex.context.find(text)
+                hint = f"the text occurs at {found}" if found >= 0 else "the text is not in the context"
+                raise MaskbenchError(f"{p}: question {ex.qid}: answer_start {start} does not point at its answer "
+                                     f"{text[:40]!r} ({hint}): fix the offsets")
     return out
 
 
