@@ -41,6 +41,10 @@ def _guard(fn):
         return fn()
     except MaskbenchError as exc:
         _fail(str(exc))
+    except OSError as exc:  # an unwritable or vanished folder, a full disk: one line, what and where
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        _fail(f"cannot use{where}: {exc.strerror or exc}: choose a folder you can write to (run.dir, "
+              f"data.cache_dir, -o) or free space")
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
 

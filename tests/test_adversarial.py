@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from maskbench.config import load_config
 from maskbench.train.pretrain import run_pretrain
 
@@ -31,6 +33,13 @@ def test_resuming_a_checkpoint_with_a_pickle_payload_runs_nothing(tiny_overrides
     trainer = run / "checkpoints" / "step-000010" / "trainer.pt"
     with open(trainer, "wb") as fh:
         pickle.dump({"rng_cpu": _Payload(marker)}, fh)
+    # A crafted folder carries a matching checksum too (checksums catch accidents, not attackers).
+    import hashlib
+    import json
+
+    state = json.loads((trainer.parent / "state.json").read_text())
+    state["files"]["trainer.pt"] = hashlib.sha256(trainer.read_bytes()).hexdigest()
+    (trainer.parent / "state.json").write_text(json.dumps(state))
     proc = subprocess.run([sys.executable, "-m", "maskbench", "pretrain", *tiny_overrides, f"run.dir={run}",
                            "train.resume=true"], capture_output=True, text=True, timeout=300)
     assert not marker.exists(), "the pickle payload was executed"
@@ -54,3 +63,161 @@ def test_payload_class_really_executes_when_unpickled_unsafely(tmp_path):
     marker = tmp_path / "ran"
     pickle.loads(pickle.dumps(_Payload(marker)))
     assert marker.exists()
+
+
+# ------------------------------------------------------------------ one writer per run folder / cache entry
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "maskbench", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_two_runs_on_one_folder_one_refuses(tiny_overrides, tmp_path):
+    import json
+    import signal
+    import time
+
+    run = tmp_path / "shared"
+    first = subprocess.Popen([sys.executable, "-m", "maskbench", "pretrain", *tiny_overrides, f"run.dir={run}",
+                              "train.max_steps=100000", "train.log_every=1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.1)
+    second = _cli("pretrain", *tiny_overrides, f"run.dir={run}", "train.max_steps=100000", "seed=5",
+                  "train.resume=true")
+    first.send_signal(signal.SIGTERM)  # the first stops cleanly (checkpoint, exit 2)
+    _, err = first.communicate(timeout=120)
+    assert "interrupted at step" in err
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert "in use by process" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    events = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    keys = [(e["step"], e["split"]) for e in events]
+    assert len(keys) == len(set(keys)) and len(keys) > 5  # every event once, all from the first run
+    assert "seed: 0" in (run / "config.yaml").read_text()
+
+
+def test_two_cache_builds_at_once_both_get_the_cache(tiny_overrides, corpus_file, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text(corpus_file.read_text() * 20)
+    cache = tmp_path / "cache"
+    code = ("from maskbench.config import load_config; from maskbench.data.cache import build_cache; "
+            f"print(build_cache(load_config(['data.paths=[{big}]', 'data.cache_dir={cache}', "
+            "'data.vocab_size=400']).data))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    assert outs[0][0] == outs[1][0]
+    built = [p for p in (cache / "tokens").iterdir() if p.is_dir()]
+    assert len(built) == 1 and (built[0] / "meta.json").exists()
+
+
+# ------------------------------------------------------------------ damaged files
+def _full_and_cut(tiny_overrides, tmp_path):
+    """An uninterrupted run and a copy that 'died' after step 15 (checkpoints 5, 10, 15 kept)."""
+    extra = ["train.ckpt_every=5", "train.keep_checkpoints=3", "train.eval_every=5"]
+    full = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'full'}", *extra]))
+    cut = tmp_path / "cut"
+    shutil.copytree(full, cut)
+    shutil.rmtree(cut / "checkpoints" / "final")
+    (cut / "summary.json").unlink()
+    return full, cut, extra
+
+
+def _losses(run):
+    from maskbench.runs.rundir import read_metrics
+
+    return [(e["step"], e["split"], e["loss"]) for e in read_metrics(run)]
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "delete_trainer", "garble_state"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tiny_overrides, tmp_path, damage, capsys):
+    from rich.console import Console
+
+    full, cut, extra = _full_and_cut(tiny_overrides, tmp_path)
+    newest = cut / "checkpoints" / "step-000015"
+    if damage == "truncate_weights":
+        data = (newest / "model.safetensors").read_bytes()
+        (newest / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif damage == "delete_trainer":
+        (newest / "trainer.pt").unlink()
+    else:
+        (newest / "state.json").write_text("{not json")
+    from maskbench.train.pretrain import run_pretrain as again
+
+    again(load_config(tiny_overrides + [f"run.dir={cut}", *extra, "train.resume=true"]),
+          console=Console(file=sys.stdout, width=200))
+    out = capsys.readouterr().out
+    assert "step-000015 is damaged" in out and "resuming cut from step-000010" in out
+    assert _losses(cut) == _losses(full)  # ends exactly where the uninterrupted run ended
+
+
+def test_leftovers_and_a_torn_metrics_line_are_repaired(tiny_overrides, tmp_path):
+    from maskbench.runs.rundir import read_metrics
+
+    full, cut, extra = _full_and_cut(tiny_overrides, tmp_path)
+    (cut / "checkpoints" / "step-000020.tmp12345").mkdir()
+    (cut / "checkpoints" / "final.old").mkdir()
+    with open(cut / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 16, "split": "tr')  # a kill in the middle of a write
+    assert read_metrics(cut)[-1]["step"] <= 20  # readers skip the torn line
+    run_pretrain(load_config(tiny_overrides + [f"run.dir={cut}", *extra, "train.resume=true"]))
+    assert not any(".tmp" in p.name or p.name.endswith(".old") for p in (cut / "checkpoints").iterdir())
+    assert _losses(cut) == _losses(full)
+
+
+def test_final_without_summary_is_repaired(tiny_overrides, tmp_path):
+    run = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'r'}"]))
+    (run / "summary.json").unlink()
+    run_pretrain(load_config(tiny_overrides + [f"run.dir={run}", "train.resume=true"]))
+    assert (run / "summary.json").exists()
+
+
+# ------------------------------------------------------------------ inputs checked before any work
+@pytest.mark.parametrize("over, needle", [
+    (["task=qa", "task.doc_stride=0"], "task.doc_stride=0 must be an integer >= 1"),
+    (["task=qa", "task.doc_stride=-4"], "task.doc_stride=-4"),
+    (["task=qa", "task.doc_stride=256"], "must be below task.max_len"),
+    (["task.max_eval_examples=-1"], "task.max_eval_examples=-1"),
+    (["data.val_blocks=0"], "data.val_blocks=0"),
+    (["data.val_fraction=1"], "leaves nothing to train on"),
+])
+def test_bad_ranges_are_one_line(over, needle):
+    from maskbench.errors import MaskbenchError
+
+    with pytest.raises(MaskbenchError, match=needle.replace("[", r"\[").replace(".", r"\.")):
+        load_config(over, root="finetune")
+
+
+def test_squad_offsets_must_point_at_the_answer(tmp_path):
+    import json
+
+    from maskbench.data.tasks import read_squad
+    from maskbench.errors import MaskbenchError
+
+    ctx = "A natural history of the river itself."
+    bad = {"data": [{"paragraphs": [{"context": ctx, "qas": [
+        {"id": "q-7", "question": "What?", "answers": [{"text": "itself", "answer_start": 0}]}]}]}]}
+    (tmp_path / "s.json").write_text(json.dumps(bad))
+    with pytest.raises(MaskbenchError, match="question q-7: answer_start 0 does not point at its answer 'itself' "
+                                             r"\(the text occurs at 31\)"):
+        read_squad(tmp_path / "s.json")
+
+
+def test_cli_edges_are_one_line(tiny_overrides, tmp_path):
+    run = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'r'}", "train.max_steps=2"]))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    cases = [
+        ("fill", str(run), "a [MASK] b", "--beam", "0"),
+        ("fill", str(run), "a [MASK] b", "--top-k", "0"),
+        ("fill", str(run), " ".join(["word"] * 600) + " [MASK]"),
+        ("probe", str(run), "--file", str(tmp_path / "missing.txt")),
+        ("pretrain", *tiny_overrides, f"run.dir={blocker / 'sub'}"),
+        ("compare", f"init={run}"),
+    ]
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\x01")
+    cases.append(("probe", str(run), "--file", str(tmp_path / "binary.txt")))
+    for args in cases:
+        proc = _cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)

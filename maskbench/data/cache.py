@@ -23,6 +23,7 @@ from maskbench.data.encode_pool import default_workers, encode_stream
 from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from maskbench.errors import MaskbenchError
+from maskbench.runs.lock import FolderLock
 
 _ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool, small
                       # enough that 2 x workers batches in flight stay a few MB
@@ -117,6 +118,16 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     folder = cache_root(d.cache_dir) / "tokens" / key
     if (folder / "meta.json").exists():
         return folder
+    # One builder per cache entry: a second process waits, then uses what the first built.
+    with FolderLock(folder.with_name(folder.name + ".lock"), f"token cache {folder}", wait=True):
+        if (folder / "meta.json").exists():
+            return folder
+        if folder.exists():  # a folder without meta.json was never finished (or lost it): build anew
+            shutil.rmtree(folder, ignore_errors=True)
+        return _build(d, files, given, folder, progress, show_bar)
+
+
+def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
     tmp = folder.with_name(folder.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -20,8 +20,14 @@ DEFAULT_SENTENCES = Path(__file__).parent.parent / "assets" / "probe_apple.txt"
 
 
 def read_sentences(path: Path) -> list[tuple[str, str]]:
+    if not path.is_file():
+        raise MaskbenchError(f"--file {path} does not exist: give SENSE<TAB>SENTENCE lines")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MaskbenchError(f"--file {path} is not UTF-8 text (byte {exc.start}): give SENSE<TAB>SENTENCE lines") from None
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         if "\t" not in line:

@@ -33,8 +33,7 @@ class MetricsLog:
         """On resume, drop events logged after the checkpoint we resume from (they will be redone)."""
         if not self.enabled or not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        keep = [json.dumps(e) for e in _parse_events(self.path) if e.get("step", 0) <= step]  # torn line dropped
         write_atomic(self.path, "".join(line + "\n" for line in keep))
 
     def log(self, **event) -> None:
@@ -53,11 +52,25 @@ class MetricsLog:
         self.trackers = []
 
 
+def _parse_events(path: Path) -> list[dict]:
+    """The events of a metrics.jsonl; a line that is not a JSON object (a write torn by a kill) is skipped."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                out.append(event)
+    return out
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _parse_events(path)
 
 
 def env_info(seed: int, device: str) -> dict:

@@ -21,6 +21,77 @@ import torch
 from maskbench.errors import MaskbenchError
 
 _STEP = re.compile(r"^step-(\d+)$")
+_CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def damage(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot be trusted, or None if it is whole (checksums from state.json;
+    checkpoints written before checksums existed get their files checked for presence and format)."""
+    folder = Path(folder)
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        int(state["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "state.json missing or unreadable"
+    files = state.get("files")
+    if isinstance(files, dict):
+        for name, digest in files.items():
+            if not (folder / name).is_file():
+                return f"{name} missing"
+            if _sha256(folder / name) != digest:
+                return f"{name} does not match its checksum"
+        return None
+    for name in ("model.safetensors", "trainer.pt"):
+        if not (folder / name).is_file():
+            return f"{name} missing"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(folder / "model.safetensors"), "pt") as f:
+            for key in f.keys():
+                f.get_slice(key)
+    except Exception:
+        return "model.safetensors unreadable"
+    return None
+
+
+def clean_leftovers(run_dir: Path) -> None:
+    """Remove what interrupted checkpoint writes left (step-N.tmpPID/, NAME.old/); call holding the run lock."""
+    root = Path(run_dir) / "checkpoints"
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.is_dir() and (".tmp" in p.name or p.name.endswith(".old")):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def usable_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
+    """The newest whole checkpoint (final, then step-N newest first); a damaged one is passed over
+    with one line saying so."""
+    final = Path(run_dir) / "checkpoints" / "final"
+    candidates = ([final] if final.is_dir() else []) + [p for _, p in reversed(_all_steps(run_dir))]
+    for c in candidates:
+        why = damage(c)
+        if why is None:
+            return c
+        say(f"checkpoint {c.name} is damaged ({why}): passing over it")
+    return None
+
+
+def _all_steps(run_dir: Path) -> list[tuple[int, Path]]:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and p.is_dir())
 
 
 @dataclass
@@ -57,9 +128,11 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
     if torch.cuda.is_available():
         trainer["rng_cuda"] = torch.cuda.get_rng_state_all()
     torch.save(trainer, tmp / "trainer.pt")
-    (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {})}, indent=1))
     (tmp / "config.yaml").write_text(config_yaml)
     shutil.copy(tokenizer_json, tmp / "tokenizer.json")
+    # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
+    files = {name: _sha256(tmp / name) for name in _CHECKED}
+    (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": files}, indent=1))
     if folder.exists():  # replacing (e.g. final/ of a resumed run): move the old one aside first
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

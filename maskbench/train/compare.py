@@ -8,6 +8,7 @@ from pathlib import Path
 
 from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
+from maskbench.runs.lock import has_content
 from maskbench.runs.rundir import write_atomic
 from maskbench.train.finetune import resolve_init, run_finetune
 
@@ -22,7 +23,7 @@ def ensure_pretrained(cfg, console=None) -> Path:
     overrides = list(cfg.compare.pretrain) + runtime_overrides(cfg)
     pcfg = load_config(overrides)
     run_dir = run_dir_for(pcfg)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if has_content(run_dir):
         pcfg = load_config(overrides + ["train.resume=true"])
     run_pretrain(pcfg, command="maskbench pretrain " + " ".join(overrides), console=console)
     return run_dir

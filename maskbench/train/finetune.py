@@ -23,6 +23,7 @@ from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import SENTENCE_KINDS, TaskModel
+from maskbench.runs.lock import has_content, run_lock
 from maskbench.runs.trackers import open_trackers
 from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
 from maskbench.models.source import ModelSource, resolve_source
@@ -226,7 +227,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
     backbone = backbone or resolve_init(cfg)
     device = pick_device(cfg.runtime)
     configure_torch(cfg.runtime, cfg.seed, device)
-    task, t = cfg.task, cfg.train
+    task = cfg.task
     tok = load_tokenizer(backbone.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
     train_f, eval_f, labels, qa_examples = load_task(task, tok, vocab, backbone.arch, cfg.data.get("cache_dir"))
@@ -238,7 +239,14 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
     if (run_dir / "summary.json").exists():
         say(f"[green]{escape(run_dir.name)} is already complete[/]")
         return run_dir
-    if run_dir.exists() and any(run_dir.iterdir()) and not t.resume:
+    with run_lock(run_dir):  # one writer per run folder
+        return _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, train_f, eval_f, labels,
+                                qa_examples)
+
+
+def _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, train_f, eval_f, labels, qa_examples):
+    task, t = cfg.task, cfg.train
+    if has_content(run_dir) and not t.resume:
         raise MaskbenchError(f"run folder {run_dir} already exists: add train.resume=true (a fine-tuning run "
                              f"restarts from scratch) or give run.dir=NEW_FOLDER")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ from maskbench.models import build_model, count_params
 from maskbench.runs.rundir import MetricsLog, env_info, write_atomic
 from maskbench.runs.trackers import open_trackers
 from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
-from maskbench.train.checkpoint import (TrainState, latest_checkpoint, load_trainer, load_weights,
-                                        prune_checkpoints, save_checkpoint)
+from maskbench.runs.lock import has_content, run_lock
+from maskbench.train.checkpoint import (TrainState, clean_leftovers, load_trainer, load_weights, prune_checkpoints,
+                                        save_checkpoint, usable_checkpoint)
 from maskbench.train.distributed import init_distributed, shutdown
 from maskbench.train.loop import Interrupted, LoopHooks, evaluate_terms, train_loop
 from maskbench.train.losses import pretrain_terms
@@ -29,19 +30,25 @@ from maskbench.train.optim import build_optimizer
 from maskbench.train.setup import configure_torch, pick_device
 
 
-def prepare_run_dir(cfg, run_dir: Path, dist) -> Path | None:
-    """Create the run folder, or find the checkpoint to resume from. Never overwrites a run.
-    Every rank checks before any rank writes (barrier), so all ranks reach the same verdict."""
-    ckpt = latest_checkpoint(run_dir)
-    exists = run_dir.exists() and any(run_dir.iterdir())
-    dist.barrier()
-    if exists and not cfg.train.resume:
-        raise MaskbenchError(
-            f"run folder {run_dir} already exists: add train.resume=true to continue it, "
-            f"or give run.dir=NEW_FOLDER for a fresh run")
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    return ckpt
+def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
+    """Take the run folder (one writer: rank 0 holds its lock until the run ends), or find the newest
+    whole checkpoint to resume from. Never overwrites a run. Every rank checks before any rank writes
+    (barrier), so all ranks reach the same verdict. Returns (checkpoint or None, lock or None)."""
+    lock = run_lock(run_dir).acquire() if dist.is_main else None
+    try:
+        exists = has_content(run_dir)
+        dist.barrier()
+        if exists and not cfg.train.resume:
+            raise MaskbenchError(
+                f"run folder {run_dir} already exists: add train.resume=true to continue it, "
+                f"or give run.dir=NEW_FOLDER for a fresh run")
+        if dist.is_main:
+            clean_leftovers(run_dir)
+        return usable_checkpoint(run_dir, say if dist.is_main else (lambda msg: None)), lock
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 def run_pretrain(cfg, command: str = "", console=None) -> Path:
@@ -76,8 +83,16 @@ def _run(cfg, command, say, dist) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
     run_dir = run_dir_for(cfg)  # named by the config as given (init= included), as `config show` says
-    ckpt = prepare_run_dir(cfg, run_dir, dist)
-    if ckpt is not None and ckpt.name == "final":
+    ckpt, lock = prepare_run_dir(cfg, run_dir, dist, say=lambda m: say(f"[yellow]{escape(m)}[/]"))
+    try:
+        return _run_locked(cfg, command, say, dist, run_dir, ckpt, device)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
+    if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
         say(f"[green]run {escape(str(run_dir))} is already complete[/] (checkpoints/final exists)")
         return run_dir
     cfg, init_source = apply_init(cfg)

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from maskbench.config import load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
+from maskbench.runs.lock import has_content
 from maskbench.train.checkpoint import latest_checkpoint
 
 
@@ -45,7 +46,7 @@ def _status(run_dir: Path) -> str:
     ckpt = latest_checkpoint(run_dir)
     if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
         return "done"
-    return "partial" if run_dir.exists() and any(run_dir.iterdir()) else "missing"
+    return "partial" if has_content(run_dir) else "missing"
 
 
 def run_sweep(overrides: list[str], console=None) -> Path:
