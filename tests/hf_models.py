@@ -64,39 +64,37 @@ def _fast(tok_obj):
                                                 unk_token="<unk>", mask_token="<mask>")
 
 
-def roberta_folder(corpus: Path, out: Path) -> Path:
-    """RobertaForMaskedLM (positions from 2, one segment) + byte-level BPE with <mask> last."""
-    import transformers
-
-    torch.manual_seed(1)
+def _bpe_model_folder(corpus: Path, out: Path, seed: int, build) -> Path:
+    """A byte-level BPE tokenizer (<s> <pad> </s> <unk>, then <mask> last) and `build(vocab_size)`'s model,
+    perturbed and saved together into `out`."""
+    torch.manual_seed(seed)
     tok = _fast(_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"], mask_last=True))
     tok.save_pretrained(str(out))
-    cfg = transformers.RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=64, max_position_embeddings=130, type_vocab_size=1,
-                                     pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_dropout_prob=0.0,
-                                     attention_probs_dropout_prob=0.0)
-    model = transformers.RobertaForMaskedLM(cfg)
+    model = build(len(tok))
     _perturb(model)
     model.save_pretrained(str(out))
     return out
+
+
+def roberta_folder(corpus: Path, out: Path) -> Path:
+    """RobertaForMaskedLM (positions from 2, one segment)."""
+    import transformers
+
+    return _bpe_model_folder(corpus, out, 1, lambda v: transformers.RobertaForMaskedLM(transformers.RobertaConfig(
+        vocab_size=v, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)))
 
 
 def bart_folder(corpus: Path, out: Path) -> Path:
-    """BartForConditionalGeneration (post-LN, layernorm_embedding, positions from 2) + BPE, <mask> last."""
+    """BartForConditionalGeneration (post-LN, layernorm_embedding, positions from 2)."""
     import transformers
 
-    torch.manual_seed(2)
-    tok = _fast(_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"], mask_last=True))
-    tok.save_pretrained(str(out))
-    cfg = transformers.BartConfig(vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2,
-                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-                                  decoder_ffn_dim=64, max_position_embeddings=160, dropout=0.0, attention_dropout=0.0,
-                                  activation_dropout=0.0, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                                  decoder_start_token_id=2, forced_eos_token_id=None)
-    model = transformers.BartForConditionalGeneration(cfg)
-    _perturb(model)
-    model.save_pretrained(str(out))
-    return out
+    return _bpe_model_folder(corpus, out, 2, lambda v: transformers.BartForConditionalGeneration(transformers.BartConfig(
+        vocab_size=v, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=160, dropout=0.0,
+        attention_dropout=0.0, activation_dropout=0.0, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, forced_eos_token_id=None)))
 
 
 def _perturb(model):

@@ -107,7 +107,7 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
         results = fill_encoder(m, text, top_k)
         if as_json:
             print(json.dumps({"text": text, "arch": "encoder", "blanks": [
-                [{"token": t, "id": i, "prob": round(p, 6)} for t, i, p in row] for row in results]}))
+                [{"token": t, "id": i, "prob": round(p, 6)} for t, i, p in row] for row in results]}, ensure_ascii=False))
             return
         table = Table(title=f"fill-in-the-blank: {text}")
         table.add_column("#")
@@ -121,7 +121,7 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
     out = generate(m, ids, beam=beam)
     if as_json:
         print(json.dumps({"text": text, "arch": "encoder_decoder", "decoding": "greedy" if beam == 1 else f"beam {beam}",
-                          "ids": out, "generated": m.tok.decode(out)}))
+                          "ids": out, "generated": m.tok.decode(out)}, ensure_ascii=False))
         return
     new = infilled_spans(ids, out, m.vocab.mask)
     rendered = Text()
