@@ -93,7 +93,8 @@ def round_trip(run: Path, folder: Path, out_root: Path) -> dict:
             "train.max_steps=1", "runtime.progress=false"]
     if cfg.data.paths:
         over.append("data.paths=[" + ",".join(str(p) for p in cfg.data.paths) + "]")
-    again = run_pretrain(load_config(over))
+    with torch.enable_grad():  # check() runs under no_grad; this one trains a step
+        again = run_pretrain(load_config(over))
     before = [e for e in read_metrics(run) if e["split"] == "val"][-1]["loss"]
     after = [e for e in read_metrics(again) if e["split"] == "val"][0]["loss"]
     return {"final_val_loss": before, "init_step0_val_loss": after}
