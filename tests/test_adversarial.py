@@ -221,3 +221,90 @@ def test_cli_edges_are_one_line(tiny_overrides, tmp_path):
         proc = _cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+# ------------------------------------------------------------------ the token cache checks itself
+@pytest.mark.parametrize("damage", ["truncate_bin", "flip_id", "drop_meta", "shrink_meta", "dtype_meta"])
+def test_a_damaged_token_cache_is_rebuilt(tiny_overrides, tmp_path, damage):
+    import json
+
+    import numpy as np
+
+    from maskbench.data.cache import build_cache, cache_problem
+
+    over = [o for o in tiny_overrides if not o.startswith("data.cache_dir")] + [f"data.cache_dir={tmp_path}"]
+    # A fixed tokenizer: WordPiece training breaks ties in hash order, so a retrained one could differ.
+    tok = tmp_path / "tokenizer.json"
+    tok.write_text((build_cache(load_config(over).data) / "tokenizer.json").read_text())
+    d = load_config(over + [f"data.tokenizer_file={tok}"]).data
+    folder = build_cache(d)
+    good = (folder / "train.tokens.bin").read_bytes()
+    meta = json.loads((folder / "meta.json").read_text())
+    if damage == "truncate_bin":
+        (folder / "train.tokens.bin").write_bytes(good[:100])
+    elif damage == "flip_id":
+        ids = np.frombuffer(good, dtype=np.uint16).copy()
+        ids[5] = 60000  # an id out of the vocabulary
+        (folder / "train.tokens.bin").write_bytes(ids.tobytes())
+    elif damage == "drop_meta":
+        (folder / "meta.json").unlink()
+    elif damage == "shrink_meta":
+        (folder / "meta.json").write_text(json.dumps({**meta, "train_tokens": meta["train_tokens"] - 10}))
+    else:
+        (folder / "meta.json").write_text(json.dumps({**meta, "dtype": "float32"}))
+    assert cache_problem(folder) is not None
+    again = build_cache(d)
+    assert again == folder and cache_problem(folder) is None
+    assert (folder / "train.tokens.bin").read_bytes() == good
+
+
+def test_an_edited_corpus_of_the_same_size_and_time_gets_a_new_cache(tmp_path, corpus_file):
+    import os
+
+    from maskbench.data.cache import build_cache
+
+    text = tmp_path / "c.txt"
+    text.write_text(corpus_file.read_text())
+    over = [f"data.paths=[{text}]", f"data.cache_dir={tmp_path / 'cache'}", "data.vocab_size=400", "data.seq_len=32"]
+    first = build_cache(load_config(over).data)
+    st = text.stat()
+    body = text.read_text()
+    text.write_text(body.replace("river", "rivER", 1))  # same size
+    os.utime(text, ns=(st.st_atime_ns, st.st_mtime_ns))  # same time
+    assert build_cache(load_config(over).data) != first
+
+
+def test_killed_before_the_first_checkpoint_logs_step_0_once(tiny_overrides, tmp_path):
+    import json
+
+    run = tmp_path / "r"
+    run_pretrain(load_config(tiny_overrides + [f"run.dir={run}"]))
+    shutil.rmtree(run / "checkpoints")
+    (run / "summary.json").unlink()
+    run_pretrain(load_config(tiny_overrides + [f"run.dir={run}", "train.resume=true"]))
+    events = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(e["step"], e["split"]) for e in events].count((0, "val")) == 1
+
+
+def test_report_skips_foreign_summaries(tiny_overrides, tmp_path):
+    from maskbench.report.tables import write_report
+
+    run = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'runs' / 'r'}", "train.max_steps=2"]))
+    (tmp_path / "runs" / "other").mkdir()
+    (tmp_path / "runs" / "other" / "summary.json").write_text('{"accuracy": 3}')
+    (tmp_path / "runs" / "broken").mkdir()
+    (tmp_path / "runs" / "broken" / "summary.json").write_text('{"kind": "pretr')
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, width=300)
+    write_report([tmp_path / "runs"], tmp_path / "report", console)
+    assert (tmp_path / "report" / "report.md").exists() and run.exists()
+
+
+def test_sweep_checks_its_tasks_before_pretraining(tiny_overrides, tmp_path):
+    from maskbench.errors import MaskbenchError
+    from maskbench.train.sweep import run_sweep
+
+    with pytest.raises(MaskbenchError, match="nosuchtask"):
+        run_sweep(tiny_overrides + [f"sweep.dir={tmp_path / 's'}", "sweep.tasks=[nosuchtask]"])
+    assert not (tmp_path / "s" / "pretrain").exists()

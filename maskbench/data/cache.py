@@ -29,11 +29,20 @@ _ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Ru
                       # enough that 2 x workers batches in flight stay a few MB
 
 
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> str:
+    """The cache key: each file's content (a hash: an edit that keeps size and time still counts),
+    the settings, and the given tokenizer."""
     h = hashlib.sha256()
     for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(f"{f.resolve()}|{_file_digest(f)}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v1".encode())
     if tokenizer_file is not None:  # _given_tokenizer checked that it exists
@@ -98,9 +107,12 @@ class _Writer:
         self.flags = open(folder / f"{split}.flags.bin", "wb")
         self.n_tokens = 0
         self.n_docs = 0
+        self.digest = hashlib.sha256()  # of the ids as written: the cache checks itself against it
 
     def write(self, tokens: np.ndarray, flags: np.ndarray, n_docs: int) -> None:
-        self.tokens.write(tokens.tobytes())
+        data = tokens.tobytes()
+        self.tokens.write(data)
+        self.digest.update(data)
         self.flags.write(flags.tobytes())
         self.n_tokens += len(tokens)
         self.n_docs += n_docs
@@ -116,15 +128,42 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     given = _given_tokenizer(files, d)
     key = _corpus_fingerprint(files, d, given)
     folder = cache_root(d.cache_dir) / "tokens" / key
-    if (folder / "meta.json").exists():
+    say = progress or (lambda msg: None)
+    if cache_problem(folder) is None:
         return folder
     # One builder per cache entry: a second process waits, then uses what the first built.
     with FolderLock(folder.with_name(folder.name + ".lock"), f"token cache {folder}", wait=True):
-        if (folder / "meta.json").exists():
+        problem = cache_problem(folder)
+        if problem is None:
             return folder
-        if folder.exists():  # a folder without meta.json was never finished (or lost it): build anew
+        if folder.exists():  # damaged, or never finished: build anew
+            say(f"token cache {folder.name}: {problem}; rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
         return _build(d, files, given, folder, progress, show_bar)
+
+
+def cache_problem(folder: Path) -> str | None:
+    """What is wrong with a token cache folder, or None: meta.json present, every file of the size it
+    says, the dtype one maskbench writes, and the ids those it wrote (their SHA-256)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        dtype = np.dtype(meta["dtype"])
+        if dtype not in (np.uint16, np.uint32):
+            return f"unknown dtype {meta['dtype']}"
+        for split in ("train", "val"):
+            n = int(meta[f"{split}_tokens"])
+            if (folder / f"{split}.tokens.bin").stat().st_size != n * dtype.itemsize:
+                return f"{split}.tokens.bin is not the size meta.json says"
+            if (folder / f"{split}.flags.bin").stat().st_size != n:
+                return f"{split}.flags.bin is not the size meta.json says"
+            digest = (meta.get("sha256") or {}).get(split)
+            if digest is not None and _file_digest(folder / f"{split}.tokens.bin") != digest:
+                return f"{split}.tokens.bin does not match its checksum"
+    except FileNotFoundError:
+        return "incomplete (no meta.json or a missing file)"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"meta.json unreadable ({str(exc)[:60]})"
+    return None
 
 
 def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
@@ -208,6 +247,7 @@ def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
         "train_tokens": writers["train"].n_tokens, "val_tokens": writers["val"].n_tokens,
         "train_docs": writers["train"].n_docs, "val_docs": writers["val"].n_docs,
         "text_chars": n_bytes, "build_s": round(time.time() - t0, 2),
+        "sha256": {s: w.digest.hexdigest() for s, w in writers.items()},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     if folder.exists():  # another process finished first: keep theirs

@@ -20,14 +20,21 @@ BART_TABLE1 = {"bart_infill": (90.8, 84.0), "bart_mask": (90.4, 84.1), "bart_del
                "mass_span": (87.0, 82.1), "bart_permute": (85.4, 81.5), "bart_rotate": (77.2, 75.3)}
 
 
-def find_summaries(dirs) -> list[dict]:
+def find_summaries(dirs, warn=lambda msg: None) -> list[dict]:
+    """Every maskbench summary.json under `dirs`; a foreign or broken one is skipped with one line."""
     out = []
     for d in map(Path, dirs):
         for f in sorted(d.rglob("summary.json")):
-            s = json.loads(f.read_text())
-            if s.get("kind") in ("pretrain", "finetune"):
-                s["_dir"] = str(f.parent)
-                out.append(s)
+            try:
+                s = json.loads(f.read_text())
+            except (OSError, ValueError) as exc:
+                warn(f"skipped {f}: not readable JSON ({str(exc)[:60]})")
+                continue
+            if not isinstance(s, dict) or s.get("kind") not in ("pretrain", "finetune"):
+                warn(f"skipped {f}: not a maskbench run summary")
+                continue
+            s["_dir"] = str(f.parent)
+            out.append(s)
     return out
 
 
@@ -173,10 +180,13 @@ def plot_finetune_curves(ft: list[dict], out_dir: Path) -> list[Path]:
 
 
 def write_report(dirs, out_dir: Path, console=None) -> dict:
+    from rich.markup import escape
+
     from maskbench.errors import MaskbenchError
     from maskbench.report.plots import plot_runs
 
-    summaries = find_summaries(dirs)
+    summaries = find_summaries(dirs, warn=(lambda m: console.print(f"[yellow]{escape(m)}[/]", highlight=False))
+                               if console else (lambda m: None))
     if not summaries:
         raise MaskbenchError(f"no finished runs (summary.json) under {', '.join(map(str, dirs))}")
     pre, ft = pretrain_rows(summaries), finetune_rows(summaries)

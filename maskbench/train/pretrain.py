@@ -133,7 +133,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         metrics.truncate_after(state.step)
         say(f"[yellow]resuming {escape(run_dir.name)} from {ckpt.name} (step {state.step})[/]")
     elif cfg.train.resume and dist.is_main:
-        metrics.truncate_after(0)  # a run killed before its first checkpoint restarts cleanly
+        metrics.truncate_after(-1)  # a run killed before its first checkpoint restarts cleanly (step 0 included)
     params = count_params(model)
     config_yaml = to_yaml(cfg)
     if dist.is_main:

@@ -61,6 +61,8 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     root = Path(str(first.sweep.dir)).expanduser().resolve() if first.sweep.dir else \
         (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
     configs = [load_config(point + [f"run.root={root / 'pretrain'}"]) for point in grid]  # validate all first
+    for task in first.sweep.tasks:  # and every fine-tuning, before any pretraining runs
+        load_config([f"task={task}"] + list(first.sweep.finetune) + runtime_overrides(first), root="finetune")
     say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
     try:
         _run_grid(grid, configs, root, overrides, runtime_overrides(first), console, say)
