@@ -16,7 +16,7 @@ CONF_DIR = Path(__file__).parent / "conf"
 GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "experiment", "task")
 # Keys that change how a run executes but not its science: left out of the run-name hash so that
 # `train.resume=true` or `runtime.device=cuda` finds the same run folder.
-_NON_SCIENCE = ("runtime", "run")
+_NON_SCIENCE = ("runtime", "run", "sweep")  # sweep: which fine-tunings follow does not change the pretraining
 _NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", "log_every")
 
 

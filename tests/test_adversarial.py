@@ -308,3 +308,24 @@ def test_sweep_checks_its_tasks_before_pretraining(tiny_overrides, tmp_path):
     with pytest.raises(MaskbenchError, match="nosuchtask"):
         run_sweep(tiny_overrides + [f"sweep.dir={tmp_path / 's'}", "sweep.tasks=[nosuchtask]"])
     assert not (tmp_path / "s" / "pretrain").exists()
+
+
+def test_adding_tasks_to_a_finished_sweep_reuses_its_pretraining(tiny_overrides, tmp_path, task_files_for_sweep):
+    from maskbench.train.sweep import run_sweep
+
+    base = tiny_overrides + [f"sweep.dir={tmp_path / 's'}", "train.max_steps=4"]
+    run_sweep(base)
+    runs = sorted(p.name for p in (tmp_path / "s" / "pretrain").iterdir())
+    stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "pretrain").rglob("summary.json")}
+    run_sweep(base + ["sweep.tasks=[sst2]", "sweep.scratch=false"]
+              + task_files_for_sweep)
+    assert sorted(p.name for p in (tmp_path / "s" / "pretrain").iterdir()) == runs  # no second pretraining
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "pretrain").rglob("summary.json")} == stamp
+    assert list((tmp_path / "s" / "finetune" / "sst2").iterdir())
+
+
+@pytest.fixture
+def task_files_for_sweep(tmp_path):
+    sst = tmp_path / "sst.tsv"
+    sst.write_text("sentence\tlabel\n" + "".join(f"the river film {i}\t{i % 2}\n" for i in range(20)))
+    return [f"sweep.finetune=['train.max_steps=2','task.train_file={sst}','task.eval_file={sst}']"]

@@ -57,7 +57,9 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     if first.run.dir:  # every grid point would write into the same folder
         raise MaskbenchError(f"run.dir={first.run.dir} names one run folder but a sweep makes many: "
                              f"give sweep.dir={first.run.dir} instead")
-    grid_id = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+    # The folder is named by the pretraining grid: adding fine-tuning tasks later reuses the same runs.
+    pretraining = [o for o in overrides if not o.startswith(("sweep.tasks", "sweep.finetune", "sweep.scratch"))]
+    grid_id = hashlib.sha256(" ".join(sorted(pretraining)).encode()).hexdigest()[:8]
     root = Path(str(first.sweep.dir)).expanduser().resolve() if first.sweep.dir else \
         (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
     configs = [load_config(point + [f"run.root={root / 'pretrain'}"]) for point in grid]  # validate all first
