@@ -223,8 +223,15 @@ def _validate_model_data_train(cfg) -> None:
     for key in ("max_steps", "batch_size", "eval_every", "ckpt_every", "log_every"):
         if not isinstance(t[key], int) or t[key] < 1:
             raise MaskbenchError(f"train.{key}={t[key]} must be a positive integer")
+    for key in ("lr", "weight_decay", "warmup_steps", "grad_clip"):
+        value = t.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise MaskbenchError(f"train.{key}={value} must be a number >= 0")
     if not float(t.lr) > 0:
         raise MaskbenchError(f"train.lr={t.lr} must be > 0")
+    betas = t.get("betas")
+    if betas is not None and (len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+        raise MaskbenchError(f"train.betas={betas} must be two numbers in [0, 1), e.g. [0.9,0.98]")
     if t.get("budget_unit", "steps") not in ("steps", "tokens", "flops"):
         raise MaskbenchError(f"train.budget_unit={t.budget_unit} is unknown: choose steps, tokens or flops")
     if t.get("budget") is not None and not float(t.budget) > 0:
@@ -239,6 +246,12 @@ def _validate_model_data_train(cfg) -> None:
                              f"e.g. run.loggers=[jsonl,tensorboard]")
     check_trackers_installed(loggers)
     r = cfg.runtime
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", str(r.device)):
+        raise MaskbenchError(f"runtime.device={r.device} is unknown: choose auto, cpu, cuda or cuda:N")
+    for group, key in (("data", "lowercase"), ("runtime", "compile"), ("runtime", "prefetch"), ("runtime", "progress"),
+                       ("runtime", "tf32"), ("train", "resume"), ("corruption", "whole_word")):
+        if group in cfg and key in cfg[group] and not isinstance(cfg[group][key], bool):
+            raise MaskbenchError(f"{group}.{key}={cfg[group][key]} must be true or false")
     if r.precision not in ("auto", "fp32", "bf16"):
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
 

@@ -329,3 +329,13 @@ def task_files_for_sweep(tmp_path):
     sst = tmp_path / "sst.tsv"
     sst.write_text("sentence\tlabel\n" + "".join(f"the river film {i}\t{i % 2}\n" for i in range(20)))
     return [f"sweep.finetune=['train.max_steps=2','task.train_file={sst}','task.eval_file={sst}']"]
+
+
+@pytest.mark.parametrize("over", ["train.lr=fast", "train.weight_decay=abc", "train.warmup_steps=abc",
+                                  "train.grad_clip=big", "data.lowercase=maybe", "runtime.device=tpu",
+                                  "train.betas=[0.9]", "model.norm=sideways", "model.ln_eps=0",
+                                  "run.loggers=tensorboard"])
+def test_wrong_types_and_values_are_one_line(over):
+    proc = _cli("config", "show", over, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and over.split("=")[0] in proc.stderr
