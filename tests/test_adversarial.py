@@ -217,10 +217,16 @@ def test_cli_edges_are_one_line(tiny_overrides, tmp_path):
     ]
     (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\x01")
     cases.append(("probe", str(run), "--file", str(tmp_path / "binary.txt")))
+    cases.append(("report", str(run), "-o", str(blocker / "report")))  # unwritable output folders
+    cases.append(("plot", str(run), "-o", str(blocker / "loss.png")))
     for args in cases:
         proc = _cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+    huge = _cli("fill", str(run), "a [MASK] b", "--top-k", "100000", "--json")  # more than the vocabulary: all of it
+    import json
+
+    assert huge.returncode == 0 and len(json.loads(huge.stdout)["blanks"][0]) > 100
 
 
 # ------------------------------------------------------------------ the token cache checks itself
