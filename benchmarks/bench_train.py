@@ -13,8 +13,8 @@ FLOPs per step = 3 x forward FLOPs (backward ~ 2 x forward), forward FLOPs count
 implementation actually runs: 2*d*(3d + d + 2*d_ff) per token per layer (projections + FFN; decoder
 layers add cross-attention 2*d*2d per target token for queries and output, 2*d*2d per source token
 for memory keys/values), 4*S*d per token per layer for attention scores and values, and 2*d*V per position where the
-vocabulary projection is computed (maskbench: labelled positions only; HF: every position, plus BERT's
-2*d*d transform). Achieved FLOP/s = FLOPs per step / step time; the ceiling is a measured fp32 (or
+vocabulary projection is computed (maskbench: labelled positions only; HF: every position), plus BERT's
+2*d*d transform at the same positions for the encoder (both have it: maskbench's default encoder head). Achieved FLOP/s = FLOPs per step / step time; the ceiling is a measured fp32 (or
 bf16 on CUDA) matmul rate in this run.
 """
 
@@ -68,8 +68,7 @@ def flops_per_step(args, batch, impl: str, vocab: int) -> float:
     else:
         head_positions = int((batch.labels >= 0).sum()) if impl == "maskbench" else B * S
         fwd += head_positions * 2 * d * vocab
-        if impl == "hf":
-            fwd += B * S * 2 * d * d  # BERT's prediction-head transform
+        fwd += head_positions * 2 * d * d  # BERT's prediction-head transform (maskbench's encoder default too)
     return 3.0 * fwd
 
 
