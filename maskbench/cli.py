@@ -20,6 +20,16 @@ OVERRIDES = typer.Argument(None, help="Config overrides: group=option or key=val
                                       "arch=encoder_decoder train.max_steps=2000).")
 
 
+@app.callback()
+def _options(config_dir: Optional[Path] = typer.Option(
+        None, "--config-dir", help="A folder of your own configs (like ./conf, which is always searched): "
+                                   "DIR/experiment/mine.yaml gives experiment=mine.")):
+    if config_dir is not None:
+        import os
+
+        os.environ["MASKBENCH_CONFIG_DIR"] = str(config_dir)
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 

@@ -20,16 +20,26 @@ _NON_SCIENCE = ("runtime", "run", "sweep")  # sweep: which fine-tunings follow d
 _NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", "log_every")
 
 
+def user_config_dirs() -> list[Path]:
+    """Folders of the user's own configs, searched besides the packaged ones: $MASKBENCH_CONFIG_DIR (set by
+    `maskbench --config-dir DIR`) and ./conf, so that conf/experiment/mine.yaml gives experiment=mine."""
+    import os
+
+    dirs = [Path(os.environ["MASKBENCH_CONFIG_DIR"]).expanduser()] if os.environ.get("MASKBENCH_CONFIG_DIR") else []
+    dirs.append(Path.cwd() / "conf")
+    return [d.resolve() for d in dirs if d.is_dir() and d.resolve() != CONF_DIR.resolve()]
+
+
 def group_options(group: str) -> list[str]:
-    """The config names a group offers, e.g. group_options('corruption')."""
-    folder = CONF_DIR / group
-    if not folder.is_dir():
+    """The config names a group offers (packaged and the user's own), e.g. group_options('corruption')."""
+    folders = [d / group for d in [CONF_DIR, *user_config_dirs()] if (d / group).is_dir()]
+    if not folders:
         raise MaskbenchError(f"unknown config group '{group}': choose one of {', '.join(available_groups())}")
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    return sorted({p.stem for f in folders for p in f.glob("*.yaml")})
 
 
 def available_groups() -> list[str]:
-    return sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir())
+    return sorted({p.name for d in [CONF_DIR, *user_config_dirs()] for p in d.iterdir() if p.is_dir()})
 
 
 def _check_sweep_syntax(overrides: list[str]) -> None:
@@ -42,7 +52,31 @@ def _check_sweep_syntax(overrides: list[str]) -> None:
             )
 
 
-def _translate_hydra_error(exc: Exception, overrides: list[str]) -> MaskbenchError:
+def _nearest_key(key: str, root: str) -> str:
+    """' (did you mean train.max_steps?)' for a misspelled key, from the keys the root config has."""
+    import difflib
+
+    from omegaconf import OmegaConf
+
+    try:
+        base = load_config([], root=root, validate=False)
+    except MaskbenchError:
+        return ""
+
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            yield f"{prefix}{k}"
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+    keys = list(flat(OmegaConf.to_container(base)))
+    head, _, leaf = key.rpartition(".")
+    siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == head}
+    close = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.7) or \
+        difflib.get_close_matches(key, keys, n=1, cutoff=0.85)
+    return f" (did you mean {siblings.get(close[0], close[0])}?)" if close else ""
+
+
+def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pretrain") -> MaskbenchError:
     msg = str(exc)
     m = re.search(r"Could not find '([^']+)/([^']+)'", msg)
     if m:
@@ -59,10 +93,11 @@ def _translate_hydra_error(exc: Exception, overrides: list[str]) -> MaskbenchErr
                                   f"`maskbench compare experiment={preset}` or `maskbench finetune experiment={preset}`")
         hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (
             "see `maskbench config show` for valid keys")
-        return MaskbenchError(f"unknown config option '{key}': {hint}")
+        return MaskbenchError(f"unknown config option '{key}'{_nearest_key(key, root)}: {hint}")
     m = re.search(r"Key '([^']+)' not in '([^']+)'", msg)
     if m:
-        return MaskbenchError(f"unknown config option '{m.group(2)}.{m.group(1)}': see `maskbench config show`")
+        key = f"{m.group(2)}.{m.group(1)}"
+        return MaskbenchError(f"unknown config option '{key}'{_nearest_key(key, root)}: see `maskbench config show`")
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
     return MaskbenchError(f"bad config override ({first}): overrides look like key=value or group=option")
 
@@ -75,12 +110,14 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
+    search = [f"hydra.searchpath=[{','.join('file://' + str(d) for d in user_config_dirs())}]"] \
+        if user_config_dirs() else []
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose(config_name=root, overrides=overrides)
+            cfg = compose(config_name=root, overrides=search + overrides)
     except Exception as exc:  # hydra raises several types; all become one line
-        raise _translate_hydra_error(exc, overrides) from None
+        raise _translate_hydra_error(exc, overrides, root) from None
     finally:
         GlobalHydra.instance().clear()
     try:

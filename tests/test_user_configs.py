@@ -1,0 +1,47 @@
+"""The user's own configs (./conf, --config-dir) and misspelled keys that get a suggestion."""
+
+import subprocess
+import sys
+
+import pytest
+
+from maskbench.config import group_options, load_config
+from maskbench.errors import MaskbenchError
+
+MINE = "# @package _global_\ndefaults:\n  - override /model: tiny\ntrain:\n  max_steps: 7\n"
+
+
+def test_conf_in_the_working_directory_composes(tmp_path, monkeypatch):
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "mine.yaml").write_text(MINE)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(["experiment=mine"])
+    assert cfg.train.max_steps == 7 and cfg.model.name == "tiny"
+    assert "mine" in group_options("experiment") and "debug" in group_options("experiment")
+
+
+def test_config_dir_option(tmp_path):
+    (tmp_path / "mine_confs" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine_confs" / "experiment" / "mine.yaml").write_text(MINE)
+    proc = subprocess.run([sys.executable, "-m", "maskbench", "--config-dir", str(tmp_path / "mine_confs"), "config",
+                           "show", "experiment=mine"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "max_steps: 7" in proc.stdout
+
+
+def test_the_shipped_example_composes(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    assert load_config(["experiment=example"]).train.max_steps == 50
+
+
+@pytest.mark.parametrize("wrong, meant, root", [
+    ("train.max_step=10", "train.max_steps", "pretrain"), ("model.dmodel=3", "model.d_model", "pretrain"),
+    ("data.seqlen=3", "data.seq_len", "pretrain"), ("corruption.mask_probb=0.1", "corruption.mask_prob", "pretrain"),
+    ("trian.lr=1", "train.lr", "pretrain"), ("runtime.precison=fp32", "runtime.precision", "pretrain"),
+    ("data.vocabsize=9", "data.vocab_size", "pretrain"), ("train.batchsize=9", "train.batch_size", "pretrain"),
+    ("task.labelfield=x", "task.label_field", "finetune"), ("compare.seed=[1]", "compare.seeds", "finetune")])
+def test_a_misspelled_key_gets_the_nearest_one(wrong, meant, root):
+    with pytest.raises(MaskbenchError, match=f"did you mean {meant}\\?"):
+        load_config([wrong], root=root)
