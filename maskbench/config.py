@@ -163,6 +163,11 @@ def _validate_task(cfg) -> None:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise MaskbenchError(f"task.{key}={value} must be an integer >= {low}"
                                  + (" (or null for all)" if key == "max_eval_examples" else ""))
+    if not isinstance(t.get("freeze", False), bool):
+        raise MaskbenchError(f"task.freeze={t.freeze} must be true or false")
+    probe = t.get("probe_layer")
+    if probe is not None and (not isinstance(probe, int) or isinstance(probe, bool) or probe < 0):
+        raise MaskbenchError(f"task.probe_layer={probe} must be a layer number >= 0 (0 = the embeddings) or null")
     if t.kind == "qa" and t.doc_stride >= t.max_len:
         raise MaskbenchError(f"task.doc_stride={t.doc_stride} must be below task.max_len={t.max_len}")
     pooling = t.get("pooling", "token")

@@ -60,10 +60,13 @@ class Encoder(Embedded):
                                           act=s.activation) for _ in range(s.n_layers))
         self.ln_f = nn.LayerNorm(s.d_model, eps=s.ln_eps) if s.norm == "pre" else None
 
-    def forward(self, input_ids, pad_mask=None, token_type_ids=None):
+    def forward(self, input_ids, pad_mask=None, token_type_ids=None, upto: int | None = None):
+        """Final states, or with `upto=K` the states after the first K blocks (0 = the embeddings)."""
         x = self.embed(input_ids, token_type_ids)
         mask = key_padding_mask(pad_mask)
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
+            if upto is not None and i >= upto:
+                return x
             x = block(x, self_mask=mask)
         return self.ln_f(x) if self.ln_f is not None else x
 

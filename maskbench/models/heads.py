@@ -16,10 +16,24 @@ SENTENCE_KINDS = ("classification", "pair_classification")
 
 
 class TaskModel(nn.Module):
-    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float, pooling: str = "token"):
+    """`freeze=True` trains the head alone on frozen states (a probe): the backbone gets no gradient and
+    runs without dropout. `probe_layer=K` reads the encoder's states after its first K blocks (0 = the
+    embeddings) instead of the model's usual final states, for either architecture."""
+
+    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float, pooling: str = "token",
+                 freeze: bool = False, probe_layer: int | None = None):
         super().__init__()
+        from maskbench.errors import MaskbenchError
+
         self.backbone, self.kind, self.pooling = backbone, kind, pooling
         self.arch = backbone.arch
+        self.freeze, self.probe_layer = freeze, probe_layer
+        n_layers = len(backbone.encoder.blocks)
+        if probe_layer is not None and not 0 <= probe_layer <= n_layers:
+            raise MaskbenchError(f"task.probe_layer={probe_layer}: this encoder has layers 0 (embeddings) to {n_layers}")
+        if freeze:
+            for p in backbone.parameters():
+                p.requires_grad_(False)
         d = backbone.token_embedding.embedding_dim
         self.drop = nn.Dropout(dropout)
         if kind in SENTENCE_KINDS and self.arch == "encoder_decoder" and pooling == "token":
@@ -29,15 +43,28 @@ class TaskModel(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, batch) -> torch.Tensor:
+    def features(self, batch) -> torch.Tensor:
+        """The states the head reads: [B, S, D] (frozen: without dropout or gradient)."""
+        if self.freeze:
+            self.backbone.eval()
+            with torch.no_grad():
+                return self._states(batch)
+        return self._states(batch)
+
+    def _states(self, batch) -> torch.Tensor:
+        if self.probe_layer is not None:
+            return self.backbone.encoder(batch.input_ids, batch.pad_mask, batch.token_type_ids, upto=self.probe_layer)
         # Encoder: its states. Encoder-decoder: decoder states (batch.decoder_input_ids = the input sequence).
-        h = self.backbone(batch)
+        return self.backbone(batch)
+
+    def forward(self, batch) -> torch.Tensor:
+        h = self.features(batch)
         if self.kind in SENTENCE_KINDS:
             if self.pooling == "mean":
                 pooled = _mean_over_real(h, batch.pad_mask)
             elif self.arch == "encoder":
                 pooled = self.backbone.pooled(h)
-            else:
+            else:  # the final [EOS] state (decoder's, or the encoder's with probe_layer)
                 S = h.shape[1]
                 last = torch.full((h.shape[0],), S - 1, device=h.device) if batch.pad_mask is None else \
                     (~batch.pad_mask).long().sum(1) - 1

@@ -257,7 +257,8 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, t
     net = build_model(mcfg, backbone.arch, vocab.size)
     backbone.load_into(net)
     torch.manual_seed(cfg.seed + 1)
-    model = TaskModel(net, task.kind, len(labels), float(task.dropout), str(task.get("pooling", "token"))).to(device)
+    model = TaskModel(net, task.kind, len(labels), float(task.dropout), str(task.get("pooling", "token")),
+                      freeze=bool(task.get("freeze", False)), probe_layer=task.get("probe_layer")).to(device)
     optimizer = build_optimizer(model, t)
     params = count_params(model)
     config_yaml = to_yaml(cfg)
@@ -304,7 +305,8 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, t
                "objective": backbone.objective,
                "init_source": backbone.source, "arch": backbone.arch, "model": backbone.model_cfg.get("name"),
                "seed": cfg.seed, "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
-               "wall_s": round(state.wall_s, 2), "metric": task.metric, "final_eval": final,
+               "wall_s": round(state.wall_s, 2), "metric": task.metric,
+               "freeze": bool(task.get("freeze", False)), "probe_layer": task.get("probe_layer"), "final_eval": final,
                "initial_eval": {k: v for k, v in first.items()}}
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     say(f"[green]{task.name}[/]: {task.metric} = {final.get(task.metric)} ({time.strftime('%H:%M:%S')})")
