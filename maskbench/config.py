@@ -287,6 +287,16 @@ def _validate_model_data_train(cfg) -> None:
         raise MaskbenchError(f"run.loggers={loggers} must be a list of {', '.join(LOGGERS)}, "
                              f"e.g. run.loggers=[jsonl,tensorboard]")
     check_trackers_installed(loggers)
+    sw = cfg.get("sweep")
+    if sw is not None and "launcher" in sw:
+        if sw.launcher not in ("sequential", "local", "slurm"):
+            raise MaskbenchError(f"sweep.launcher={sw.launcher} is unknown: choose sequential, local or slurm")
+        if not isinstance(sw.jobs, int) or isinstance(sw.jobs, bool) or sw.jobs < 1:
+            raise MaskbenchError(f"sweep.jobs={sw.jobs} must be an integer >= 1")
+        import importlib.util
+
+        if sw.launcher != "sequential" and importlib.util.find_spec("submitit") is None:
+            raise MaskbenchError(f"sweep.launcher={sw.launcher} needs submitit: pip install 'maskbench[cluster]'")
     r = cfg.runtime
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", str(r.device)):
         raise MaskbenchError(f"runtime.device={r.device} is unknown: choose auto, cpu, cuda or cuda:N")

@@ -83,4 +83,5 @@ def env_info(seed: int, device: str) -> dict:
         rev = None
     return {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
             "device": device, "threads": torch.get_num_threads(), "git_revision": rev, "seed": seed,
+            "pid": os.getpid(),
             "argv": sys.argv}

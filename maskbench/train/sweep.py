@@ -81,30 +81,48 @@ def run_sweep(overrides: list[str], console=None) -> Path:
 
 
 def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> None:
+    launcher = str(configs[0].sweep.get("launcher", "sequential"))
+    if launcher != "sequential":
+        from maskbench.train.launch import launch_grid
+
+        launch_grid(grid, configs, root, overrides, runtime, console, say)
+        return
+    for i, (point, cfg) in enumerate(zip(grid, configs), 1):
+        say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {_status(run_dir_for(cfg))}"))
+        run_point(point, root, overrides, runtime, console)
+
+
+def run_point(point: list[str], root: Path, overrides, runtime, console=None) -> str:
+    """One grid point: its pretraining (skipped if done, resumed if partial), then its fine-tunings."""
     from maskbench.train.finetune import resolve_init, run_finetune
     from maskbench.train.pretrain import run_pretrain
 
-    for i, (point, cfg) in enumerate(zip(grid, configs), 1):
-        run_dir = run_dir_for(cfg)
-        status = _status(run_dir)
-        say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {status}"))
-        if status != "done":
-            if status == "partial":
-                cfg = load_config(point + [f"run.root={root / 'pretrain'}", "train.resume=true"])
-            run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
-        for task in cfg.sweep.tasks:
-            ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
-                             root="finetune")
-            pre = resolve_init(with_changes(ft, init=str(run_dir)))
-            jobs = [(root / "finetune" / str(task) / run_dir.name, pre)]
-            if cfg.sweep.scratch:
-                name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
-                jobs.append((root / "finetune" / str(task) / name,
-                             pre.scratch_twin()))
-            for ft_dir, backbone in jobs:
-                if (ft_dir / "summary.json").exists():
-                    continue
+    cfg = load_config(point + [f"run.root={root / 'pretrain'}"])
+    run_dir = run_dir_for(cfg)
+    status = _status(run_dir)
+    if status != "done":
+        if status == "partial":
+            cfg = load_config(point + [f"run.root={root / 'pretrain'}", "train.resume=true"])
+        run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
+    for task in cfg.sweep.tasks:
+        ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
+                         root="finetune")
+        pre = resolve_init(with_changes(ft, init=str(run_dir)))
+        jobs = [(root / "finetune" / str(task) / run_dir.name, pre)]
+        if cfg.sweep.scratch:
+            name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
+            jobs.append((root / "finetune" / str(task) / name,
+                         pre.scratch_twin()))
+        for ft_dir, backbone in jobs:
+            if (ft_dir / "summary.json").exists():
+                continue
+            try:
                 run_finetune(with_changes(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
                              command="maskbench sweep " + " ".join(overrides), console=console,
                              backbone=backbone, run_dir=ft_dir)
-
+            except MaskbenchError as exc:
+                # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
+                # parallel launcher another job may be training it right now, and it will finish it.
+                if not (backbone.kind == "scratch" and "in use by process" in str(exc)):
+                    raise
+    return run_dir.name

@@ -1,0 +1,70 @@
+"""sweep.launcher=local runs grid points as parallel processes through submitit; a re-run does only what is
+missing; the Slurm launcher's submission script carries the sweep.slurm options."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+pytest.importorskip("submitit")
+
+from maskbench.config import load_config  # noqa: E402
+from maskbench.train.sweep import run_sweep  # noqa: E402
+
+GRID = ["corruption=bart_infill,mass_span", "seed=1,2", "arch=encoder_decoder"]
+
+
+def _runs(root):
+    return sorted((root / "pretrain").iterdir())
+
+
+def test_local_launcher_runs_points_in_parallel_processes_and_resumes(tiny_overrides, tmp_path):
+    root = tmp_path / "s"
+    over = tiny_overrides + GRID + [f"sweep.dir={root}", "sweep.launcher=local", "sweep.jobs=2", "train.max_steps=40"]
+    run_sweep(over)
+    runs = _runs(root)
+    assert len(runs) == 4 and all((r / "summary.json").exists() for r in runs)
+    pids = {json.loads((r / "env.json").read_text())["pid"] for r in runs}
+    assert len(pids) == 4 and os.getpid() not in pids  # each in its own process
+    spans = sorted(((r / "config.yaml").stat().st_mtime, (r / "summary.json").stat().st_mtime) for r in runs)
+    assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1))  # two ran at the same time
+    assert (root / "jobs" / runs[0].name).is_dir()  # logs per job
+    assert (root / "report" / "report.md").exists()
+    # A job killed mid-run: its run is left partial; the same command redoes only that one.
+    victim = runs[1]
+    shutil.rmtree(victim / "checkpoints" / "final")
+    (victim / "summary.json").unlink()
+    stamps = {r: (r / "summary.json").stat().st_mtime_ns for r in runs if r != victim}
+    run_sweep(over)
+    assert (victim / "summary.json").exists()
+    assert {r: (r / "summary.json").stat().st_mtime_ns for r in runs if r != victim} == stamps
+
+
+def test_slurm_submission_script_has_the_options(tiny_overrides, tmp_path, monkeypatch):
+    from maskbench.train.launch import slurm_script
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("srun", "sbatch", "squeue", "sacct"):
+        (fake / tool).write_text("#!/bin/sh\nexit 0\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    cfg = load_config(tiny_overrides + ["sweep.launcher=slurm", "sweep.jobs=3", "sweep.slurm.partition=gpu",
+                                        "sweep.slurm.time_min=90", "sweep.slurm.gpus=1", "sweep.slurm.mem=32G"])
+    script = slurm_script(cfg, tmp_path / "sweep")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=90", "#SBATCH --gpus-per-node=1", "#SBATCH --mem=32G",
+                 "#SBATCH --signal=USR2@"):
+        assert line in script, script
+    assert str(tmp_path / "sweep" / "jobs") in script
+
+
+def test_launcher_errors_are_one_line(tiny_overrides):
+    from maskbench.errors import MaskbenchError
+
+    with pytest.raises(MaskbenchError, match="sweep.launcher=cloud is unknown"):
+        load_config(tiny_overrides + ["sweep.launcher=cloud"])
+    with pytest.raises(MaskbenchError, match="sweep.jobs=0"):
+        load_config(tiny_overrides + ["sweep.jobs=0"])
