@@ -24,17 +24,10 @@ from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.runs.lock import FolderLock
+from maskbench.runs.rundir import sha256_file
 
 _ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool, small
                       # enough that 2 x workers batches in flight stay a few MB
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> str:
@@ -42,7 +35,7 @@ def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> st
     the settings, and the given tokenizer."""
     h = hashlib.sha256()
     for f in files:
-        h.update(f"{f.resolve()}|{_file_digest(f)}\n".encode())
+        h.update(f"{f.resolve()}|{sha256_file(f)}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v1".encode())
     if tokenizer_file is not None:  # _given_tokenizer checked that it exists
@@ -157,7 +150,7 @@ def cache_problem(folder: Path) -> str | None:
             if (folder / f"{split}.flags.bin").stat().st_size != n:
                 return f"{split}.flags.bin is not the size meta.json says"
             digest = (meta.get("sha256") or {}).get(split)
-            if digest is not None and _file_digest(folder / f"{split}.tokens.bin") != digest:
+            if digest is not None and sha256_file(folder / f"{split}.tokens.bin") != digest:
                 return f"{split}.tokens.bin does not match its checksum"
     except FileNotFoundError:
         return "incomplete (no meta.json or a missing file)"

@@ -15,6 +15,17 @@ import sys
 from pathlib import Path
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 4 MB pieces (checkpoint and token-cache checksums)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename: a crash never leaves a half-written file."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")

@@ -19,19 +19,10 @@ from pathlib import Path
 import torch
 
 from maskbench.errors import MaskbenchError
+from maskbench.runs.rundir import sha256_file
 
 _STEP = re.compile(r"^step-(\d+)$")
 _CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def damage(folder: Path) -> str | None:
@@ -48,7 +39,7 @@ def damage(folder: Path) -> str | None:
         for name, digest in files.items():
             if not (folder / name).is_file():
                 return f"{name} missing"
-            if _sha256(folder / name) != digest:
+            if sha256_file(folder / name) != digest:
                 return f"{name} does not match its checksum"
         return None
     for name in ("model.safetensors", "trainer.pt"):
@@ -131,7 +122,7 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
     (tmp / "config.yaml").write_text(config_yaml)
     shutil.copy(tokenizer_json, tmp / "tokenizer.json")
     # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
-    files = {name: _sha256(tmp / name) for name in _CHECKED}
+    files = {name: sha256_file(tmp / name) for name in _CHECKED}
     (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": files}, indent=1))
     if folder.exists():  # replacing (e.g. final/ of a resumed run): move the old one aside first
         old = folder.with_name(folder.name + ".old")
