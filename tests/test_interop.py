@@ -41,9 +41,16 @@ def exported(tiny_overrides, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sentences(corpus_file):
-    lines = [s for s in corpus_file.read_text().split("\n") if len(s) > 40 and not s.startswith(" =")]
-    return [lines[0][:200], lines[1][:90], lines[2][:140]]
+def sentences(cache_dir):
+    """Real text: sentences of the Wikipedia sample that ships inside the gensim wheel."""
+    from maskbench.data.corpus import default_corpus_path, iter_documents
+
+    out = []
+    for doc in iter_documents([default_corpus_path(str(cache_dir))], "auto"):
+        out += [s for s in doc if 40 < len(s) < 220]
+        if len(out) >= 6:
+            return out[:6]
+    return out
 
 
 def test_export_folder_loads_with_auto_classes(exported):
