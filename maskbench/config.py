@@ -110,8 +110,8 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
-    search = [f"hydra.searchpath=[{','.join('file://' + str(d) for d in user_config_dirs())}]"] \
-        if user_config_dirs() else []
+    user_dirs = user_config_dirs()
+    search = [f"hydra.searchpath=[{','.join('file://' + str(d) for d in user_dirs)}]"] if user_dirs else []
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):

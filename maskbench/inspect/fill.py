@@ -14,6 +14,13 @@ from maskbench.errors import MaskbenchError
 from maskbench.inspect.loading import Loaded, encode_with_masks
 
 
+def _check_fits(m: Loaded, ids: list[int]) -> None:
+    """The text plus its two framing tokens must fit the model's positions."""
+    if len(ids) + 2 > m.model.shape.max_positions:
+        raise MaskbenchError(f"the text is {len(ids)} tokens, more than the model's {m.model.shape.max_positions - 2}: "
+                             f"shorten it")
+
+
 @torch.no_grad()
 def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, int, float]]]:
     """Per blank: the top-k (token, id, probability). Probabilities are the model's own over the whole
@@ -21,9 +28,7 @@ def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, i
     ids = encode_with_masks(m.tok, text, m.vocab)
     if m.vocab.mask not in ids:
         raise MaskbenchError('the text has no [MASK]: write e.g. "the capital of france is [MASK] ."')
-    if len(ids) + 2 > m.model.shape.max_positions:
-        raise MaskbenchError(f"the text is {len(ids)} tokens, more than the model's {m.model.shape.max_positions - 2}: "
-                             f"shorten it")
+    _check_fits(m, ids)
     x = torch.tensor([[m.vocab.cls] + ids + [m.vocab.sep]])
     hidden = m.model(Corrupted(input_ids=x, labels=x))
     where = (x[0] == m.vocab.mask).nonzero().squeeze(1)
@@ -38,9 +43,7 @@ def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, i
 def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> list[int]:
     """Decode a reconstruction of `ids` from an encoder-decoder (greedy when beam == 1)."""
     v = m.vocab
-    if len(ids) + 2 > m.model.shape.max_positions:
-        raise MaskbenchError(f"the text is {len(ids)} tokens, more than the model's {m.model.shape.max_positions - 2}: "
-                             f"shorten it")
+    _check_fits(m, ids)
     src = torch.tensor([[v.bos] + ids + [v.eos]])
     batch = Corrupted(input_ids=src, labels=src)
     memory = m.model.encode(batch)

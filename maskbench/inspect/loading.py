@@ -32,8 +32,7 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     if not scratch:
         src.load_into(model)
     model.eval()
-    cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch},
-                            "objective": src.objective})
+    cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch}})
     return Loaded(model, tok, vocab, cfg, Path(src.source))
 
 

@@ -75,11 +75,11 @@ class Backbone(nn.Module):
     """What both architectures share: the encoder stack, the LM head tied to its token embedding, and
     the pooled first-position head (NSP, sentence classification)."""
 
-    def __init__(self, m, vocab_size: int, arch: str, n_segments: int | None = None):
+    def __init__(self, m, vocab_size: int, arch: str):
         super().__init__()
         s = ModelShape.from_cfg(m)
         self.shape = s
-        self.encoder = Encoder(vocab_size, s, s.n_segments if n_segments is None else n_segments)
+        self.encoder = Encoder(vocab_size, s, s.n_segments)
         self.lm_head = LMHead(s.d_model, vocab_size, s.lm_transform(arch),
                               self.encoder.tok if s.tie_embeddings else None, eps=s.ln_eps, act=s.activation)
         # BERT's pooler: dense + tanh on the first position, then a 2-way NSP classifier.

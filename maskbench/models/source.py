@@ -34,9 +34,14 @@ class ModelSource:
         if self.loader is not None:
             self.loader(model)
 
+    @classmethod
+    def scratch(cls, model_cfg, arch: str, tokenizer_path: Path) -> "ModelSource":
+        """A model of this config and tokenizer with random weights."""
+        return cls(model_cfg, arch, tokenizer_path, "scratch", "scratch", "scratch", None)
+
     def scratch_twin(self) -> "ModelSource":
         """The same model and tokenizer with random weights: the control of every comparison."""
-        return ModelSource(self.model_cfg, self.arch, self.tokenizer_path, "scratch", "scratch", "scratch", None)
+        return ModelSource.scratch(self.model_cfg, self.arch, self.tokenizer_path)
 
     @property
     def label(self) -> str:

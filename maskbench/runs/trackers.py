@@ -48,13 +48,20 @@ def _missing(name: str) -> MaskbenchError:
                           f"  (or: pip install {'mlflow-skinny' if name == 'mlflow' else name})")
 
 
+def _require(name: str, module: str):
+    """Import a tracker's module, or fail in one line with its install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise _missing(name) from None
+
+
 class TensorBoard:
     def __init__(self, run_dir: Path, config: dict, config_yaml: str):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise _missing("tensorboard") from None
-        self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        tb = _require("tensorboard", "torch.utils.tensorboard")
+        self.writer = tb.SummaryWriter(log_dir=str(run_dir / "tensorboard"))
         self.writer.add_text("config", "```\n" + config_yaml + "\n```", 0)
 
     def log(self, step: int, values: dict) -> None:
@@ -67,12 +74,8 @@ class TensorBoard:
 
 class WandB:
     def __init__(self, run_dir: Path, config: dict, project: str):
-        try:
-            import wandb
-        except ImportError:
-            raise _missing("wandb") from None
+        wandb = _require("wandb", "wandb")
         os.environ.setdefault("WANDB_SILENT", "true")
-        self.wandb = wandb
         # One W&B run per run folder, so a resumed run continues the same W&B run.
         run_id = "mb-" + hashlib.sha256(str(run_dir).encode()).hexdigest()[:12]
         self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir), config=config, id=run_id,
@@ -87,10 +90,7 @@ class WandB:
 
 class MLflow:
     def __init__(self, run_dir: Path, config: dict, project: str):
-        try:
-            import mlflow
-        except ImportError:
-            raise _missing("mlflow") from None
+        mlflow = _require("mlflow", "mlflow")
         uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "mlruns").as_uri()
         if uri.startswith("file:"):  # MLflow 3 keeps its file store only on request: no server, no network
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

@@ -136,12 +136,8 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
 
 
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and
-             (p / "state.json").exists()]
-    return sorted(found)
+    """(step, folder) of the step-N checkpoints that have a state.json, oldest first."""
+    return [(n, p) for n, p in _all_steps(run_dir) if (p / "state.json").exists()]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

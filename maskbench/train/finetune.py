@@ -23,10 +23,10 @@ from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import SENTENCE_KINDS, TaskModel
-from maskbench.runs.lock import has_content, run_lock
-from maskbench.runs.trackers import open_trackers
-from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
 from maskbench.models.source import ModelSource, resolve_source
+from maskbench.runs.lock import has_content, run_lock
+from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
+from maskbench.runs.trackers import open_trackers
 from maskbench.train.checkpoint import TrainState, save_checkpoint
 from maskbench.train.distributed import Dist
 from maskbench.train.loop import Interrupted, LoopHooks, train_loop
@@ -42,7 +42,7 @@ def resolve_init(cfg) -> ModelSource:
         from maskbench.data.cache import build_cache
 
         cache = build_cache(cfg.data)
-        return ModelSource(cfg.model, cfg.arch.name, cache / "tokenizer.json", "scratch", "scratch", "scratch", None)
+        return ModelSource.scratch(cfg.model, cfg.arch.name, cache / "tokenizer.json")
     return resolve_source(init, cfg.data.get("cache_dir"))
 
 

@@ -50,17 +50,10 @@ def _plain_console():
     return Console(highlight=False, soft_wrap=True, force_terminal=False)
 
 
-def executor_for(cfg, root: Path, name: str):
-    """A submitit executor for one job folder, from sweep.launcher and sweep.slurm.*."""
-    submitit = _submitit()
-    s = cfg.sweep
-    folder = root / "jobs" / name
-    if s.launcher == "local":
-        ex = submitit.LocalExecutor(folder=str(folder))
-        ex.update_parameters(timeout_min=int(s.slurm.time_min))
-        return ex
-    ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    ex.update_parameters(**slurm_parameters(cfg))
+def local_executor(cfg, root: Path, name: str):
+    """submitit's local executor for one grid point; its logs in SWEEP/jobs/<run>/."""
+    ex = _submitit().LocalExecutor(folder=str(root / "jobs" / name))
+    ex.update_parameters(timeout_min=int(cfg.sweep.slurm.time_min))
     return ex
 
 
@@ -115,7 +108,7 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
         while pending or running:
             while pending and len(running) < jobs_at_once:
                 point, cfg, name = pending.pop(0)
-                ex = executor_for(cfg, root, name)
+                ex = local_executor(cfg, root, name)
                 gpu = gpus_free.pop(0) if gpus_free else None
                 if gpu is not None:
                     ex.update_parameters(visible_gpus=(gpu,))
