@@ -158,11 +158,12 @@ def _validate_task(cfg) -> None:
     if not isinstance(t.max_len, int) or t.max_len < 8:
         raise MaskbenchError(f"task.max_len={t.max_len} must be an integer >= 8")
     _prob(cfg, "task.dropout", t.dropout)
-    for key, low in (("doc_stride", 1), ("max_query_len", 1), ("max_answer_len", 1), ("max_eval_examples", 1)):
+    for key, low in (("doc_stride", 1), ("max_query_len", 1), ("max_answer_len", 1), ("max_eval_examples", 1),
+                     ("train_size", 1)):
         value = t.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise MaskbenchError(f"task.{key}={value} must be an integer >= {low}"
-                                 + (" (or null for all)" if key == "max_eval_examples" else ""))
+                                 + (" (or null for all)" if key in ("max_eval_examples", "train_size") else ""))
     if not isinstance(t.get("freeze", False), bool):
         raise MaskbenchError(f"task.freeze={t.freeze} must be true or false")
     probe = t.get("probe_layer")
@@ -173,6 +174,8 @@ def _validate_task(cfg) -> None:
     pooling = t.get("pooling", "token")
     if pooling not in ("token", "mean"):
         raise MaskbenchError(f"task.pooling={pooling} is unknown: choose token ([CLS] / final [EOS]) or mean")
+    if "compare" in cfg:
+        _validate_compare(cfg.compare)
     init = str(cfg.get("init", "scratch"))
     if init != "scratch" and init.startswith("-"):
         raise MaskbenchError(f"init={init} is not a folder: give a pretraining run folder or init=scratch")
@@ -216,6 +219,31 @@ def _validate_corruption(cfg) -> None:
         if n_spans > d.n_sentinels:
             raise MaskbenchError(
                 f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: raise it")
+
+
+def _validate_compare(c) -> None:
+    from omegaconf import ListConfig
+
+    seeds = c.get("seeds")
+    if not isinstance(seeds, ListConfig) or not seeds or not all(_is_int(x) for x in seeds):
+        raise MaskbenchError(f"compare.seeds={seeds} must be a list of integers, e.g. \"compare.seeds=[0,1,2]\"")
+    sizes = c.get("train_sizes")
+    if sizes is not None and (not isinstance(sizes, ListConfig) or not sizes
+                              or not all(x == "all" or (_is_int(x) and x >= 1) for x in sizes)):
+        raise MaskbenchError(f"compare.train_sizes={sizes} must be a list of example counts and/or all, "
+                             f"e.g. compare.train_sizes=[100,300,1000,all] (or null)")
+    ckpts = c.get("checkpoints", "last")
+    if not (ckpts in ("last", "all") or (isinstance(ckpts, ListConfig) and ckpts
+                                         and all(_is_int(x) and x >= 0 for x in ckpts))):
+        raise MaskbenchError(f"compare.checkpoints={ckpts} must be last, all or a list of pretraining steps, "
+                             f"e.g. compare.checkpoints=[400,1200,2000]")
+    boot = c.get("bootstrap", 2000)
+    if not _is_int(boot) or boot < 100:
+        raise MaskbenchError(f"compare.bootstrap={boot} must be an integer >= 100 (resamples for the intervals)")
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _validate_model_data_train(cfg) -> None:

@@ -115,12 +115,15 @@ def test_compare_summary_final_and_curve_gaps(tmp_path):
             runs.append((label, seed, d))
     s = compare_summary(runs, "accuracy", "sst2", "pre")
     assert s["pretrained"]["mean"] == 80.5 and s["scratch"]["mean"] == 80.0 and s["gap"] == 0.5
-    assert s["max_seed_spread"] == 2.0 and s["gap_exceeds_seed_spread"] is False
+    # no per-example scores in these fixtures: the interval comes from the seeds' paired differences (1, 0)
+    assert s["max_seed_spread"] == 2.0 and s["ci"] == [0.0, 1.0] and s["separable"] is False
+    assert s["method"] == "bootstrap over seeds" and s["seeds"] == 2
     # mean over evaluations after step 0: pretrained (70+80)/2, (70+81)/2 ; scratch (50+79)/2, (50+81)/2
     assert s["curve_mean"]["gap"] == pytest.approx(75.25 - 65.0)
-    assert s["curve_mean"]["gap_exceeds_seed_spread"] is True
+    assert s["curve_mean"]["separable"] is True and s["curve_mean"]["ci"] == [10.0, 10.5]
     png = plot_compare(runs, "accuracy", tmp_path / "c.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     flipped = [("scratch" if label == "pretrained" else "pretrained", seed, d) for label, seed, d in runs]
     f = compare_summary(flipped, "accuracy", "sst2", "pre")  # scratch ahead beyond the spread is a finding too
-    assert f["curve_mean"]["gap"] == pytest.approx(65.0 - 75.25) and f["curve_mean"]["gap_exceeds_seed_spread"] is True
+    assert f["curve_mean"]["gap"] == pytest.approx(65.0 - 75.25) and f["curve_mean"]["separable"] is True
+    assert f["curve_mean"]["ci"] == [-10.5, -10.0]

@@ -31,12 +31,17 @@ def exact_match(prediction: str, truth: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(truth))
 
 
-def squad_scores(predictions: dict[str, str], references: dict[str, list[str]]) -> dict:
-    """{'exact_match': %, 'f1': %} over the questions in `references` (missing predictions score 0)."""
-    em = f1 = 0.0
+def squad_example_scores(predictions: dict[str, str], references: dict[str, list[str]]) -> dict[str, tuple]:
+    """qid -> (exact match, F1) in [0, 1], the maximum over the question's reference answers."""
+    out = {}
     for qid, truths in references.items():
         pred = predictions.get(qid, "")
-        em += max(exact_match(pred, t) for t in truths)
-        f1 += max(f1_score(pred, t) for t in truths)
+        out[qid] = (max(exact_match(pred, t) for t in truths), max(f1_score(pred, t) for t in truths))
+    return out
+
+
+def squad_scores(predictions: dict[str, str], references: dict[str, list[str]]) -> dict:
+    """{'exact_match': %, 'f1': %} over the questions in `references` (missing predictions score 0)."""
+    per = squad_example_scores(predictions, references).values()
     n = max(len(references), 1)
-    return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n}
+    return {"exact_match": 100.0 * sum(e for e, _ in per) / n, "f1": 100.0 * sum(f for _, f in per) / n}

@@ -16,58 +16,86 @@ def curve_mean(run, metric: str) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-def compare_summary(runs, metric: str, task: str, pretrained_from: str) -> dict:
+def compare_summary(runs, metric: str, task: str, pretrained_from: str, n_boot: int = 2000) -> dict:
+    """Pretrained vs scratch from (label, seed, run folder) triples: means, spreads, and the gap with its
+    interval (final metric: paired bootstrap over eval examples and seeds; curve mean: over seeds)."""
+    from maskbench.report.uncertainty import gap_between, seed_interval
+
+    runs = sorted(runs, key=lambda r: (r[1], r[0]))
     finals: dict[str, list[float]] = {"pretrained": [], "scratch": []}
     curves: dict[str, list[float]] = {"pretrained": [], "scratch": []}
+    dirs: dict[str, list] = {"pretrained": [], "scratch": []}
     per_run = []
     for label, seed, run in runs:
         s = json.loads((Path(run) / "summary.json").read_text())
         value = s["final_eval"].get(metric)
         finals[label].append(value)
+        dirs[label].append(run)
         curves[label].append(round(curve_mean(run, metric), 3))
         per_run.append({"init": label, "seed": seed, metric: value, "curve_mean": curves[label][-1],
                         "run": str(run), "wall_s": s["wall_s"]})
-
-    return {"task": task, "metric": metric, "pretrained_from": pretrained_from, **_contrast(finals),
-            "curve_mean": _contrast(curves), "runs": per_run}
+    final = {**_contrast(finals), **gap_between(dirs["pretrained"], dirs["scratch"], finals["pretrained"],
+                                                finals["scratch"], n_boot)}
+    curve = {**_contrast(curves), **seed_interval(curves["pretrained"], curves["scratch"], n_boot)}
+    return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "seeds": len(finals["pretrained"]),
+            **final, "curve_mean": curve, "runs": per_run}
 
 
 def _contrast(values: dict[str, list[float]]) -> dict:
-    """Pretrained vs scratch over seeds: means, spreads, the gap, and whether it exceeds the seed spread."""
+    """Pretrained vs scratch over seeds: means, spreads (max - min), the gap."""
     def agg(v):
         return {"mean": round(statistics.fmean(v), 3), "spread": round(max(v) - min(v), 3) if len(v) > 1 else None,
                 "values": v}
 
     pre, scr = agg(values["pretrained"]), agg(values["scratch"])
-    gap = round(pre["mean"] - scr["mean"], 3)
     spread = max(x for x in (pre["spread"], scr["spread"], 0.0) if x is not None)
-    several = len(values["pretrained"]) > 1
-    return {"pretrained": pre, "scratch": scr, "gap": gap, "max_seed_spread": spread,
-            "gap_exceeds_seed_spread": bool(abs(gap) > spread) if several else None}  # either sign
+    return {"pretrained": pre, "scratch": scr, "gap": round(pre["mean"] - scr["mean"], 3), "max_seed_spread": spread}
+
+
+def seeds_phrase(n: int) -> str:
+    return "one seed" if n == 1 else f"{n} seeds"
+
+
+def _mean_band(curves: list[list[float]]):
+    """Mean, min and max over seeds of aligned curves (cut to the shortest)."""
+    n = min(len(c) for c in curves)
+    cols = [[c[i] for c in curves] for i in range(n)]
+    return ([statistics.fmean(v) for v in cols], [min(v) for v in cols], [max(v) for v in cols])
 
 
 def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
+    """Training loss and eval metric against fine-tuning step: per init the mean over seeds (pretrained
+    solid, scratch dashed) with a min-max band over seeds; step 0 (before any fine-tuning) is drawn too."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    seeds = sorted({seed for _, seed, _ in runs})
+    colors = {"pretrained": "#1f77b4", "scratch": "#d62728"}
     trained_values = []
-    for label, seed, run in runs:
-        events = read_metrics(run)
-        color = colors[seeds.index(seed) % len(colors)]
-        style = "-" if label == "pretrained" else "--"
-        train = [e for e in events if e["split"] == "train"]
-        ev = [e for e in events if e["split"] == "eval"]
-        ax_loss.plot([e["step"] for e in train], smooth([e["loss"] for e in train]), style, color=color, lw=1.6,
-                     label=f"{label} s{seed}")
-        ax_metric.plot([e["step"] for e in ev], [e.get(metric) for e in ev], style, color=color, lw=1.8,
-                       marker="o", ms=3, label=f"{label} s{seed}")
-        trained_values += [e[metric] for e in ev if e["step"] > 0 and metric in e]
-    if trained_values:  # zoom on the trained range: the untrained step-0 points would flatten the curves
+    n_seeds = len({seed for _, seed, _ in runs})
+    for label in ("pretrained", "scratch"):
+        mine = [run for lab, _, run in sorted(runs, key=lambda r: r[1]) if lab == label]
+        if not mine:
+            continue
+        events = [read_metrics(run) for run in mine]
+        train = [[e for e in ev if e["split"] == "train"] for ev in events]
+        evals = [[e for e in ev if e["split"] == "eval" and metric in e] for ev in events]
+        style, color = ("-" if label == "pretrained" else "--"), colors[label]
+        if all(train):
+            mean, low, high = _mean_band([smooth([e["loss"] for e in t]) for t in train])
+            steps = [e["step"] for e in train[0]][:len(mean)]
+            ax_loss.plot(steps, mean, style, color=color, lw=1.6, label=label)
+            ax_loss.fill_between(steps, low, high, color=color, alpha=0.15, lw=0)
+        if all(evals):
+            mean, low, high = _mean_band([[e[metric] for e in ev] for ev in evals])
+            steps = [e["step"] for e in evals[0]][:len(mean)]
+            ax_metric.plot(steps, mean, style, color=color, lw=1.8, marker="o", ms=3, label=f"{label} (mean)")
+            ax_metric.fill_between(steps, low, high, color=color, alpha=0.15, lw=0,
+                                   label="min-max over seeds" if label == "pretrained" and n_seeds > 1 else None)
+            trained_values += [v for ev in evals for e, v in ((e, e[metric]) for e in ev) if e["step"] > 0]
+    if trained_values:  # zoom on the trained range; step-0 points below it are marked at the edge
         lo, hi = min(trained_values), max(trained_values)
         pad = max((hi - lo) * 0.08, 0.5)
         ax_metric.set_ylim(lo - pad, hi + pad)
@@ -76,7 +104,8 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title + "  (solid: pretrained, dashed: from scratch)", fontsize=10)
+    fig.suptitle(f"{title}  ({seeds_phrase(n_seeds)}; solid: pretrained, dashed: from scratch"
+                 + (", band: min-max over seeds)" if n_seeds > 1 else ")"), fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
@@ -87,8 +116,10 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
 def print_compare(summary: dict, console) -> None:
     from rich.table import Table
 
+    from maskbench.report.uncertainty import verdict
+
     m = summary["metric"]
-    table = Table(title=f"{summary['task']}: eval {m}, pretrained vs scratch")
+    table = Table(title=f"{summary['task']}: eval {m}, pretrained vs scratch ({seeds_phrase(summary['seeds'])})")
     for col in ("init", "final mean", "spread (max-min)", "per seed", "mean over the curve"):
         table.add_column(col, justify="right" if col != "init" else "left")
     for label in ("pretrained", "scratch"):
@@ -97,14 +128,5 @@ def print_compare(summary: dict, console) -> None:
                       ", ".join(f"{v:.2f}" for v in a["values"]), f"{c['mean']:.2f}")
     console.print(table)
     cg = summary["curve_mean"]
-    console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/]{_verdict(cg)}")
-    console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}{_verdict(summary)}")
-
-
-def _verdict(part: dict) -> str:
-    if part["gap_exceeds_seed_spread"] is None:
-        return ""
-    if not part["gap_exceeds_seed_spread"]:
-        return " [yellow](within the seed spread)[/]"
-    return " (pretrained ahead by more than the seed spread)" if part["gap"] > 0 else \
-        " [red](scratch ahead by more than the seed spread)[/]"
+    console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/], {verdict(cg)}", markup=True)
+    console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}, {verdict(summary)}")

@@ -1,16 +1,33 @@
-"""`maskbench compare`: the seed figure. Fine-tune a pretrained model and the same model from random
-init with identical data order, hyper-parameters and seeds; plot pretrained (solid) vs scratch (dashed)."""
+"""`maskbench compare`: fine-tune a pretrained model and the same model from random init with identical
+data order, hyper-parameters and seeds, over a grid of
+
+- seeds (`compare.seeds`),
+- labelled-set sizes (`compare.train_sizes`: nested seeded subsets -> the label-efficiency curve), and
+- pretraining checkpoints (`compare.checkpoints`: the gap against the pretraining budget; scratch once).
+
+Writes compare.png (curves, mean over seeds with a band), label_efficiency.png, budget.png and one
+summary.json with every gap and its interval (report/uncertainty.py)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
 from maskbench.runs.lock import has_content
-from maskbench.runs.rundir import write_atomic
 from maskbench.train.finetune import resolve_init, run_finetune
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One fine-tuning run of a compare: which init, seed, labelled-set size (None = all) and checkpoint."""
+    label: str          # pretrained | scratch
+    seed: int
+    size: int | None
+    step: int | None    # pretraining step of the checkpoint (None for scratch)
+    dir: Path
 
 
 def ensure_pretrained(cfg, console=None) -> Path:
@@ -29,34 +46,82 @@ def ensure_pretrained(cfg, console=None) -> Path:
     return run_dir
 
 
+def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
+    """(pretraining step, folder) of the checkpoints to fine-tune from; `last` keeps the folder as given."""
+    from maskbench.train.checkpoint import step_checkpoints
+
+    if str(which) == "last":
+        return [(_checkpoint_step(pre_dir), pre_dir)]
+    final = pre_dir / "checkpoints" / "final"
+    found = step_checkpoints(pre_dir) + ([(_checkpoint_step(final), final)] if (final / "state.json").exists() else [])
+    found = sorted({step: path for step, path in found}.items())  # final may repeat the last step-N
+    if str(which) == "all":
+        if not found:
+            raise MaskbenchError(f"compare.checkpoints=all: {pre_dir} holds no checkpoints/ (give a run folder)")
+        return found
+    by_step = dict(found)
+    missing = [int(s) for s in which if int(s) not in by_step]
+    if missing:
+        raise MaskbenchError(f"compare.checkpoints: {pre_dir} has no checkpoint at step {missing[0]}; it has "
+                             f"{', '.join(str(s) for s in by_step) or 'none'}")
+    return [(int(s), by_step[int(s)]) for s in sorted(set(int(s) for s in which))]
+
+
+def _checkpoint_step(folder: Path) -> int | None:
+    from maskbench.train.checkpoint import latest_checkpoint
+
+    folder = Path(folder)
+    ckpt = folder if (folder / "state.json").exists() else latest_checkpoint(folder)
+    if ckpt is None or not (ckpt / "state.json").exists():
+        return None  # a transformers folder: no step
+    return int(json.loads((ckpt / "state.json").read_text())["step"])
+
+
+def _run_name(label: str, seed: int, size: int | None, step: int | None, sizes: list, several_steps: bool) -> str:
+    parts = [label]
+    if several_steps and step is not None:
+        parts.append(f"step{step}")
+    if sizes != [None]:
+        parts.append(f"n{size}" if size is not None else "nall")
+    return "-".join(parts + [f"s{seed}"])
+
+
+def plan_grid(cfg, out: Path, points) -> list[GridRun]:
+    sizes = [None if s == "all" else int(s) for s in (cfg.compare.get("train_sizes") or ["all"])]
+    several = len(points) > 1
+    grid = []
+    for seed in cfg.compare.seeds:
+        for size in sizes:
+            for step, _ in points:
+                grid.append(GridRun("pretrained", int(seed), size, step,
+                                    out / _run_name("pretrained", int(seed), size, step, sizes, several)))
+            grid.append(GridRun("scratch", int(seed), size, None,
+                                out / _run_name("scratch", int(seed), size, None, sizes, several)))
+    return grid
+
+
 def run_compare(cfg, command: str = "", console=None) -> Path:
     if str(cfg.get("init", "scratch")) != "scratch":  # the finetune spelling would be silently ignored
         raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
     pre_dir = ensure_pretrained(cfg, console)
-    pre = resolve_init(with_changes(cfg, init=str(pre_dir)))
-    scratch = pre.scratch_twin()
+    points = checkpoint_points(pre_dir, cfg.compare.get("checkpoints", "last"))
+    sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
+    scratch = sources[points[-1][0]].scratch_twin()
     out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
         Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
     # pre_dir may be a run folder or one of its checkpoints; figures name the run
     out.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for seed in cfg.compare.seeds:
-        for label, backbone in (("pretrained", pre), ("scratch", scratch)):
-            run = out / f"{label}-s{seed}"
-            # An interrupted compare redoes only the unfinished run.
-            resume = run.exists() and not (run / "summary.json").exists()
-            scfg = with_changes(cfg, seed=int(seed), **({"train": {"resume": True}} if resume else {}))
-            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run)
-            runs.append((label, int(seed), run))
-    from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare
+    grid = plan_grid(cfg, out, points)
+    for k, run in enumerate(grid, 1):
+        if console and len(grid) > 4:
+            console.print(f"[dim]compare run {k}/{len(grid)}: {run.dir.name}[/]")
+        # An interrupted compare redoes only the unfinished run.
+        resume = run.dir.exists() and not (run.dir / "summary.json").exists()
+        scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size},
+                            **({"train": {"resume": True}} if resume else {}))
+        backbone = sources[run.step] if run.label == "pretrained" else scratch
+        run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
+    from maskbench.report.compare_results import write_compare_results
 
-    summary = compare_summary(runs, cfg.task.metric, cfg.task.name, str(pre_dir))
-    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
-    plot_compare(runs, cfg.task.metric, out / "compare.png",
-                 title=f"{cfg.task.name}: pretrained ({Path(pre_dir).name}) vs scratch")
-    if console:
-        print_compare(summary, console)
-    if console:
-        console.print(f"wrote {out / 'compare.png'}", markup=False)
+    write_compare_results(grid, cfg, pre_dir, out, console)
     return out
-

@@ -12,10 +12,11 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import config_hash, to_yaml
+from maskbench.config import config_hash, to_yaml, with_changes
 from maskbench.corruption.base import IGNORE, Corrupted
 from maskbench.data.builtin import resolve_builtin
 from maskbench.data.hub import is_hub
+from maskbench.data.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.hub import task_file as hub_task_file
 from maskbench.data.task_features import encode_qa, encode_tagged, encode_texts
 from maskbench.data.tasks import check_labels, label_set, read_squad, read_tagged, read_text_examples
@@ -115,29 +116,37 @@ def collate(features, kind: str, arch: str, pad: int) -> Corrupted:
                      decoder_input_ids=ids if arch == "encoder_decoder" else None)
 
 
+def task_loss(kind: str, logits: torch.Tensor, batch) -> tuple:
+    """(loss sum, count, correct) of one batch, so the shared loop normalises it as in pretraining."""
+    if kind in SENTENCE_KINDS:
+        y = batch.labels
+        return F.cross_entropy(logits, y, reduction="sum"), y.new_tensor(y.numel()), (logits.argmax(-1) == y).sum()
+    if kind == "tagging":
+        sel = batch.labels != IGNORE
+        y, lg = batch.labels[sel], logits[sel]
+        return F.cross_entropy(lg, y, reduction="sum"), y.new_tensor(y.numel()), (lg.argmax(-1) == y).sum()
+    # QA: mean of start and end cross-entropy over context positions; padding can never be chosen.
+    if batch.pad_mask is not None:
+        logits = logits.masked_fill(batch.pad_mask[..., None], -1e4)
+    start, end = logits[..., 0], logits[..., 1]
+    ys, ye = batch.labels[:, 0], batch.labels[:, 1]
+    loss = (F.cross_entropy(start, ys, reduction="sum") + F.cross_entropy(end, ye, reduction="sum")) / 2
+    correct = ((start.argmax(-1) == ys) & (end.argmax(-1) == ye)).sum()
+    return loss, ys.new_tensor(ys.numel()), correct
+
+
 def task_terms(kind: str):
-    """Loss as (sum, count, correct) so the shared loop normalises it the same way as pretraining."""
-    def terms(model, batch):
-        logits = model(batch).float()
-        if kind in SENTENCE_KINDS:
-            y = batch.labels
-            return {"task": (F.cross_entropy(logits, y, reduction="sum"), y.new_tensor(y.numel()),
-                             (logits.argmax(-1) == y).sum())}
-        if kind == "tagging":
-            sel = batch.labels != IGNORE
-            y = batch.labels[sel]
-            lg = logits[sel]
-            return {"task": (F.cross_entropy(lg, y, reduction="sum"), y.new_tensor(y.numel()),
-                             (lg.argmax(-1) == y).sum())}
-        # QA: mean of start and end cross-entropy over context positions; padding can never be chosen.
-        if batch.pad_mask is not None:
-            logits = logits.masked_fill(batch.pad_mask[..., None], -1e4)
-        start, end = logits[..., 0], logits[..., 1]
-        ys, ye = batch.labels[:, 0], batch.labels[:, 1]
-        loss = (F.cross_entropy(start, ys, reduction="sum") + F.cross_entropy(end, ye, reduction="sum")) / 2
-        correct = ((start.argmax(-1) == ys) & (end.argmax(-1) == ye)).sum()
-        return {"task": (loss, ys.new_tensor(ys.numel()), correct)}
-    return terms
+    return lambda model, batch: {"task": task_loss(kind, model(batch).float(), batch)}
+
+
+def example_units(kind: str, logits: torch.Tensor, batch) -> tuple[list, list]:
+    """Per evaluation example, (numerator, denominator) of the accuracy: the units a paired bootstrap resamples."""
+    if kind in SENTENCE_KINDS:
+        right = (logits.argmax(-1) == batch.labels).long()
+        return right.tolist(), [1] * len(right)
+    sel = batch.labels != IGNORE
+    right = ((logits.argmax(-1) == batch.labels) & sel).sum(1)
+    return right.tolist(), sel.sum(1).tolist()
 
 
 def best_spans(start: torch.Tensor, end: torch.Tensor, context: torch.Tensor, max_answer: int):
@@ -155,34 +164,39 @@ def best_spans(start: torch.Tensor, end: torch.Tensor, context: torch.Tensor, ma
 
 @torch.no_grad()
 def evaluate_task(model, features, kind: str, arch: str, vocab: Vocab, device: str, batch_size: int,
-                  qa_examples=None, max_answer: int = 30) -> dict:
-    from maskbench.data.squad_metric import squad_scores
+                  qa_examples=None, max_answer: int = 30, metric: str = "") -> tuple[dict, dict]:
+    """(metrics, units): the eval metrics, and per example the (numerator, denominator) of `metric`
+    (correct/1 for sentences, correct/tagged tokens per sentence, EM or F1 per question) for intervals."""
+    from maskbench.data.squad_metric import squad_example_scores
     from maskbench.train.loop import _autocast
 
     model.eval()
-    terms = task_terms(kind)
     loss_sum = count = correct = 0.0
+    num, den = [], []
     best: dict[int, tuple[float, str]] = {}
     for k in range(0, len(features), batch_size):
         part = features[k:k + batch_size]
         batch = collate(part, kind, arch, vocab.pad).to(device)
         with _autocast(device, "auto"):
-            s, n, c = terms(model, batch)["task"]
+            logits = model(batch).float()
+        s, n, c = task_loss(kind, logits, batch)
         loss_sum, count, correct = loss_sum + float(s), count + float(n), correct + float(c)
-        if kind == "qa":
-            with _autocast(device, "auto"):
-                logits = model(batch).float().cpu()
-            ctx = torch.zeros(logits.shape[:2], dtype=torch.bool)
-            for r, f in enumerate(part):
-                ctx[r, :len(f.offsets)] = torch.tensor([o is not None for o in f.offsets])
-            i, j, score = best_spans(logits[..., 0], logits[..., 1], ctx, max_answer)
-            for r, f in enumerate(part):
-                ex = qa_examples[f.example]
-                if f.offsets[int(i[r])] is None:
-                    continue
-                text = ex.context[f.offsets[int(i[r])][0]:f.offsets[int(j[r])][1]]
-                if f.example not in best or float(score[r]) > best[f.example][0]:
-                    best[f.example] = (float(score[r]), text)
+        if kind != "qa":
+            a, b = example_units(kind, logits, batch)
+            num, den = num + a, den + b
+            continue
+        logits = logits.cpu()
+        ctx = torch.zeros(logits.shape[:2], dtype=torch.bool)
+        for r, f in enumerate(part):
+            ctx[r, :len(f.offsets)] = torch.tensor([o is not None for o in f.offsets])
+        i, j, score = best_spans(logits[..., 0], logits[..., 1], ctx, max_answer)
+        for r, f in enumerate(part):
+            ex = qa_examples[f.example]
+            if f.offsets[int(i[r])] is None:
+                continue
+            text = ex.context[f.offsets[int(i[r])][0]:f.offsets[int(j[r])][1]]
+            if f.example not in best or float(score[r]) > best[f.example][0]:
+                best[f.example] = (float(score[r]), text)
     out = {"loss": round(loss_sum / max(count, 1.0), 5)}
     if kind in SENTENCE_KINDS:
         out["accuracy"] = round(100 * correct / max(count, 1.0), 3)
@@ -190,9 +204,12 @@ def evaluate_task(model, features, kind: str, arch: str, vocab: Vocab, device: s
         out["token_accuracy"] = round(100 * correct / max(count, 1.0), 3)
     else:
         preds = {qa_examples[n].qid: text for n, (_, text) in best.items()}
-        refs = {ex.qid: ex.answers for ex in qa_examples}
-        out.update({k: round(v, 3) for k, v in squad_scores(preds, refs).items()})
-    return out
+        per = squad_example_scores(preds, {ex.qid: ex.answers for ex in qa_examples})
+        pick = 0 if metric == "exact_match" else 1
+        num, den = [per[ex.qid][pick] for ex in qa_examples], [1] * len(qa_examples)
+        out["exact_match"] = round(100.0 * sum(e for e, _ in per.values()) / max(len(per), 1), 3)
+        out["f1"] = round(100.0 * sum(f for _, f in per.values()) / max(len(per), 1), 3)
+    return out, {"metric": metric, "num": num, "den": den}
 
 
 class FinetuneBatches:
@@ -231,6 +248,14 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
     tok = load_tokenizer(backbone.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
     train_f, eval_f, labels, qa_examples = load_task(task, tok, vocab, backbone.arch, cfg.data.get("cache_dir"))
+    n_all = count_examples(train_f)
+    train_f = subset_features(train_f, task.get("train_size"), cfg.seed, balanced=task.kind in SENTENCE_KINDS)
+    if count_examples(train_f) < n_all:
+        steps, every = subset_schedule(int(cfg.train.max_steps), int(cfg.train.eval_every), count_examples(train_f),
+                                       n_all, int(cfg.train.get("subset_min_steps", 50)))
+        say(f"{count_examples(train_f):,} of {n_all:,} training examples (task.train_size, seeded by seed={cfg.seed}):"
+            f" {steps} steps, evaluated every {every}")
+        cfg = with_changes(cfg, train={"max_steps": steps, "eval_every": every})
     longest = max(len(f.ids) for f in train_f + eval_f)
     if longest > backbone.model_cfg.max_positions:
         raise MaskbenchError(f"task.max_len={task.max_len} exceeds the model's max_positions="
@@ -273,9 +298,13 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, t
     batches = FinetuneBatches(train_f, t.batch_size, cfg.seed, task.kind, backbone.arch, vocab.pad)
     metrics = MetricsLog(run_dir / "metrics.jsonl", trackers=open_trackers(cfg, run_dir))
 
+    last_units = {}
+
     def evaluate():
-        return evaluate_task(model, eval_f, task.kind, backbone.arch, vocab, device, 64, qa_examples,
-                             int(task.get("max_answer_len", 30)))
+        out, units = evaluate_task(model, eval_f, task.kind, backbone.arch, vocab, device, 64, qa_examples,
+                                   int(task.get("max_answer_len", 30)), str(task.metric))
+        last_units.update(units)
+        return out
 
     def save(state: TrainState, final: bool):
         if final:
@@ -304,10 +333,11 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, tok, vocab, t
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
                "objective": backbone.objective,
                "init_source": backbone.source, "arch": backbone.arch, "model": backbone.model_cfg.get("name"),
-               "seed": cfg.seed, "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
+               "seed": cfg.seed, "train_examples": count_examples(train_f), "steps": state.step, "tokens_seen": state.tokens_seen, "params": params,
                "wall_s": round(state.wall_s, 2), "metric": task.metric,
                "freeze": bool(task.get("freeze", False)), "probe_layer": task.get("probe_layer"), "final_eval": final,
                "initial_eval": {k: v for k, v in first.items()}}
+    write_atomic(run_dir / "eval_units.json", json.dumps(last_units))  # per-example scores: intervals
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     say(f"[green]{task.name}[/]: {task.metric} = {final.get(task.metric)} ({time.strftime('%H:%M:%S')})")
     return run_dir

@@ -1,0 +1,93 @@
+"""The gap against the pretraining budget: fine-tuning from several checkpoints of one pretraining run,
+each against the same scratch runs, drawn against pretraining steps (tokens on a second axis)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from maskbench.runs.rundir import read_metrics
+
+
+def pretraining_progress(pre_dir: Path) -> dict[int, dict]:
+    """step -> {"tokens", "val_loss", "flops"} from the pretraining run's metrics and summary."""
+    pre_dir = Path(pre_dir)
+    if not (pre_dir / "metrics.jsonl").exists():
+        return {}
+    events = read_metrics(pre_dir)
+    summary = json.loads((pre_dir / "summary.json").read_text()) if (pre_dir / "summary.json").exists() else {}
+    flops_per_step = (summary.get("budget") or {}).get("flops_per_step")
+    out: dict[int, dict] = {}
+    for e in events:
+        row = out.setdefault(e["step"], {})
+        if "tokens" in e:
+            row["tokens"] = e["tokens"]
+        if e.get("split") == "val":
+            row["val_loss"] = e["loss"]
+        if flops_per_step:
+            row["flops"] = round(flops_per_step * e["step"])
+    return out
+
+
+def budget_rows(points: list[dict], progress: dict[int, dict]) -> list[dict]:
+    """`points`: per checkpoint step {"step", "pretrained": [..], "scratch": [..], "interval": {..}}."""
+    rows = []
+    for p in sorted(points, key=lambda p: p["step"]):
+        known = progress.get(p["step"], {})
+        rows.append({"step": p["step"], "tokens": known.get("tokens"), "flops": known.get("flops"),
+                     "val_loss": known.get("val_loss"), "pretrained": round(statistics.fmean(p["pretrained"]), 3),
+                     "scratch": round(statistics.fmean(p["scratch"]), 3), "gap": p["interval"]["gap"],
+                     "ci": p["interval"]["ci"], "separable": p["interval"]["separable"],
+                     "seeds": len(p["pretrained"]), "pretrained_values": p["pretrained"]})
+    return rows
+
+
+def plot_budget(rows: list[dict], metric: str, out: Path, title: str) -> Path:
+    """Left: fine-tuned metric from each checkpoint (mean, min-max band) with scratch's level dashed, and the
+    checkpoint's validation loss on a second axis. Right: the gap with its 95% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from maskbench.report.compare_plot import seeds_phrase
+
+    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    x = [r["step"] for r in rows]
+    vals = [r["pretrained_values"] for r in rows]
+    ax.plot(x, [statistics.fmean(v) for v in vals], "-o", color="#1f77b4", lw=1.8, label="pretrained (mean)")
+    ax.fill_between(x, [min(v) for v in vals], [max(v) for v in vals], color="#1f77b4", alpha=0.15, lw=0)
+    ax.axhline(rows[0]["scratch"], color="#d62728", ls="--", lw=1.6, label="scratch (mean)")
+    ax.set(xlabel="pretraining step of the checkpoint", ylabel=f"eval {metric} after fine-tuning",
+           title=f"eval {metric}")
+    if any(r["val_loss"] is not None for r in rows):
+        twin = ax.twinx()
+        twin.plot(x, [r["val_loss"] for r in rows], ":", color="grey", marker="s", ms=3, label="pretraining val loss")
+        twin.set_ylabel("pretraining validation loss", color="grey")
+        twin.legend(fontsize=7, loc="lower right")
+    gaps = [r["gap"] for r in rows]
+    ax_gap.errorbar(x, gaps, yerr=[[g - (r["ci"][0] if r["ci"] else g) for g, r in zip(gaps, rows)],
+                                   [(r["ci"][1] if r["ci"] else g) - g for g, r in zip(gaps, rows)]],
+                    fmt="o-", color="#2ca02c", capsize=4, lw=1.6, label="gap, 95% interval")
+    ax_gap.axhline(0, color="grey", lw=1)
+    ax_gap.set(xlabel="pretraining step of the checkpoint", ylabel=f"pretrained - scratch ({metric})",
+               title="gap against the pretraining budget")
+    if all(r["tokens"] for r in rows):
+        top = ax_gap.secondary_xaxis("top", functions=(_scale(rows, "tokens"), _scale(rows, "tokens", inverse=True)))
+        top.set_xlabel("pretraining tokens (millions)", fontsize=8)
+    for a in (ax, ax_gap):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{title}  ({seeds_phrase(rows[0]['seeds'])}; band: min-max over seeds)", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _scale(rows, key, inverse=False):
+    """Steps <-> millions of tokens (linear: a constant batch of tokens per step)."""
+    per_step = statistics.fmean(r[key] / r["step"] for r in rows if r["step"]) / 1e6
+    return (lambda s: s / per_step) if inverse else (lambda s: s * per_step)

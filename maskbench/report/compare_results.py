@@ -1,0 +1,89 @@
+"""Everything a finished compare grid writes: summary.json (main gap, label efficiency, budget; each gap
+with its interval), compare.png, label_efficiency.png, budget.png, and the terminal table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from maskbench.report.budget import budget_rows, plot_budget, pretraining_progress
+from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare, seeds_phrase
+from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
+from maskbench.report.uncertainty import gap_between, verdict
+from maskbench.runs.rundir import write_atomic
+
+
+def _final(run, metric: str) -> float:
+    return json.loads((Path(run.dir) / "summary.json").read_text())["final_eval"][metric]
+
+
+def _examples(run) -> int | None:
+    return json.loads((Path(run.dir) / "summary.json").read_text()).get("train_examples")
+
+
+def _gap_group(pre: list, scr: list, metric: str, n_boot: int) -> dict:
+    pre, scr = sorted(pre, key=lambda r: r.seed), sorted(scr, key=lambda r: r.seed)
+    pv, sv = [_final(r, metric) for r in pre], [_final(r, metric) for r in scr]
+    return {"pretrained": pv, "scratch": sv,
+            "interval": gap_between([r.dir for r in pre], [r.dir for r in scr], pv, sv, n_boot)}
+
+
+def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> dict:
+    metric, task, n_boot = str(cfg.task.metric), str(cfg.task.name), int(cfg.compare.get("bootstrap", 2000))
+    steps = sorted({r.step for r in grid if r.label == "pretrained"}, key=lambda s: -1 if s is None else s)
+    sizes = sorted({r.size for r in grid}, key=lambda s: float("inf") if s is None else s)
+    last, largest = steps[-1], sizes[-1]
+    pick = lambda label, size, step=None: [r for r in grid if r.label == label and r.size == size  # noqa: E731
+                                           and (label == "scratch" or r.step == step)]
+    main = [(r.label, r.seed, r.dir) for r in pick("pretrained", largest, last) + pick("scratch", largest)]
+    summary = compare_summary(main, metric, task, str(pre_dir), n_boot)
+    name = Path(pre_dir).name
+    plot_compare(main, metric, out / "compare.png", title=f"{task}: pretrained ({name}) vs scratch")
+    written = [out / "compare.png"]
+    if len(sizes) > 1:
+        groups = []
+        for size in sizes:
+            g = _gap_group(pick("pretrained", size, last), pick("scratch", size), metric, n_boot)
+            groups.append({**g, "train_size": _examples(pick("scratch", size)[0]) or size, "all": size is None})
+        summary["label_efficiency"] = label_efficiency_rows(groups)
+        written.append(plot_label_efficiency(summary["label_efficiency"], metric, out / "label_efficiency.png",
+                                             f"{task}: label efficiency, pretrained ({name}) vs scratch"))
+    if len(steps) > 1:
+        points = [{"step": step, **_gap_group(pick("pretrained", largest, step), pick("scratch", largest), metric,
+                                              n_boot)} for step in steps]
+        summary["budget"] = budget_rows(points, pretraining_progress(pre_dir))
+        written.append(plot_budget(summary["budget"], metric, out / "budget.png",
+                                   f"{task}: gap against pretraining budget ({name})"))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    if console:
+        print_compare(summary, console)
+        _print_rows(summary, console)
+        for f in written:
+            console.print(f"wrote {f}", markup=False)
+    return summary
+
+
+def _print_rows(summary: dict, console) -> None:
+    from rich.table import Table
+
+    m = summary["metric"]
+    for key, title, first in (("label_efficiency", "label efficiency", "labelled examples"),
+                              ("budget", "gap against the pretraining budget", "pretraining step")):
+        rows = summary.get(key)
+        if not rows:
+            continue
+        table = Table(title=f"{summary['task']}: {title}, eval {m} ({seeds_phrase(rows[0]['seeds'])})")
+        for col in (first, "pretrained", "scratch", "gap", "95% interval", "verdict") + (
+                ("labels ×",) if key == "label_efficiency" else ()):
+            table.add_column(col, justify="left" if col == "verdict" else "right")
+        for r in rows:
+            x = f"{r['train_size']:,}" + (" (all)" if r.get("all") else "") if key == "label_efficiency" \
+                else f"{r['step']:,}"
+            ci = "-" if r["ci"] is None else f"{r['ci'][0]:+.2f} .. {r['ci'][1]:+.2f}"
+            cells = [x, f"{r['pretrained']:.2f}", f"{r['scratch']:.2f}", f"{r['gap']:+.2f}", ci,
+                     verdict(r).split(" (")[0]]
+            if key == "label_efficiency":
+                mult = r["multiplier"]
+                cells.append(f"{mult:.2g}" if isinstance(mult, float) else str(mult))
+            table.add_row(*cells)
+        console.print(table)
