@@ -49,8 +49,10 @@ def test_means_spreads_and_ranks(runs):
     assert by["bart_infill"]["score"]["mean"] == pytest.approx(81.0) and by["bart_infill"]["score"]["spread"] == 2.0
     assert by["scratch"]["score"]["mean"] == pytest.approx(60.5)
     assert [r["objective"] for r in ft] == ["bart_infill", "mass_span", "bart_rotate", "scratch"]
-    assert not by["bart_infill"].get("within_spread_of_next")  # 81 vs 70.75: a real gap
-    assert by["mass_span"]["within_spread_of_next"]            # 70.75 vs 70.5 inside a 2.5 spread
+    # seed-paired differences: infill - mass = (10.5, 10): separable; mass - rotate = (-0.5, 1): a tie
+    assert not by["bart_infill"]["not_separable_from_next"] and by["bart_infill"]["gap_to_next"]["ci"] == [10.0, 10.5]
+    assert by["mass_span"]["not_separable_from_next"] and by["mass_span"]["gap_to_next"]["ci"] == [-0.5, 1.0]
+    assert [by[o]["rank"] for o in ("bart_infill", "mass_span", "bart_rotate", "scratch")] == [1, 2, 2, 3]
     # BART Table 1 (MNLI column for sst2-like tasks): infill > mass > rotate; measured order agrees
     assert (by["bart_infill"]["bart_rank"], by["mass_span"]["bart_rank"], by["bart_rotate"]["bart_rank"]) == (1, 2, 3)
     assert by["bart_rotate"]["measured_bart_rank"] == 3
@@ -63,7 +65,8 @@ def test_report_files(runs, tmp_path):
     out = tmp_path / "out"
     result = write_report([runs], out)
     md = (out / "report.md").read_text()
-    assert "| sst2 | encoder_decoder | 1 | bart_infill | 2 | accuracy 81.00 ± 1.00 |" in md
+    assert "| sst2 | encoder_decoder | 1 | bart_infill | 2 | accuracy 81.00 ± 1.00 | +10.25 [+10.00, +10.50] |" in md
+    assert "| sst2 | encoder_decoder | 2 ≈ | mass_span | 2 |" in md
     assert "≈" in md and "BART Table 1 rank" in md
     rows = (out / "report.csv").read_text().splitlines()
     assert rows[0].startswith("kind,task,objective") and len(rows) == 1 + 2 + 4

@@ -77,24 +77,29 @@ def finetune_rows(summaries) -> list[dict]:
     rows = []
     for (task, obj, arch, model), runs in groups.items():
         metric = runs[0]["metric"]
+        runs = sorted(runs, key=lambda r: r.get("seed", 0))
         rows.append({"task": task, "objective": obj, "arch": arch, "model": model, "metric": metric,
                      "seeds": len(runs), "score": _agg([r["final_eval"].get(metric) for r in runs]),
+                     "values": [r["final_eval"].get(metric) for r in runs],
                      "wall_s": _agg([r["wall_s"] for r in runs]), "params": runs[0]["params"],
                      "dirs": [r["_dir"] for r in runs]})
-    # Within each task: best first; mark gaps to the next row that lie inside the seed spread.
+    # Within each task: best first. Each row's gap to the next comes with its interval; rows whose gap
+    # cannot be told from 0 share a tier (marked ≈), so a rank is only claimed where the intervals allow.
     rows.sort(key=lambda r: (r["task"], r["arch"], -(r["score"]["mean"] or -1e9)))
-    for a, b in zip(rows, rows[1:]):
-        if (a["task"], a["arch"]) != (b["task"], b["arch"]):
-            continue
-        spreads = [x["score"]["spread"] for x in (a, b) if x["score"]["spread"] is not None]
-        if spreads and a["score"]["mean"] - b["score"]["mean"] <= max(spreads):
-            a["within_spread_of_next"] = True
     ranks = defaultdict(list)
     for r in rows:
         ranks[(r["task"], r["arch"])].append(r)
     for group in ranks.values():
-        for i, r in enumerate(group, 1):
-            r["rank"] = i
+        tier = 1
+        for a, b in zip(group, group[1:]):
+            a["gap_to_next"] = _gap_to(a, b)
+            a["not_separable_from_next"] = not a["gap_to_next"]["separable"]
+        for i, r in enumerate(group):
+            if i and not group[i - 1]["not_separable_from_next"]:
+                tier += 1
+            r["rank"] = tier
+        for r in group:
+            r["tied"] = sum(x["rank"] == r["rank"] for x in group) > 1
         present = [r for r in group if r["objective"] in BART_TABLE1]
         col = 0 if group[0]["task"] == "qa" else 1
         for i, r in enumerate(sorted(present, key=lambda r: -BART_TABLE1[r["objective"]][col]), 1):
@@ -103,6 +108,28 @@ def finetune_rows(summaries) -> list[dict]:
         for i, r in enumerate(measured, 1):
             r["measured_bart_rank"] = i
     return rows
+
+
+def _gap_to(a: dict, b: dict) -> dict:
+    """a - b with its interval (report/uncertainty.py), pairing runs by seed order; separable=None (one seed
+    without per-example scores) counts as not separable."""
+    from maskbench.report.uncertainty import gap_between
+
+    k = min(len(a["dirs"]), len(b["dirs"]))
+    gap = gap_between(a["dirs"][:k], b["dirs"][:k], a["values"][:k], b["values"][:k])
+    return {**gap, "separable": bool(gap["separable"])}
+
+
+def _rank_text(r: dict) -> str:
+    return f"{r['rank']}" + (" ≈" if r.get("tied") else "")
+
+
+def _gap_text(r: dict) -> str:
+    g = r.get("gap_to_next")
+    if not g:
+        return ""
+    ci = f" [{g['ci'][0]:+.2f}, {g['ci'][1]:+.2f}]" if g["ci"] else " (no interval: one seed)"
+    return f"{g['gap']:+.2f}{ci}"
 
 
 def markdown(pre: list[dict], ft: list[dict]) -> str:
@@ -119,13 +146,13 @@ def markdown(pre: list[dict], ft: list[dict]) -> str:
                   "across objectives; compare fine-tuning scores.\n\n")
     if ft:
         out.write("## Fine-tuning\n\n| task | arch | rank | objective | seeds | score (mean ± half-spread) | "
-                  "BART Table 1 rank | wall s |\n|---|---|---|---|---|---|---|---|\n")
+                  "gap to next row (95% interval) | BART Table 1 rank | wall s |\n|---|---|---|---|---|---|---|---|---|\n")
         for r in ft:
-            near = " ≈" if r.get("within_spread_of_next") else ""
             bart = f"{r['bart_rank']} (measured {r['measured_bart_rank']})" if "bart_rank" in r else ""
-            out.write(f"| {r['task']} | {r['arch']} | {r['rank']} | {r['objective']} | {r['seeds']} | "
-                      f"{r['metric']} {_fmt(r['score'], 2)}{near} | {bart} | {_fmt(r['wall_s'], 0)} |\n")
-        out.write("\n≈: the gap to the next row is within the seed spread (not a measured difference). "
+            out.write(f"| {r['task']} | {r['arch']} | {_rank_text(r)} | {r['objective']} | {r['seeds']} | "
+                      f"{r['metric']} {_fmt(r['score'], 2)} | {_gap_text(r)} | {bart} | {_fmt(r['wall_s'], 0)} |\n")
+        out.write("\nrank ≈: rows sharing a rank could not be told apart: the 95% interval of the gap between "
+                  "neighbours covers 0 (paired bootstrap over evaluation examples and seeds, docs/comparisons.md). "
                   "BART Table 1 rank: the order the paper found among the BART-table objectives present "
                   "(SQuAD F1 for qa, MNLI otherwise), beside the order measured here.\n")
     return out.getvalue()
@@ -219,12 +246,11 @@ def print_tables(pre, ft, console) -> None:
                       f"{r['tokens']:,}", _fmt(r["wall_s"], 0), f"{r['params']:,}")
         console.print(t)
     if ft:
-        t = Table(title="fine-tuning (≈: within the seed spread of the next row)")
-        for c in ("task", "arch", "rank", "objective", "seeds", "score", "BART T1 rank"):
+        t = Table(title="fine-tuning (rank ≈: not separable from its neighbour, 95% interval)")
+        for c in ("task", "arch", "rank", "objective", "seeds", "score", "gap to next [95%]", "BART T1 rank"):
             t.add_column(c)
         for r in ft:
-            near = " ≈" if r.get("within_spread_of_next") else ""
             bart = f"{r['bart_rank']} (here {r['measured_bart_rank']})" if "bart_rank" in r else ""
-            t.add_row(r["task"], r["arch"], str(r["rank"]), r["objective"], str(r["seeds"]),
-                      f"{r['metric']} {_fmt(r['score'], 2)}{near}", bart)
+            t.add_row(r["task"], r["arch"], _rank_text(r), r["objective"], str(r["seeds"]),
+                      f"{r['metric']} {_fmt(r['score'], 2)}", _gap_text(r), bart)
         console.print(t)
