@@ -7,6 +7,7 @@ import json
 import statistics
 from pathlib import Path
 
+from maskbench.report.plateaus import shade_plateaus
 from maskbench.runs.rundir import read_metrics
 
 
@@ -43,9 +44,10 @@ def budget_rows(points: list[dict], progress: dict[int, dict]) -> list[dict]:
     return rows
 
 
-def plot_budget(rows: list[dict], metric: str, out: Path, title: str) -> Path:
+def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: list[dict] | None = None) -> Path:
     """Left: fine-tuned metric from each checkpoint (mean, min-max band) with scratch's level dashed, and the
-    checkpoint's validation loss on a second axis. Right: the gap with its 95% interval."""
+    checkpoint's validation loss on a second axis. Right: the gap with its 95% interval. Pretraining
+    plateaus (report/plateaus.py) shaded on both."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,6 +79,7 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str) -> Path:
         top = ax_gap.secondary_xaxis("top", functions=(_scale(rows, "tokens"), _scale(rows, "tokens", inverse=True)))
         top.set_xlabel("pretraining tokens (millions)", fontsize=8)
     for a in (ax, ax_gap):
+        shade_plateaus(a, plateaus or [], max(x), label=a is ax_gap)
         a.grid(alpha=0.3)
         a.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{title}  ({seeds_phrase(rows[0]['seeds'])}; band: min-max over seeds)", fontsize=10)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from maskbench.report.budget import budget_rows, plot_budget, pretraining_progress
 from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare, seeds_phrase
+from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict
 from maskbench.runs.rundir import write_atomic
@@ -51,9 +52,13 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
     if len(steps) > 1:
         points = [{"step": step, **_gap_group(pick("pretrained", largest, step), pick("scratch", largest), metric,
                                               n_boot)} for step in steps]
-        summary["budget"] = budget_rows(points, pretraining_progress(pre_dir))
+        progress = pretraining_progress(pre_dir)
+        summary["budget"] = budget_rows(points, progress)
+        summary["pretraining_plateaus"] = find_plateaus([(s, p["val_loss"]) for s, p in progress.items()
+                                                         if "val_loss" in p])
         written.append(plot_budget(summary["budget"], metric, out / "budget.png",
-                                   f"{task}: gap against pretraining budget ({name})"))
+                                   f"{task}: gap against pretraining budget ({name})",
+                                   summary["pretraining_plateaus"]))
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
     if console:
         print_compare(summary, console)

@@ -1,10 +1,12 @@
-"""Loss curves from run folders: train loss (light, smoothed) and validation loss (bold), one colour per run."""
+"""Loss curves from run folders: train loss (light, smoothed) and validation loss (bold), one colour per run;
+validation plateaus shaded (report/plateaus.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from maskbench.report.plateaus import find_plateaus, shade_plateaus
 from maskbench.runs.rundir import read_metrics
 
 
@@ -54,6 +56,8 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         if val:
             ax.plot([e["step"] for e in val], [e["loss"] for e in val], color=color, lw=2.2, marker="o", ms=3,
                     label=f"{label} (val)")
+            shade_plateaus(ax, find_plateaus([(e["step"], e["loss"]) for e in val]), val[-1]["step"], color=color,
+                           label=i == 0)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (cross-entropy per predicted token, nats)")
     ax.set_title(title or "pretraining loss")

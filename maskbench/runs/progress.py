@@ -16,12 +16,12 @@ def progress_bar(total: int, description: str, enabled: bool = True, start: int 
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("val [magenta]{task.fields[val]}"),
                TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(), TextColumn("eta"),
-               TimeRemainingColumn()]
+               TimeRemainingColumn(), TextColumn("[yellow]{task.fields[note]}")]
     with Progress(*columns, transient=False) as prog:
-        task = prog.add_task(description, total=total, completed=start, loss="-", val="-", tps="-")
+        task = prog.add_task(description, total=total, completed=start, loss="-", val="-", tps="-", note="")
 
-        def update(step=None, loss=None, val=None, tps=None):
-            fields = {}
+        def update(step=None, loss=None, val=None, tps=None, note=None):
+            fields = {} if note is None else {"note": note}
             if loss is not None:
                 fields["loss"] = f"{loss:.3f}"
             if val is not None:

@@ -37,6 +37,7 @@ class LoopHooks:
     evaluate: Callable[[], dict]              # -> {"loss": ..., other metrics}
     save: Callable[[TrainState, bool], None]  # (state, final)
     log: Callable[..., None]                  # metrics.jsonl writer (rank 0)
+    status: Callable[[int, float], str] | None = None  # (step, eval loss) -> a note for the progress line
 
 
 def _autocast(device: str, precision: str):
@@ -122,7 +123,7 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
                 model.train()
                 hooks.log(step=state.step, split=eval_split, tokens=state.tokens_seen,
                           elapsed_s=round(time.time() - wall_start, 2), **val)
-                bar(val=val["loss"])
+                bar(val=val["loss"], note=hooks.status(state.step, val["loss"]) if hooks.status else None)
             state.wall_s = time.time() - wall_start
             if state.step % t.ckpt_every == 0 and state.step < t.max_steps:
                 hooks.save(state, False)

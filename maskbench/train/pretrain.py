@@ -17,7 +17,8 @@ from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
 from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
-from maskbench.runs.rundir import MetricsLog, env_info, write_atomic
+from maskbench.report.plateaus import find_plateaus, plateau_note
+from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
 from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
 from maskbench.runs.lock import has_content, run_lock
@@ -162,10 +163,17 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         if not final:
             prune_checkpoints(run_dir, int(t.keep_checkpoints))
 
+    val_points = [(e["step"], e["loss"]) for e in read_metrics(run_dir) if e.get("split") == "val"] \
+        if state.step else []
+
+    def status(step: int, loss: float) -> str:  # "on a plateau since step N" in the progress line
+        val_points.append((step, loss))
+        return plateau_note(val_points)
+
     hooks = LoopHooks(
         batch=prefetch.get, terms=pretrain_terms,
         evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, str(cfg.runtime.precision)),
-        save=save, log=metrics.log)
+        save=save, log=metrics.log, status=status)
     t0 = time.time()
     first_val = None
     try:
@@ -212,8 +220,6 @@ def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
 
 def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,
                   budget: dict | None = None) -> dict:
-    from maskbench.runs.rundir import read_metrics
-
     events = read_metrics(run_dir)
     vals = [e for e in events if e.get("split") == "val"]
     trains = [e for e in events if e.get("split") == "train"]
@@ -227,6 +233,7 @@ def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per
         "tokens_per_s": round(state.tokens_seen / state.wall_s, 1) if state.wall_s else None,
         "seq_len": cfg.data.seq_len, "batch_size": cfg.train.batch_size, "tokens_per_step": tokens_per_step,
         "budget": budget, "flops": round(budget["flops_per_step"] * state.step) if budget else None,
+        "plateaus": find_plateaus([(e["step"], e["loss"]) for e in vals]),
     }
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary

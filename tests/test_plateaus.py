@@ -1,0 +1,66 @@
+"""Plateau detection on synthetic validation curves with known plateaus, and its marks in plots and summaries."""
+
+import json
+import math
+
+import matplotlib
+import pytest
+
+from maskbench.report.plateaus import find_plateaus, plateau_note
+
+matplotlib.use("Agg")
+
+
+def _curve(steps, fn):
+    return [(s, fn(s)) for s in steps]
+
+
+def false_convergence(s):
+    """Fast drop to 6.5 by step 200, flat (tiny wiggle) until 800, a second drop to 5.0 by 1400, slower decline (1.9% per tenth of the run)."""
+    wiggle = 0.02 * math.sin(s / 37)
+    if s <= 200:
+        return 9.0 - 2.5 * s / 200
+    if s <= 800:
+        return 6.5 + wiggle
+    if s <= 1400:
+        return 6.5 - 1.5 * (s - 800) / 600
+    return 5.0 - 0.5 * (s - 1400) / 1600
+
+
+def test_known_plateau_found_at_the_right_steps():
+    pts = _curve(range(0, 3001, 100), false_convergence)
+    found = find_plateaus(pts)
+    assert len(found) == 1
+    p = found[0]
+    assert p["start_step"] == 200 and p["end_step"] == 900  # 900: the first evaluation below the band
+    assert p["loss"] == pytest.approx(6.5, abs=0.03)
+
+
+def test_steady_decline_and_short_pauses_are_not_plateaus():
+    assert find_plateaus(_curve(range(0, 3001, 100), lambda s: 9.0 - 3.0 * s / 3000)) == []
+    pause = lambda s: 8.0 - s / 500 if s < 1000 else (6.0 if s < 1150 else 6.0 - (s - 1150) / 500)  # noqa: E731
+    assert find_plateaus(_curve(range(0, 3001, 50), pause)) == []  # 150 steps of 3,000: too short
+
+
+def test_open_plateau_and_progress_note():
+    pts = _curve(range(0, 701, 100), false_convergence)  # the run is still on the plateau
+    found = find_plateaus(pts)
+    assert found == [{"start_step": 200, "end_step": None, "loss": pytest.approx(6.5, abs=0.03)}]
+    assert plateau_note(pts).startswith("plateau since step 200")
+    assert plateau_note(_curve(range(0, 3001, 100), false_convergence)) == ""
+
+
+def test_real_run_summary_and_plot_carry_plateaus(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from maskbench.report.plots import plot_runs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "split": "val", "loss": v}) + "\n"
+                                               for s, v in _curve(range(0, 3001, 100), false_convergence)))
+    figures, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
+    plot_runs([run], tmp_path / "loss.png")
+    labels = [h.get_label() for h in figures[-1].axes[0].get_legend_handles_labels()[0]]
+    assert any(lab.startswith("plateau (val ≈ 6.5") for lab in labels) and "left the plateau" in labels
