@@ -171,6 +171,10 @@ def _validate_task(cfg) -> None:
         raise MaskbenchError(f"task.probe_layer={probe} must be a layer number >= 0 (0 = the embeddings) or null")
     if t.kind == "qa" and t.doc_stride >= t.max_len:
         raise MaskbenchError(f"task.doc_stride={t.doc_stride} must be below task.max_len={t.max_len}")
+    metrics = {"classification": ("accuracy",), "pair_classification": ("accuracy",), "tagging": ("token_accuracy",),
+               "qa": ("f1", "exact_match")}[t.kind]
+    if t.metric not in metrics:
+        raise MaskbenchError(f"task.metric={t.metric} is not reported for a {t.kind} task: choose {', '.join(metrics)}")
     pooling = t.get("pooling", "token")
     if pooling not in ("token", "mean"):
         raise MaskbenchError(f"task.pooling={pooling} is unknown: choose token ([CLS] / final [EOS]) or mean")
@@ -334,6 +338,17 @@ def _validate_model_data_train(cfg) -> None:
             raise MaskbenchError(f"{group}.{key}={cfg[group][key]} must be true or false")
     if r.precision not in ("auto", "fp32", "bf16"):
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
+    # Whole numbers with a floor; null allowed where the YAML says null means "automatic".
+    for path, low, nullable in (("runtime.threads", 1, True), ("train.keep_checkpoints", 0, False),
+                                ("seed", 0, False), ("data.prepare_workers", 1, True),
+                                ("data.tokenizer_sample_mb", 1, False), ("data.n_sentinels", 0, False),
+                                ("train.subset_min_steps", 1, False)):
+        group, _, key = path.rpartition(".")
+        node = cfg[group] if group else cfg
+        if key not in node or (nullable and node[key] is None):
+            continue
+        if not _is_int(node[key]) or node[key] < low:
+            raise MaskbenchError(f"{path}={node[key]} must be an integer >= {low}" + (" (or null)" if nullable else ""))
 
 
 def with_changes(cfg, **changes):

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from maskbench.config import load_config
+from maskbench.errors import MaskbenchError
 from maskbench.train.pretrain import run_pretrain
 
 
@@ -345,3 +346,45 @@ def test_wrong_types_and_values_are_one_line(over):
     proc = _cli("config", "show", over, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and over.split("=")[0] in proc.stderr
+
+
+WRONG_VALUES = [  # (root config, override): a wrong type or value in every group
+    ("pretrain", "train.lr=fast"), ("pretrain", "train.weight_decay=abc"), ("pretrain", "train.warmup_steps=abc"),
+    ("pretrain", "train.grad_clip=big"), ("pretrain", "train.max_steps=-5"), ("pretrain", "train.schedule=sine"),
+    ("pretrain", "train.keep_checkpoints=-1"), ("pretrain", "train.betas=[2,0.9]"), ("pretrain", "seed=abc"),
+    ("pretrain", "data.lowercase=maybe"), ("pretrain", "data.seq_len=4"), ("pretrain", "data.val_fraction=1.5"),
+    ("pretrain", "data.n_sentinels=-1"), ("pretrain", "data.tokenizer_sample_mb=0"),
+    ("pretrain", "corruption.whole_word=perhaps"), ("pretrain", "corruption.mask_prob=1.5"),
+    ("pretrain", "runtime.device=tpu"), ("pretrain", "runtime.precision=fp8"), ("pretrain", "runtime.threads=-1"),
+    ("pretrain", "model.d_model=abc"), ("pretrain", "model.dropout=2"), ("pretrain", "model.activation=relu6"),
+    ("pretrain", "run.loggers=[csv]"), ("pretrain", "sweep.jobs=0"), ("finetune", "task.max_len=3"),
+    ("finetune", "task.freeze=yes"), ("finetune", "task.metric=bleu"), ("finetune", "task.train_size=0"),
+    ("finetune", "compare.seeds=3"), ("finetune", "compare.train_sizes=[0]"), ("finetune", "train.subset_min_steps=0"),
+]
+UNKNOWN_KEYS = [  # (root, override, the suggestion expected in the message or None)
+    ("pretrain", "train.max_step=10", "train.max_steps"), ("pretrain", "model.dmodel=64", "model.d_model"),
+    ("pretrain", "data.seqlen=64", "data.seq_len"), ("pretrain", "corruption.mask_probability=0.2", "corruption.mask_prob"),
+    ("pretrain", "runtime.devices=cpu", "runtime.device"), ("finetune", "task.maxlen=64", "task.max_len"),
+    ("finetune", "compare.seed=[1]", "compare.seeds"), ("pretrain", "run.dirr=x", "run.dir"), ("pretrain", "sead=1", "seed"),
+    ("pretrain", "train.lrate=1", None), ("pretrain", "corruption=bert_mlmm", "bert_mlm"),
+]
+
+
+@pytest.mark.parametrize("root, over", WRONG_VALUES)
+def test_every_wrong_value_is_one_line_naming_the_key(root, over):
+    with pytest.raises(MaskbenchError) as err:
+        load_config([over], root=root)
+    msg = str(err.value)
+    key, _, value = over.partition("=")
+    assert "\n" not in msg and f"{key}=" in msg
+    assert value.strip("[]").split(",")[0] in msg  # the value given, so the user sees what was refused
+
+
+@pytest.mark.parametrize("root, over, suggestion", UNKNOWN_KEYS)
+def test_every_unknown_key_is_one_line_with_the_nearest_key(root, over, suggestion):
+    with pytest.raises(MaskbenchError) as err:
+        load_config([over], root=root)
+    msg = str(err.value)
+    assert "\n" not in msg and over.split("=")[0].split(".")[-1] in msg
+    if suggestion:
+        assert suggestion in msg
