@@ -209,11 +209,21 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay
 def config_show(overrides: Optional[List[str]] = OVERRIDES):
     """Print the composed, validated config."""
     def body():
-        from maskbench.config import load_config, run_dir_for, to_yaml
+        from maskbench.config import config_sources, load_config, root_for, run_dir_for, to_yaml
+        from maskbench.errors import MaskbenchError
 
-        cfg = load_config(overrides or [])
+        over = list(overrides or [])
+        try:
+            cfg = load_config(over, root=root_for(over))
+        except MaskbenchError as e:  # a preset that sets a task: show it as `finetune` / `compare` compose it
+            if "fine-tuning preset" not in str(e):
+                raise
+            cfg = load_config(over, root="finetune")
         typer.echo(to_yaml(cfg).rstrip())
-        typer.echo(f"# run folder: {run_dir_for(cfg)}")
+        for group, path in config_sources(cfg, over).items():
+            typer.echo(f"# {group}: {path}")
+        if "task" not in cfg:
+            typer.echo(f"# run folder: {run_dir_for(cfg)}")
     _guard(body)
 
 

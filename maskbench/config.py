@@ -38,6 +38,32 @@ def group_options(group: str) -> list[str]:
     return sorted({p.stem for f in folders for p in f.glob("*.yaml")})
 
 
+def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
+    """group -> the YAML file its option came from, in Hydra's search order (packaged configs first, then
+    --config-dir and ./conf: a user config needs a name of its own). The experiment preset, listed first,
+    may set values over any group."""
+    out = {}
+    for group in ("experiment",) + GROUPS:
+        node = cfg.get(group)
+        name = node.get("name") if node is not None and hasattr(node, "get") else None
+        if group == "experiment":
+            name = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
+        if not name:
+            continue
+        for folder in [CONF_DIR, *user_config_dirs()]:
+            f = folder / group / f"{name}.yaml"
+            if f.exists():
+                out[group] = str(f)
+                break
+    return out
+
+
+def root_for(overrides: list[str]) -> str:
+    """`finetune` when the overrides name a task, compare options or an init for fine-tuning, else `pretrain`."""
+    heads = {ov.lstrip("+~").partition("=")[0].split(".")[0] for ov in overrides}
+    return "finetune" if heads & {"task", "compare"} else "pretrain"
+
+
 def available_groups() -> list[str]:
     return sorted({p.name for d in [CONF_DIR, *user_config_dirs()] for p in d.iterdir() if p.is_dir()})
 
@@ -88,7 +114,8 @@ def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pr
         key = m.group(1)
         head = key.split(".")[0]
         preset = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
-        if preset and head in ("task", "compare"):  # a fine-tuning preset given to `maskbench pretrain`
+        user_set = any(ov.lstrip("+~").split("=")[0].split(".")[0] == head for ov in overrides)
+        if preset and head in ("task", "compare") and not user_set:  # a fine-tuning preset given to pretrain
             return MaskbenchError(f"experiment={preset} is a fine-tuning preset (it sets {head}): run "
                                   f"`maskbench compare experiment={preset}` or `maskbench finetune experiment={preset}`")
         hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (

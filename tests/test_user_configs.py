@@ -27,6 +27,18 @@ def test_config_dir_option(tmp_path):
                            "show", "experiment=mine"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "max_steps: 7" in proc.stdout
+    # config show says where each group came from: the user's preset, the packaged tiny model
+    assert f"# experiment: {tmp_path / 'mine_confs' / 'experiment' / 'mine.yaml'}" in proc.stdout
+    assert "# model: " in proc.stdout and proc.stdout.split("# model: ")[1].split()[0].endswith("conf/model/tiny.yaml")
+
+
+def test_config_show_takes_a_task_on_a_pretraining_preset(tmp_path):
+    """`config show experiment=debug task=sst2` composes the fine-tuning config (the task is the user's)."""
+    from maskbench.config import config_sources, root_for
+
+    assert root_for(["experiment=debug", "task=sst2"]) == "finetune" and root_for(["experiment=debug"]) == "pretrain"
+    cfg = load_config(["experiment=debug", "task=sst2"], root="finetune")
+    assert cfg.task.name == "sst2" and config_sources(cfg)["task"].endswith("conf/task/sst2.yaml")
 
 
 def test_the_shipped_example_composes(monkeypatch):
