@@ -1,7 +1,7 @@
 """Plateaus in a validation-loss curve: long stretches where the loss stayed within a narrow band,
 and the step where it left the band ("false convergence" when it then drops again).
 
-The rule (docs/plateaus.md): scanning the evaluations in order (step 0, the untrained model, excluded),
+The rule (docs/comparisons.md, "Plateaus"): scanning the evaluations in order (step 0, the untrained model, excluded),
 a stretch starting at evaluation i extends while max - min of its losses stays within BAND (1%) of the
 loss at i. It is a plateau when it holds at least MIN_EVALS (3) evaluations and spans at least
 MIN_SPAN (10%) of the steps evaluated so far. Its end is the step of the first evaluation outside the
