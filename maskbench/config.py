@@ -174,14 +174,12 @@ def validate_config(cfg) -> None:
 
 
 def _validate_task(cfg) -> None:
+    from maskbench.tasks import task_kind  # torch-free at import
+
     t = cfg.task
-    kinds = ("classification", "pair_classification", "tagging", "qa")
-    if t.kind not in kinds:
-        raise MaskbenchError(f"task.kind={t.kind} is unknown: choose one of {', '.join(kinds)}")
-    formats = {"classification": ("tsv", "csv", "jsonl"), "pair_classification": ("tsv", "csv", "jsonl"),
-               "tagging": ("conllu", "conll"), "qa": ("squad",)}[t.kind]
-    if t.format not in formats:
-        raise MaskbenchError(f"task.format={t.format} does not fit a {t.kind} task: choose {', '.join(formats)}")
+    kind = task_kind(t.kind)
+    if t.format not in kind.formats:
+        raise MaskbenchError(f"task.format={t.format} does not fit a {t.kind} task: choose {', '.join(kind.formats)}")
     if not isinstance(t.max_len, int) or t.max_len < 8:
         raise MaskbenchError(f"task.max_len={t.max_len} must be an integer >= 8")
     _prob(cfg, "task.dropout", t.dropout)
@@ -196,12 +194,10 @@ def _validate_task(cfg) -> None:
     probe = t.get("probe_layer")
     if probe is not None and (not isinstance(probe, int) or isinstance(probe, bool) or probe < 0):
         raise MaskbenchError(f"task.probe_layer={probe} must be a layer number >= 0 (0 = the embeddings) or null")
-    if t.kind == "qa" and t.doc_stride >= t.max_len:
-        raise MaskbenchError(f"task.doc_stride={t.doc_stride} must be below task.max_len={t.max_len}")
-    metrics = {"classification": ("accuracy",), "pair_classification": ("accuracy",), "tagging": ("token_accuracy",),
-               "qa": ("f1", "exact_match")}[t.kind]
-    if t.metric not in metrics:
-        raise MaskbenchError(f"task.metric={t.metric} is not reported for a {t.kind} task: choose {', '.join(metrics)}")
+    kind.check(t)
+    if t.metric not in kind.metrics:
+        raise MaskbenchError(f"task.metric={t.metric} is not reported for a {t.kind} task: "
+                             f"choose {', '.join(kind.metrics)}")
     pooling = t.get("pooling", "token")
     if pooling not in ("token", "mean"):
         raise MaskbenchError(f"task.pooling={pooling} is unknown: choose token ([CLS] / final [EOS]) or mean")

@@ -36,7 +36,7 @@ def wiki_sentences(n: int = 16) -> list[str]:
 def check(run: Path, out_root: Path) -> dict:
     import transformers
 
-    from maskbench.corruption.base import Corrupted
+    from maskbench.batch import Batch
     from maskbench.inspect.fill import fill_encoder, generate
     from maskbench.inspect.loading import encode_with_masks, load_checkpoint
     from maskbench.interop.export import export_model
@@ -51,7 +51,7 @@ def check(run: Path, out_root: Path) -> dict:
     result = {"run": str(run), "arch": arch, "sentences": len(texts), "tokens": int(real.sum())}
     if arch == "encoder":
         hf = transformers.AutoModelForMaskedLM.from_pretrained(folder).eval()
-        ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real,
+        ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real,
                                                  token_type_ids=batch["token_type_ids"])))
         theirs = hf(**batch).logits
         pipe = transformers.pipeline("fill-mask", model=str(folder))
@@ -64,7 +64,7 @@ def check(run: Path, out_root: Path) -> dict:
     else:
         hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
         dec = torch.cat([torch.full((len(ids), 1), m.vocab.bos), ids[:, :-1]], 1)
-        ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
+        ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
         theirs = hf(input_ids=ids, attention_mask=batch["attention_mask"], decoder_input_ids=dec).logits
         same = []
         for text in PROBES:

@@ -4,7 +4,8 @@ import torch
 
 from maskbench.config import load_config
 from maskbench.corruption import build_corruption
-from maskbench.corruption.base import IGNORE, is_special
+from maskbench.batch import IGNORE
+from maskbench.corruption.base import is_special
 from maskbench.corruption.keyed_random import KeyedRandom, example_keys
 from maskbench.corruption.spans import assemble, random_parts, span_masks
 from maskbench.data.blocks import Blocks

@@ -133,7 +133,9 @@ def test_overfit_one_batch_every_head():
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
-    from maskbench.train.finetune import collate, task_terms
+    from maskbench.tasks import task_kind
+    from maskbench.tasks.batching import collate
+    from maskbench.tasks.evaluate import task_terms
 
     torch.manual_seed(0)
     V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
@@ -147,10 +149,11 @@ def test_overfit_one_batch_every_head():
                 label = (i % 3 if kind == "classification" else
                          [-100] + [(i + j) % 5 for j in range(10)] + [-100] if kind == "tagging" else (2 + i % 4, 5 + i % 4))
                 feats.append(Feature(ids, [0] * len(ids), label))
-            batch = collate(feats, kind, arch, V.pad)
-            model = TaskModel(build_model(mcfg, arch, V.size), kind, n_out, 0.0)
+            k = task_kind(kind)
+            batch = collate(feats, k, arch, V.pad)
+            model = TaskModel(build_model(mcfg, arch, V.size), k.sentence_level, n_out, 0.0)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-            terms = task_terms(kind)
+            terms = task_terms(k)
             for _ in range(150):
                 s, n, _ = terms(model, batch)["task"]
                 loss = s / n
@@ -168,26 +171,29 @@ def test_mean_pooling_reads_only_real_positions(arch):
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
-    from maskbench.train.finetune import collate, task_terms
+    from maskbench.tasks import task_kind
+    from maskbench.tasks.batching import collate
+    from maskbench.tasks.evaluate import task_terms
 
     torch.manual_seed(0)
     V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
           special_ids=tuple(range(10)))
     mcfg = load_config(["model=tiny"]).model
-    model = TaskModel(build_model(mcfg, arch, V.size), "classification", 2, 0.0, pooling="mean").eval()
+    cls = task_kind("classification")
+    model = TaskModel(build_model(mcfg, arch, V.size), True, 2, 0.0, pooling="mean").eval()
     assert not hasattr(model, "dense")  # the BART dense+tanh belongs to token pooling only
     short = Feature([V.cls, 11, 12, V.sep], [0] * 4, 1)
     long_ = Feature([V.cls] + list(range(10, 30)) + [V.sep], [0] * 22, 0)
-    alone = model(collate([short], "classification", arch, V.pad))
-    padded = model(collate([short, long_], "classification", arch, V.pad))[:1]
+    alone = model(collate([short], cls, arch, V.pad))
+    padded = model(collate([short, long_], cls, arch, V.pad))[:1]
     assert torch.allclose(alone, padded, atol=1e-5)
 
     feats = [Feature([V.cls] + [10 + (i * 7 + j) % 50 for j in range(3 + i)] + [V.sep], [0] * (5 + i), i % 2)
              for i in range(8)]
-    batch = collate(feats, "classification", arch, V.pad)
+    batch = collate(feats, cls, arch, V.pad)
     opt = torch.optim.AdamW(model.train().parameters(), lr=1e-2)
     for _ in range(150):
-        s, n, _ = task_terms("classification")(model, batch)["task"]
+        s, n, _ = task_terms(cls)(model, batch)["task"]
         opt.zero_grad()
         (s / n).backward()
         opt.step()

@@ -90,12 +90,20 @@ def test_finetuning_from_local_dataset_folders(folders, tiny_overrides, tmp_path
         assert sorted(labels) == ["DET", "NOUN", "VERB"]
 
 
+def _hub_task_file(spec, task, cache_root):
+    """(cached file, reader format) as the task kind writes it."""
+    from maskbench.tasks import task_kind
+
+    path, fmt, _ = task_kind(task.kind).hub_file(spec, task, cache_root)
+    return Path(path), fmt
+
+
 def test_snli_unlabelled_rows_are_dropped(folders, tmp_path):
     from omegaconf import OmegaConf
 
     task = OmegaConf.create({"kind": "pair_classification", "text_fields": ["premise", "hypothesis"],
                              "label_field": "label"})
-    path, fmt = hub.task_file(f"hf:{folders / 'snli'}@train", task, tmp_path)
+    path, fmt = _hub_task_file(f"hf:{folders / 'snli'}@train", task, tmp_path)
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     assert fmt == "jsonl" and len(rows) == 27 and {r["label"] for r in rows} == {"entailment", "neutral", "contradiction"}
 
@@ -105,16 +113,16 @@ def test_hub_errors_are_one_line(folders, tmp_path, monkeypatch):
 
     task = OmegaConf.create({"kind": "classification", "text_fields": ["sentence"], "label_field": "label"})
     with pytest.raises(MaskbenchError, match="unknown split 'test': it has train, validation"):
-        hub.task_file(f"hf:{folders / 'sst'}@test", task, tmp_path)
+        _hub_task_file(f"hf:{folders / 'sst'}@test", task, tmp_path)
     with pytest.raises(MaskbenchError, match="name a split"):
-        hub.task_file(f"hf:{folders / 'sst'}", task, tmp_path)
+        _hub_task_file(f"hf:{folders / 'sst'}", task, tmp_path)
     bad = OmegaConf.create({"kind": "classification", "text_fields": ["text"], "label_field": "label"})
     with pytest.raises(MaskbenchError, match="has no column 'text'.*task.text_fields"):
-        hub.task_file(f"hf:{folders / 'sst'}@train", bad, tmp_path)
+        _hub_task_file(f"hf:{folders / 'sst'}@train", bad, tmp_path)
     with pytest.raises(MaskbenchError, match="no column 'content'.*data.text_column"):
         hub.text_file(f"hf:{folders / 'text'}", tmp_path, "content")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(MaskbenchError, match="not available offline"):
-        hub.task_file("hf:maskbench-no-such/dataset@train", task, tmp_path)
+        _hub_task_file("hf:maskbench-no-such/dataset@train", task, tmp_path)
     assert hub.parse("hf:glue:sst2@validation") == hub.HubRef("hf:glue:sst2@validation", "glue", "sst2", "validation")

@@ -17,7 +17,7 @@ transformers = pytest.importorskip("transformers")
 from hf_models import bart_folder, bert_folder, roberta_folder  # noqa: E402
 
 from maskbench.config import load_config  # noqa: E402
-from maskbench.corruption.base import Corrupted  # noqa: E402
+from maskbench.batch import Batch  # noqa: E402
 from maskbench.errors import MaskbenchError  # noqa: E402
 from maskbench.inspect.fill import fill_encoder, generate  # noqa: E402
 from maskbench.inspect.loading import load_checkpoint  # noqa: E402
@@ -79,12 +79,12 @@ def test_exported_logits_equal_maskbench_on_text(exported, sentences, arch):
     ids, real = batch["input_ids"], batch["attention_mask"].bool()
     with torch.no_grad():
         if arch == "encoder":
-            ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real,
+            ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real,
                                                      token_type_ids=batch["token_type_ids"])))
             theirs = hf(**batch).logits
         else:
             dec = torch.cat([torch.full((len(ids), 1), m.vocab.bos), ids[:, :-1]], 1)
-            ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
+            ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
             theirs = hf(input_ids=ids, attention_mask=batch["attention_mask"], decoder_input_ids=dec).logits
     assert ours.shape == theirs.shape
     assert float((ours - theirs)[real].abs().max()) < TOL
@@ -101,7 +101,7 @@ def test_pair_inputs_carry_segments(exported):
     hf = transformers.AutoModelForMaskedLM.from_pretrained(folder).eval()
     x = {k: torch.tensor([v]) for k, v in enc.items()}
     with torch.no_grad():
-        ours = m.model.lm_head(m.model(Corrupted(input_ids=x["input_ids"], labels=x["input_ids"],
+        ours = m.model.lm_head(m.model(Batch(input_ids=x["input_ids"], labels=x["input_ids"],
                                                  token_type_ids=x["token_type_ids"])))
         assert float((ours - hf(**x).logits).abs().max()) < TOL
 
@@ -171,12 +171,12 @@ def test_public_families_load_with_their_own_logits(public, sentences, family):
         if family == "bart":
             hf = transformers.BartForConditionalGeneration.from_pretrained(folder).eval()
             dec = torch.cat([torch.full((len(ids), 1), m.vocab.bos), ids[:, :-1]], 1)
-            ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
+            ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real, decoder_input_ids=dec)))
             theirs = hf(input_ids=ids, attention_mask=batch["attention_mask"], decoder_input_ids=dec).logits
         else:
             hf = transformers.AutoModelForMaskedLM.from_pretrained(folder).eval()
             types = batch.get("token_type_ids")
-            ours = m.model.lm_head(m.model(Corrupted(input_ids=ids, labels=ids, pad_mask=~real, token_type_ids=types)))
+            ours = m.model.lm_head(m.model(Batch(input_ids=ids, labels=ids, pad_mask=~real, token_type_ids=types)))
             theirs = hf(**batch).logits
     assert float((ours - theirs)[real].abs().max()) < TOL
 

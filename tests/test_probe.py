@@ -34,16 +34,19 @@ def _task_model(cfg):
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
-    from maskbench.train.finetune import FinetuneBatches, load_task, resolve_init
+    from maskbench.tasks.batching import FinetuneBatches
+    from maskbench.tasks.loading import load_task
+    from maskbench.train.finetune import resolve_init
 
     src = resolve_init(cfg)
     tok = load_tokenizer(src.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
-    train_f, _, labels, _ = load_task(cfg.task, tok, vocab, src.arch, cfg.data.get("cache_dir"))
+    data = load_task(cfg.task, tok, vocab, src.arch, cfg.data.get("cache_dir"))
     net = build_model(src.model_cfg, src.arch, vocab.size)
     src.load_into(net)
-    model = TaskModel(net, cfg.task.kind, len(labels), 0.1, freeze=bool(cfg.task.freeze), probe_layer=cfg.task.probe_layer)
-    batch, _ = FinetuneBatches(train_f, 8, 0, cfg.task.kind, src.arch, vocab.pad).batch(0)
+    model = TaskModel(net, data.kind.sentence_level, data.kind.head_size(data.labels), 0.1,
+                      freeze=bool(cfg.task.freeze), probe_layer=cfg.task.probe_layer)
+    batch, _ = FinetuneBatches(data.train, 8, 0, data.kind, src.arch, vocab.pad).batch(0)
     return model, batch
 
 

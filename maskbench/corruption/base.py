@@ -10,13 +10,13 @@ statistics and the terminal display read the truth rather than re-deriving it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from maskbench.batch import IGNORE, Batch
 from maskbench.data.tokenizer import Vocab
 
-IGNORE = -100  # label of positions without loss (torch cross_entropy's ignore_index)
 
 # Diagnostic action codes per original content position.
 UNTOUCHED, MASKED, RANDOM, KEPT, DELETED, IN_SPAN = 0, 1, 2, 3, 4, 5
@@ -36,28 +36,6 @@ class Diagnostics:
     source_len: torch.Tensor | None = None       # [B] encoder content length (without framing specials)
     target_len: torch.Tensor | None = None       # [B] decoder target length (labelled positions)
     nsp_is_next: torch.Tensor | None = None      # [B] bool
-
-
-@dataclass
-class Corrupted:
-    input_ids: torch.Tensor                      # [B, S]
-    labels: torch.Tensor                         # encoder: [B, S]; encoder-decoder: [B, T]
-    pad_mask: torch.Tensor | None = None         # [B, S] True at padding; None when there is none
-    token_type_ids: torch.Tensor | None = None   # [B, S] segment ids (NSP)
-    decoder_input_ids: torch.Tensor | None = None
-    decoder_positions: torch.Tensor | None = None
-    nsp_labels: torch.Tensor | None = None       # [B] 0 = IsNext, 1 = NotNext
-    diag: Diagnostics | None = field(default=None, repr=False)
-
-    def to(self, device, non_blocking: bool = False) -> "Corrupted":
-        def mv(t):
-            return None if t is None else t.to(device, non_blocking=non_blocking)
-        return Corrupted(mv(self.input_ids), mv(self.labels), mv(self.pad_mask), mv(self.token_type_ids),
-                         mv(self.decoder_input_ids), mv(self.decoder_positions), mv(self.nsp_labels), self.diag)
-
-    def drop_diagnostics(self) -> "Corrupted":
-        self.diag = None
-        return self
 
 
 @dataclass
@@ -99,7 +77,7 @@ def random_text_ids(u: torch.Tensor, vocab: Vocab) -> torch.Tensor:
     return pool[torch.floor(u * len(pool)).to(torch.int64).clamp_max(len(pool) - 1)]
 
 
-def frame_encoder(noised: Noised, vocab: Vocab) -> Corrupted:
+def frame_encoder(noised: Noised, vocab: Vocab) -> Batch:
     """[CLS] source [SEP] (or [CLS] A [SEP] B [SEP] with segments for NSP); labels aligned."""
     src, B = noised.source, noised.source.shape[0]
     dev = src.device
@@ -112,7 +90,7 @@ def frame_encoder(noised: Noised, vocab: Vocab) -> Corrupted:
         types = None
     else:
         ids, labels, types = _insert_pair_sep(noised, vocab)
-    return Corrupted(input_ids=ids, labels=labels, token_type_ids=types, nsp_labels=noised.nsp_labels,
+    return Batch(input_ids=ids, labels=labels, token_type_ids=types, nsp_labels=noised.nsp_labels,
                      diag=noised.diag)
 
 
@@ -133,7 +111,7 @@ def _insert_pair_sep(noised: Noised, vocab: Vocab):
     return ids, labels, types
 
 
-def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) -> Corrupted:
+def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) -> Batch:
     """[BOS] source [EOS] to the encoder; decoder target = original + [EOS] unless the objective gives one."""
     src, n = noised.source, noised.source_len
     B, S = src.shape
@@ -147,7 +125,7 @@ def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) 
     if not bool(pad_mask.any()):
         pad_mask = None
     if noised.decoder_input_ids is not None:  # MASS gives its decoder side whole
-        return Corrupted(input_ids=ids, labels=noised.target, pad_mask=pad_mask,
+        return Batch(input_ids=ids, labels=noised.target, pad_mask=pad_mask,
                          decoder_input_ids=noised.decoder_input_ids, decoder_positions=noised.decoder_positions,
                          nsp_labels=noised.nsp_labels, diag=noised.diag)
     if noised.target is not None:
@@ -159,5 +137,5 @@ def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) 
     dec_in = torch.cat([bos, target[:, :-1]], 1)
     labels = target.masked_fill(target == vocab.pad, IGNORE)
     dec_in = dec_in.masked_fill(dec_in == vocab.pad, vocab.pad)
-    return Corrupted(input_ids=ids, labels=labels, pad_mask=pad_mask, decoder_input_ids=dec_in,
+    return Batch(input_ids=ids, labels=labels, pad_mask=pad_mask, decoder_input_ids=dec_in,
                      nsp_labels=noised.nsp_labels, diag=noised.diag)

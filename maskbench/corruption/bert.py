@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from maskbench.corruption.base import (Noise, IGNORE, KEPT, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
+from maskbench.batch import IGNORE
+from maskbench.corruption.base import (Noise, KEPT, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
                                        is_special, random_text_ids)
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from maskbench.batch import Batch
 from maskbench.corruption.bart import BartNoise
-from maskbench.corruption.base import Corrupted, frame_encoder, frame_encoder_decoder
+from maskbench.corruption.base import frame_encoder, frame_encoder_decoder
 from maskbench.corruption.bert import BertMLM, SpanMLM
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.mass import MassSpan
@@ -17,14 +18,14 @@ FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpa
 
 
 class Corruption:
-    """A configured corruption for one architecture: `corrupt(blocks, keys, partner)` -> Corrupted."""
+    """A configured corruption for one architecture: `corrupt(blocks, keys, partner)` -> Batch."""
 
     def __init__(self, cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         self.name, self.arch, self.vocab = cfg.name, arch, vocab
         self.noise = FAMILIES[cfg.family](cfg, vocab, is_continuation)
         self.needs_partner = self.noise.needs_partner
 
-    def __call__(self, blocks: Blocks, keys: torch.Tensor, partner: Blocks | None = None) -> Corrupted:
+    def __call__(self, blocks: Blocks, keys: torch.Tensor, partner: Blocks | None = None) -> Batch:
         noised = self.noise(blocks, KeyedRandom(keys), partner)
         if self.arch == "encoder":
             return frame_encoder(noised, self.vocab)

@@ -162,43 +162,48 @@ def _label_name(feature, value):
     return names[value] if names and isinstance(value, int) and 0 <= value < len(names) else str(value)
 
 
-def task_file(spec: str, task, cache_root: Path) -> tuple[Path, str]:
-    """(cached file, reader format) for a task file given as hf:..."""
+def task_dataset(spec: str):
+    """(reference, dataset) of a task file given as hf:..., loaded once."""
     ref = parse(spec)
-    ds = _load(ref, None, streaming=False)
-    kind = task.kind
-    if kind in ("classification", "pair_classification"):
-        fields, label = list(task.text_fields), str(task.label_field)
-        _need(ds, ref, fields + [label], "task.text_fields / task.label_field")
-        feature = (ds.features or {}).get(label)
+    return ref, _load(ref, None, streaming=False)
 
-        def rows():
-            for row in ds:
-                if row[label] is None or row[label] == -1:
-                    continue  # unlabelled (SNLI's -1: no gold label)
-                yield json.dumps({**{f: row[f] for f in fields}, label: _label_name(feature, row[label])}) + "\n"
-        target = _target(cache_root, ref, ds, {"fields": fields, "label": label}, ".jsonl")
-        return (target if target.exists() else _write(target, rows())), "jsonl"
-    if kind == "tagging":
-        words, tags = str(task.get("words_field", "tokens")), str(task.get("tags_field", "tags"))
-        _need(ds, ref, [words, tags], "task.words_field / task.tags_field")
-        inner = getattr((ds.features or {}).get(tags), "feature", None)
 
-        def sentences():
-            for row in ds:
-                if row[words]:
-                    yield "".join(f"{w}\t{_label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
-        target = _target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")
-        return (target if target.exists() else _write(target, sentences())), "conll"
-    if kind == "qa":
-        _need(ds, ref, ["id", "context", "question", "answers"], "a SQuAD-shaped dataset")
-        target = _target(cache_root, ref, ds, {"qa": 1}, ".json")
-        if not target.exists():
-            data = [{"title": row.get("title", ""), "paragraphs": [{"context": row["context"], "qas": [{
-                "id": str(row["id"]), "question": row["question"],
-                "answers": [{"text": t, "answer_start": int(s)}
-                            for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]}]}]}
-                    for row in ds]
-            _write(target, [json.dumps({"version": "1.1", "data": data})])
-        return target, "squad"
-    raise MaskbenchError(f"task.kind={kind} cannot read hf: data")
+def text_task_file(ref, ds, fields: list[str], label: str, cache_root: Path) -> Path:
+    """Sentence (pair) classification rows as JSON lines; class ids become names, unlabelled rows dropped."""
+    _need(ds, ref, fields + [label], "task.text_fields / task.label_field")
+    feature = (ds.features or {}).get(label)
+
+    def rows():
+        for row in ds:
+            if row[label] is None or row[label] == -1:
+                continue  # unlabelled (SNLI's -1: no gold label)
+            yield json.dumps({**{f: row[f] for f in fields}, label: _label_name(feature, row[label])}) + "\n"
+    target = _target(cache_root, ref, ds, {"fields": fields, "label": label}, ".jsonl")
+    return target if target.exists() else _write(target, rows())
+
+
+def tagged_task_file(ref, ds, words: str, tags: str, cache_root: Path) -> Path:
+    """Tagged sentences as two-column CoNLL (word, tag name)."""
+    _need(ds, ref, [words, tags], "task.words_field / task.tags_field")
+    inner = getattr((ds.features or {}).get(tags), "feature", None)
+
+    def sentences():
+        for row in ds:
+            if row[words]:
+                yield "".join(f"{w}\t{_label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
+    target = _target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")
+    return target if target.exists() else _write(target, sentences())
+
+
+def squad_task_file(ref, ds, cache_root: Path) -> Path:
+    """A SQuAD-shaped dataset as SQuAD v1.1 JSON."""
+    _need(ds, ref, ["id", "context", "question", "answers"], "a SQuAD-shaped dataset")
+    target = _target(cache_root, ref, ds, {"qa": 1}, ".json")
+    if not target.exists():
+        data = [{"title": row.get("title", ""), "paragraphs": [{"context": row["context"], "qas": [{
+            "id": str(row["id"]), "question": row["question"],
+            "answers": [{"text": t, "answer_start": int(s)}
+                        for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]}]}]}
+                for row in ds]
+        _write(target, [json.dumps({"version": "1.1", "data": data})])
+    return target

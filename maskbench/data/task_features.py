@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maskbench.corruption.base import IGNORE
+from maskbench.batch import IGNORE
 from maskbench.data.tokenizer import Vocab
 
 

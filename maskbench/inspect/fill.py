@@ -9,7 +9,7 @@ import difflib
 
 import torch
 
-from maskbench.corruption.base import Corrupted
+from maskbench.batch import Batch
 from maskbench.errors import MaskbenchError
 from maskbench.inspect.loading import Loaded, encode_with_masks
 
@@ -30,7 +30,7 @@ def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, i
         raise MaskbenchError('the text has no [MASK]: write e.g. "the capital of france is [MASK] ."')
     _check_fits(m, ids)
     x = torch.tensor([[m.vocab.cls] + ids + [m.vocab.sep]])
-    hidden = m.model(Corrupted(input_ids=x, labels=x))
+    hidden = m.model(Batch(input_ids=x, labels=x))
     where = (x[0] == m.vocab.mask).nonzero().squeeze(1)
     probs = m.model.lm_head(hidden[0, where]).float().softmax(-1)
     probs[:, list(m.vocab.special_ids)] = -1.0  # never propose a special token
@@ -45,7 +45,7 @@ def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> l
     v = m.vocab
     _check_fits(m, ids)
     src = torch.tensor([[v.bos] + ids + [v.eos]])
-    batch = Corrupted(input_ids=src, labels=src)
+    batch = Batch(input_ids=src, labels=src)
     memory = m.model.encode(batch)
     limit = min(len(ids) + max_extra, m.model.decoder.max_positions - 1)
     beams = [([v.bos], 0.0)]
@@ -55,7 +55,7 @@ def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> l
             if seq[-1] == v.eos and len(seq) > 1:
                 candidates.append((seq, score))
                 continue
-            dec = Corrupted(input_ids=src, labels=src, decoder_input_ids=torch.tensor([seq]))
+            dec = Batch(input_ids=src, labels=src, decoder_input_ids=torch.tensor([seq]))
             h = m.model(dec, memory=memory)[0, -1]
             logp = m.model.lm_head(h[None]).float().log_softmax(-1)[0]
             logp[[v.pad, v.mask, v.cls, v.bos]] = float("-inf")

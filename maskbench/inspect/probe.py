@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from maskbench.corruption.base import Corrupted
+from maskbench.batch import Batch
 from maskbench.errors import MaskbenchError
 from maskbench.inspect.loading import Loaded
 
@@ -52,7 +52,7 @@ def word_vectors(m: Loaded, sentences: list[str], word: str) -> torch.Tensor:
         if at is None:
             raise MaskbenchError(f'"{word}" does not occur in: {s}')
         x = torch.tensor([[first] + ids + [last]])
-        batch = Corrupted(input_ids=x, labels=x)
+        batch = Batch(input_ids=x, labels=x)
         h = m.model(batch) if m.cfg.arch.name == "encoder" else m.model.encode(batch)
         vecs.append(h[0, 1 + at:1 + at + len(target)].mean(0))
     return torch.stack(vecs)

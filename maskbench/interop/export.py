@@ -127,14 +127,14 @@ def export_model(path, out: Path, console=None) -> Path:
 def max_logit_difference(model, hf, vocab, arch: str, with_heads: bool) -> float:
     """Largest |maskbench - transformers| over the outputs of a fixed sample (logits where heads exist,
     else final hidden states)."""
-    from maskbench.corruption.base import Corrupted
+    from maskbench.batch import Batch
 
     g = torch.Generator().manual_seed(0)
     pool = vocab.text_ids()
     ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
     if arch == "encoder":
         x = torch.cat([torch.full((2, 1), vocab.cls), ids, torch.full((2, 1), vocab.sep)], 1)
-        h = model(Corrupted(input_ids=x, labels=x))
+        h = model(Batch(input_ids=x, labels=x))
         if with_heads:
             ours, got = model.lm_head(h), hf(input_ids=x)
             theirs = got.prediction_logits if "prediction_logits" in got else got.logits
@@ -143,6 +143,6 @@ def max_logit_difference(model, hf, vocab, arch: str, with_heads: bool) -> float
         return float((ours - theirs).abs().max())
     x = torch.cat([torch.full((2, 1), vocab.bos), ids, torch.full((2, 1), vocab.eos)], 1)
     dec = torch.cat([torch.full((2, 1), vocab.bos), ids], 1)
-    ours = model.lm_head(model(Corrupted(input_ids=x, labels=x, decoder_input_ids=dec)))
+    ours = model.lm_head(model(Batch(input_ids=x, labels=x, decoder_input_ids=dec)))
     theirs = hf(input_ids=x, decoder_input_ids=dec).logits
     return float((ours - theirs).abs().max())

@@ -12,20 +12,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SENTENCE_KINDS = ("classification", "pair_classification")
-
-
 class TaskModel(nn.Module):
     """`freeze=True` trains the head alone on frozen states (a probe): the backbone gets no gradient and
     runs without dropout. `probe_layer=K` reads the encoder's states after its first K blocks (0 = the
     embeddings) instead of the model's usual final states, for either architecture."""
 
-    def __init__(self, backbone, kind: str, n_outputs: int, dropout: float, pooling: str = "token",
+    def __init__(self, backbone, sentence_level: bool, n_outputs: int, dropout: float, pooling: str = "token",
                  freeze: bool = False, probe_layer: int | None = None):
         super().__init__()
         from maskbench.errors import MaskbenchError
 
-        self.backbone, self.kind, self.pooling = backbone, kind, pooling
+        # sentence_level: one prediction per input from a pooled state; else one per position (tags, QA spans)
+        self.backbone, self.sentence_level, self.pooling = backbone, sentence_level, pooling
         self.arch = backbone.arch
         self.freeze, self.probe_layer = freeze, probe_layer
         n_layers = len(backbone.encoder.blocks)
@@ -36,10 +34,10 @@ class TaskModel(nn.Module):
                 p.requires_grad_(False)
         d = backbone.token_embedding.embedding_dim
         self.drop = nn.Dropout(dropout)
-        if kind in SENTENCE_KINDS and self.arch == "encoder_decoder" and pooling == "token":
+        if sentence_level and self.arch == "encoder_decoder" and pooling == "token":
             # BART's classification head: dense + tanh before the output layer.
             self.dense = nn.Sequential(nn.Linear(d, d), nn.Tanh())
-        self.head = nn.Linear(d, 2 if kind == "qa" else n_outputs)
+        self.head = nn.Linear(d, n_outputs)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
 
@@ -59,7 +57,7 @@ class TaskModel(nn.Module):
 
     def forward(self, batch) -> torch.Tensor:
         h = self.features(batch)
-        if self.kind in SENTENCE_KINDS:
+        if self.sentence_level:
             if self.pooling == "mean":
                 pooled = _mean_over_real(h, batch.pad_mask)
             elif self.arch == "encoder":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from maskbench.corruption.base import IGNORE
+from maskbench.batch import IGNORE
 
 
 def pretrain_terms(model, batch) -> dict:

@@ -1,0 +1,88 @@
+"""What a fine-tuning task kind is: one small interface, one module per kind behind a registry
+(`maskbench/tasks/__init__.py`), the way `corruption/` has one module per family.
+
+A kind knows its file formats and metrics, how to read and encode examples, the size of its head,
+how to collate labels, its loss, and how to score an evaluation set (per-example units for intervals).
+Everything else — files, subsets, the training loop, run folders — is the same for every kind.
+Torch is imported inside the tensor methods so that config validation stays torch-free.
+"""
+
+from __future__ import annotations
+
+from maskbench.errors import MaskbenchError
+
+
+class Scorer:
+    """Accumulates an evaluation set batch by batch; `finish` gives (metrics, units) where units are the
+    per-example (numerator, denominator) of the main metric (report/uncertainty.py resamples them)."""
+
+    def __init__(self, kind: "TaskKind", metric: str):
+        self.kind, self.metric, self.num, self.den = kind, metric, [], []
+
+    def add(self, logits, batch, features) -> None:
+        num, den = self.kind.units(logits, batch)
+        self.num += num
+        self.den += den
+
+    def finish(self) -> tuple[dict, dict]:
+        value = 100.0 * sum(self.num) / max(sum(self.den), 1)
+        return {self.kind.metrics[0]: round(value, 3)}, {"metric": self.metric, "num": self.num, "den": self.den}
+
+
+class TaskKind:
+    name: str = ""
+    formats: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()   # the first is the default
+    sentence_level: bool = False    # one prediction per input (pooled) rather than per token
+
+    # -- configuration -------------------------------------------------------------------------------
+    def check(self, task) -> None:
+        """Kind-specific config checks (one-line MaskbenchError)."""
+
+    def columns(self, task) -> dict:
+        """Reader options that an hf: file converted for this kind overrides."""
+        return {}
+
+    # -- data ------------------------------------------------------------------------------------------
+    def read(self, task, path, fmt: str, columns: dict) -> list:
+        raise NotImplementedError
+
+    def hub_file(self, spec: str, task, cache_root) -> tuple[str, str, dict]:
+        """(cached file, reader format, reader options) of an hf: task file, written once into the cache."""
+        raise NotImplementedError
+
+    def label_names(self, train: list, task, where) -> list[str]:
+        return ["start", "end"]
+
+    def check_labels(self, examples: list, labels: list[str], where) -> None:
+        """Every label of `examples` is in `labels` (one-line error otherwise)."""
+
+    def encode(self, examples: list, labels: list[str], tok, vocab, arch: str, task, train: bool) -> list:
+        raise NotImplementedError
+
+    def head_size(self, labels: list[str]) -> int:
+        return len(labels)
+
+    # -- tensors ---------------------------------------------------------------------------------------
+    def collate_labels(self, features: list, seq_len: int):
+        raise NotImplementedError
+
+    def loss(self, logits, batch) -> tuple:
+        """(loss sum, count, correct) of one batch: the shared loop normalises it as in pretraining."""
+        raise NotImplementedError
+
+    def units(self, logits, batch) -> tuple[list, list]:
+        raise NotImplementedError
+
+    def scorer(self, metric: str, examples: list, task) -> Scorer:
+        return Scorer(self, metric)
+
+
+def classification_loss(logits, y) -> tuple:
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits, y, reduction="sum"), y.new_tensor(y.numel()), (logits.argmax(-1) == y).sum()
+
+
+def unknown_kind(name: str, known) -> MaskbenchError:
+    return MaskbenchError(f"task.kind={name} is unknown: choose one of {', '.join(known)}")

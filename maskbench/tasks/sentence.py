@@ -1,0 +1,58 @@
+"""Single-sentence classification (SST-2, review sentiment): a pooled state -> a label."""
+
+from __future__ import annotations
+
+from maskbench.tasks.base import TaskKind, classification_loss
+
+
+class SentenceClassification(TaskKind):
+    name = "classification"
+    formats = ("tsv", "csv", "jsonl")
+    metrics = ("accuracy",)
+    sentence_level = True
+    n_fields = 1
+
+    def check(self, task) -> None:
+        from maskbench.errors import MaskbenchError
+
+        fields = list(task.text_fields)
+        if self.n_fields == 2 and len(fields) != 2:
+            raise MaskbenchError(f"task.text_fields={fields}: a pair task needs two fields")
+
+    def read(self, task, path, fmt, columns):
+        from maskbench.data.tasks import read_text_examples
+
+        return read_text_examples(path, fmt, list(task.text_fields), task.label_field)
+
+    def hub_file(self, spec, task, cache_root):
+        from maskbench.data.hub import task_dataset, text_task_file
+
+        ref, ds = task_dataset(spec)
+        return str(text_task_file(ref, ds, list(task.text_fields), str(task.label_field), cache_root)), "jsonl", {}
+
+    def label_names(self, train, task, where):
+        from maskbench.data.tasks import label_set
+
+        return label_set([e.label for e in train], task.labels, where)
+
+    def check_labels(self, examples, labels, where):
+        from maskbench.data.tasks import check_labels
+
+        check_labels([e.label for e in examples], labels, str(where))
+
+    def encode(self, examples, labels, tok, vocab, arch, task, train):
+        from maskbench.data.task_features import encode_texts
+
+        return encode_texts(examples, labels, tok, vocab, arch, task.max_len)
+
+    def collate_labels(self, features, seq_len):
+        import torch
+
+        return torch.tensor([f.label for f in features])
+
+    def loss(self, logits, batch):
+        return classification_loss(logits, batch.labels)
+
+    def units(self, logits, batch):
+        right = (logits.argmax(-1) == batch.labels).long()
+        return right.tolist(), [1] * len(right)

@@ -1,0 +1,60 @@
+"""Token tagging (POS): each word's tag on its first sub-word, a linear head over every position;
+metric: token accuracy, so a sentence's units are (correct tags, tagged words)."""
+
+from __future__ import annotations
+
+from maskbench.batch import IGNORE
+from maskbench.tasks.base import TaskKind, classification_loss
+
+
+class Tagging(TaskKind):
+    name = "tagging"
+    formats = ("conllu", "conll")
+    metrics = ("token_accuracy",)
+
+    def columns(self, task) -> dict:
+        return {"word_column": task.word_column, "tag_column": task.tag_column}
+
+    def read(self, task, path, fmt, columns):
+        from maskbench.data.tasks import read_tagged
+
+        return read_tagged(path, fmt, columns["word_column"], columns["tag_column"])
+
+    def hub_file(self, spec, task, cache_root):
+        from maskbench.data.hub import tagged_task_file, task_dataset
+
+        ref, ds = task_dataset(spec)
+        words, tags = str(task.get("words_field", "tokens")), str(task.get("tags_field", "tags"))
+        return str(tagged_task_file(ref, ds, words, tags, cache_root)), "conll", {"word_column": 0, "tag_column": 1}
+
+    def label_names(self, train, task, where):
+        from maskbench.data.tasks import label_set
+
+        return label_set([t for s in train for t in s.tags], task.labels, where)
+
+    def check_labels(self, examples, labels, where):
+        from maskbench.data.tasks import check_labels
+
+        check_labels([t for s in examples for t in s.tags], labels, str(where))
+
+    def encode(self, examples, labels, tok, vocab, arch, task, train):
+        from maskbench.data.task_features import encode_tagged
+
+        return encode_tagged(examples, labels, tok, vocab, arch, task.max_len)
+
+    def collate_labels(self, features, seq_len):
+        import torch
+
+        labels = torch.full((len(features), seq_len), IGNORE, dtype=torch.long)
+        for i, f in enumerate(features):
+            labels[i, :len(f.label)] = torch.tensor(f.label)
+        return labels
+
+    def loss(self, logits, batch):
+        sel = batch.labels != IGNORE
+        return classification_loss(logits[sel], batch.labels[sel])
+
+    def units(self, logits, batch):
+        sel = batch.labels != IGNORE
+        right = ((logits.argmax(-1) == batch.labels) & sel).sum(1)
+        return right.tolist(), sel.sum(1).tolist()
