@@ -209,7 +209,8 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay
 def config_show(overrides: Optional[List[str]] = OVERRIDES):
     """Print the composed, validated config."""
     def body():
-        from maskbench.config import config_sources, load_config, root_for, run_dir_for, to_yaml
+        from maskbench.config import config_sources, load_config, root_for, to_yaml
+        from maskbench.runs.rundir import RunDir
         from maskbench.errors import MaskbenchError
 
         over = list(overrides or [])
@@ -223,7 +224,7 @@ def config_show(overrides: Optional[List[str]] = OVERRIDES):
         for group, path in config_sources(cfg, over).items():
             typer.echo(f"# {group}: {path}")
         if "task" not in cfg:
-            typer.echo(f"# run folder: {run_dir_for(cfg)}")
+            typer.echo(f"# run folder: {RunDir.for_pretraining(cfg).path}")
     _guard(body)
 
 

@@ -408,18 +408,6 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
-def default_run_name(cfg) -> str:
-    if cfg.run.name:
-        return str(cfg.run.name)
-    return f"{cfg.corruption.name}-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}-{config_hash(cfg)}"
-
-
-def run_dir_for(cfg) -> Path:
-    if cfg.run.dir:
-        return Path(str(cfg.run.dir)).expanduser().resolve()
-    return (Path(str(cfg.run.root)).expanduser() / default_run_name(cfg)).resolve()
-
-
 def to_yaml(cfg) -> str:
     from omegaconf import OmegaConf
 

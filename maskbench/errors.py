@@ -3,3 +3,13 @@
 
 class MaskbenchError(Exception):
     """A user-facing error. The message is one line: what is wrong, then how to fix it."""
+
+
+class RunInterrupted(MaskbenchError):
+    """Ctrl-C / SIGTERM stopped a run after saving a checkpoint; it travels typed to the CLI boundary,
+    so a sweep or compare can say what to re-run without parsing the message."""
+
+    def __init__(self, step: int, run_dir, hint: str = ""):
+        self.step, self.run_dir = step, run_dir
+        super().__init__(hint or f"interrupted at step {step}; checkpoint saved. Continue with the same command "
+                                 f"plus train.resume=true (run folder {run_dir})")

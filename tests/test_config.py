@@ -2,7 +2,8 @@
 
 import pytest
 
-from maskbench.config import group_options, load_config, run_dir_for
+from maskbench.config import group_options, load_config
+from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
 
 ENCODER_OK = {"bert_mlm", "bert_mlm_nsp", "span_mlm"}
@@ -61,9 +62,9 @@ def test_config_is_frozen_and_run_dir_is_stable():
     with pytest.raises(Exception):
         cfg.train.max_steps = 5  # configs are never mutated as runtime state
     again = load_config(["experiment=debug", "train.resume=true", "runtime.device=cpu"])
-    assert run_dir_for(cfg) == run_dir_for(again)  # resume finds the same folder
+    assert RunDir.for_pretraining(cfg).path == RunDir.for_pretraining(again).path  # resume finds the same folder
     other = load_config(["experiment=debug", "train.lr=0.1"])
-    assert run_dir_for(cfg) != run_dir_for(other)
+    assert RunDir.for_pretraining(cfg).path != RunDir.for_pretraining(other).path
 
 
 def test_experiment_preset_and_cli_precedence():

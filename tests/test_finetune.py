@@ -264,3 +264,34 @@ def test_compare_end_to_end(tiny_overrides, task_files, tmp_path, from_checkpoin
         p = json.loads((out / f"pretrained-s{seed}" / "summary.json").read_text())
         q = json.loads((out / f"scratch-s{seed}" / "summary.json").read_text())
         assert p["seed"] == q["seed"] == seed and p["tokens_seen"] == q["tokens_seen"]
+
+
+def test_finetune_resumes_like_pretraining(tiny_overrides, task_files, tmp_path):
+    """train.resume=true means the same in fine-tuning as in pretraining: continue from the newest whole
+    step checkpoint (head, optimiser and RNG included) to exactly the uninterrupted run's numbers."""
+    import shutil
+
+    from maskbench.train.finetune import run_finetune
+
+    def run(folder, *extra):
+        over = ft_overrides(tiny_overrides, "pos", task_files, "encoder") + [
+            f"run.dir={folder}", "train.ckpt_every=10", "train.eval_every=10", "task.dropout=0.1", *extra]
+        return run_finetune(load_config(over, root="finetune"))
+
+    def numbers(folder):
+        return [(e["step"], e["split"], e["loss"]) for e in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())]
+
+    full = run(tmp_path / "full")
+    cut = run(tmp_path / "cut")
+    # Pretend the run died after step 13: only the step-10 checkpoint and the metrics up to then remain.
+    shutil.rmtree(cut / "checkpoints" / "final")
+    shutil.rmtree(cut / "checkpoints" / "step-000020")
+    (cut / "summary.json").unlink()
+    kept = [ln for ln in (cut / "metrics.jsonl").read_text().splitlines() if json.loads(ln)["step"] <= 13]
+    (cut / "metrics.jsonl").write_text("\n".join(kept) + "\n")
+    with pytest.raises(Exception, match="train.resume=true"):
+        run(cut)  # never overwritten silently
+    run(cut, "train.resume=true")
+    assert numbers(cut) == numbers(full)  # step for step, dropout included
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (full, cut))
+    assert a["final_eval"] == b["final_eval"] and a["initial_eval"] == b["initial_eval"] and b["steps"] == 30

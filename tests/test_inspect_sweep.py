@@ -112,11 +112,11 @@ def test_interrupted_sweep_says_to_rerun_the_sweep(tiny_overrides, tmp_path, mon
     import pytest
 
     import maskbench.train.pretrain as pretrain
-    from maskbench.errors import MaskbenchError
+    from maskbench.errors import MaskbenchError, RunInterrupted
     from maskbench.train.sweep import run_sweep
 
     def stopped(cfg, **kw):
-        raise MaskbenchError("interrupted at step 3; checkpoint saved. Continue with ... train.resume=true")
+        raise RunInterrupted(3, tmp_path / "sw" / "somewhere")  # a typed interruption, not a message to parse
 
     monkeypatch.setattr(pretrain, "run_pretrain", stopped)
     with pytest.raises(MaskbenchError) as info:

@@ -15,6 +15,78 @@ import sys
 from pathlib import Path
 
 
+class RunDir:
+    """One run folder, the single place that names run folders and says what state they are in:
+    missing (nothing there), partial (something there, no summary.json: interrupted or running), or done
+    (summary.json, written last). `claim` is the one meaning of train.resume for every command: a partial
+    folder is continued with train.resume=true and never overwritten without it."""
+
+    def __init__(self, path):
+        self.path = Path(str(path)).expanduser().resolve()
+
+    @classmethod
+    def for_pretraining(cls, cfg) -> "RunDir":
+        from maskbench.config import config_hash
+
+        if cfg.run.dir:
+            return cls(cfg.run.dir)
+        name = str(cfg.run.name) if cfg.run.name else \
+            f"{cfg.corruption.name}-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}-{config_hash(cfg)}"
+        return cls(Path(str(cfg.run.root)) / name)
+
+    @classmethod
+    def for_finetuning(cls, cfg, backbone_label: str) -> "RunDir":
+        from maskbench.config import config_hash
+
+        if cfg.run.dir:
+            return cls(cfg.run.dir)
+        return cls(Path(str(cfg.run.root)) / f"ft-{cfg.task.name}-{backbone_label}-s{cfg.seed}-{config_hash(cfg)}")
+
+    @classmethod
+    def for_comparison(cls, cfg, pretrained_name: str) -> "RunDir":
+        from maskbench.config import config_hash
+
+        if cfg.run.dir:
+            return cls(cfg.run.dir)
+        return cls(Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pretrained_name}-{config_hash(cfg)}")
+
+    @property
+    def status(self) -> str:
+        from maskbench.runs.lock import has_content
+
+        if (self.path / "summary.json").exists():
+            return "done"
+        return "partial" if has_content(self.path) else "missing"
+
+    def resume_changes(self) -> dict:
+        """Config changes that continue this folder if it is partial (for commands that run many runs)."""
+        return {"train": {"resume": True}} if self.status == "partial" else {}
+
+    def claim(self, resume: bool) -> None:
+        """Refuse to overwrite: a partial folder needs train.resume=true."""
+        if self.status != "missing" and not resume:
+            raise _exists_error(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_metadata(self, config_yaml: str, command: str, env: dict) -> None:
+        write_atomic(self.path / "config.yaml", config_yaml)
+        write_atomic(self.path / "command.txt", command + "\n")
+        write_atomic(self.path / "env.json", json.dumps(env, indent=1))
+
+    def write_summary(self, summary: dict) -> None:
+        write_atomic(self.path / "summary.json", json.dumps(summary, indent=1))
+
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
+
+
+def _exists_error(path: Path):
+    from maskbench.errors import MaskbenchError
+
+    return MaskbenchError(f"run folder {path} already exists: add train.resume=true to continue it, "
+                          f"or give run.dir=NEW_FOLDER for a fresh run")
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 of a file, read in 4 MB pieces (checkpoint and token-cache checksums)."""
     import hashlib

@@ -78,6 +78,17 @@ def usable_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
     return None
 
 
+def latest_step_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
+    """The newest whole step-N checkpoint (what an interrupted fine-tuning resumes from); damaged ones are
+    passed over with one line."""
+    for _, c in reversed(_all_steps(run_dir)):
+        why = damage(c)
+        if why is None:
+            return c
+        say(f"checkpoint {c.name} is damaged ({why}): passing over it")
+    return None
+
+
 def _all_steps(run_dir: Path) -> list[tuple[int, Path]]:
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():

@@ -14,9 +14,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskbench.config import config_hash, load_config, run_dir_for, runtime_overrides, with_changes
+from maskbench.config import load_config, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError
-from maskbench.runs.lock import has_content
+from maskbench.runs.rundir import RunDir
 from maskbench.train.finetune import resolve_init, run_finetune
 
 
@@ -38,12 +38,10 @@ def ensure_pretrained(cfg, console=None) -> Path:
     from maskbench.train.pretrain import run_pretrain
 
     overrides = list(cfg.compare.pretrain) + runtime_overrides(cfg)
-    pcfg = load_config(overrides)
-    run_dir = run_dir_for(pcfg)
-    if has_content(run_dir):
-        pcfg = load_config(overrides + ["train.resume=true"])
+    run = RunDir.for_pretraining(load_config(overrides))
+    pcfg = load_config(overrides + (["train.resume=true"] if run.status != "missing" else []))
     run_pretrain(pcfg, command="maskbench pretrain " + " ".join(overrides), console=console)
-    return run_dir
+    return run.path
 
 
 def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
@@ -107,18 +105,14 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     points = checkpoint_points(pre_dir, cfg.compare.get("checkpoints", "last"))
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
     scratch = sources[points[-1][0]].scratch_twin()
-    out = Path(str(cfg.run.dir)).expanduser().resolve() if cfg.run.dir else (
-        Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pre_dir.name}-{config_hash(cfg)}").resolve()
-    # pre_dir may be a run folder or one of its checkpoints; figures name the run
+    out = RunDir.for_comparison(cfg, pre_dir.name).path  # pre_dir: a run folder or one of its checkpoints
     out.mkdir(parents=True, exist_ok=True)
     grid = plan_grid(cfg, out, points)
     for k, run in enumerate(grid, 1):
         if console and len(grid) > 4:
             console.print(f"[dim]compare run {k}/{len(grid)}: {run.dir.name}[/]")
-        # An interrupted compare redoes only the unfinished run.
-        resume = run.dir.exists() and not (run.dir / "summary.json").exists()
-        scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size},
-                            **({"train": {"resume": True}} if resume else {}))
+        # An interrupted compare continues only the unfinished run.
+        scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size}, **RunDir(run.dir).resume_changes())
         backbone = sources[run.step] if run.label == "pretrained" else scratch
         run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
     from maskbench.report.compare_results import write_compare_results

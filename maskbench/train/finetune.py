@@ -11,20 +11,21 @@ import torch
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import config_hash, to_yaml, with_changes
+from maskbench.config import to_yaml, with_changes
 from maskbench.data.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.tokenizer import Vocab, load_tokenizer
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import TaskModel
 from maskbench.models.source import ModelSource, resolve_source
-from maskbench.runs.lock import has_content, run_lock
-from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
+from maskbench.runs.lock import run_lock
+from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
 from maskbench.tasks.evaluate import evaluate_task, task_terms
 from maskbench.tasks.loading import TaskData, load_task
-from maskbench.train.checkpoint import TrainState, save_checkpoint
+from maskbench.train.checkpoint import (TrainState, clean_leftovers, latest_step_checkpoint, load_trainer, load_weights,
+                                       prune_checkpoints, save_checkpoint)
 from maskbench.train.distributed import Dist
 from maskbench.train.loop import Interrupted, LoopHooks, train_loop
 from maskbench.train.optim import build_optimizer
@@ -39,12 +40,6 @@ def resolve_init(cfg) -> ModelSource:
 
         return ModelSource.scratch(cfg.model, cfg.arch.name, build_cache(cfg.data) / "tokenizer.json")
     return resolve_source(str(cfg.init), cfg.data.get("cache_dir"))
-
-
-def finetune_run_dir(cfg, backbone: ModelSource) -> Path:
-    if cfg.run.dir:
-        return Path(str(cfg.run.dir)).expanduser().resolve()
-    return (Path(str(cfg.run.root)) / f"ft-{cfg.task.name}-{backbone.label}-s{cfg.seed}-{config_hash(cfg)}").resolve()
 
 
 def with_subset(cfg, data: TaskData, say) -> tuple:
@@ -73,21 +68,19 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
     if max(len(f.ids) for f in data.train + data.eval) > backbone.model_cfg.max_positions:
         raise MaskbenchError(f"task.max_len={cfg.task.max_len} exceeds the model's max_positions="
                              f"{backbone.model_cfg.max_positions}: lower task.max_len")
-    run_dir = run_dir or finetune_run_dir(cfg, backbone)
-    if (run_dir / "summary.json").exists():
-        say(f"[green]{escape(run_dir.name)} is already complete[/]")
-        return run_dir
-    with run_lock(run_dir):  # one writer per run folder
-        return _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data)
+    run = RunDir(run_dir) if run_dir else RunDir.for_finetuning(cfg, backbone.label)
+    if run.status == "done":
+        say(f"[green]{escape(run.path.name)} is already complete[/]")
+        return run.path
+    with run_lock(run.path):  # one writer per run folder
+        return _finetune_locked(cfg, command, say, backbone, run, device, vocab, data)
 
 
-def _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data: TaskData) -> Path:
-    task, t, kind = cfg.task, cfg.train, data.kind
-    if has_content(run_dir) and not t.resume:
-        raise MaskbenchError(f"run folder {run_dir} already exists: add train.resume=true (a fine-tuning run "
-                             f"restarts from scratch) or give run.dir=NEW_FOLDER")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, data: TaskData) -> Path:
+    task, t, kind, run_dir = cfg.task, cfg.train, data.kind, run.path
+    run.claim(bool(t.resume))
+    clean_leftovers(run_dir)
+    ckpt = latest_step_checkpoint(run_dir, say) if t.resume else None
 
     torch.manual_seed(cfg.seed)  # same seed -> same head init and dropout for pretrained and scratch
     net = build_model(OmegaConf.merge(backbone.model_cfg, {"dropout": float(task.dropout)}), backbone.arch, vocab.size)
@@ -97,17 +90,21 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data: 
                       str(task.get("pooling", "token")), freeze=bool(task.get("freeze", False)),
                       probe_layer=task.get("probe_layer")).to(device)
     optimizer = build_optimizer(model, t)
+    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    state = load_trainer(ckpt, optimizer) if ckpt is not None else TrainState()  # resume as in pretraining
+    if ckpt is not None:
+        load_weights(model, ckpt)
+        say(f"[yellow]resuming {escape(run_dir.name)} from {ckpt.name} (step {state.step})[/]")
+    metrics.truncate_after(state.step if ckpt is not None else -1)
     params = count_params(model)
     config_yaml = to_yaml(cfg)
-    write_atomic(run_dir / "config.yaml", config_yaml)
-    write_atomic(run_dir / "command.txt", command + "\n")
-    write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
+    run.write_metadata(config_yaml, command, env_info(cfg.seed, device))
     write_atomic(run_dir / "labels.json", json.dumps(data.labels))
     (run_dir / "tokenizer.json").write_text(backbone.tokenizer_path.read_text())
     say(f"[bold]{task.name}[/] from [bold]{escape(backbone.source)}[/] ({backbone.arch}, {params / 1e6:.2f}M params, "
         f"{len(data.train):,} train / {len(data.eval):,} eval) -> {escape(str(run_dir))}")
     batches = FinetuneBatches(data.train, t.batch_size, cfg.seed, kind, backbone.arch, vocab.pad)
-    metrics = MetricsLog(run_dir / "metrics.jsonl", trackers=open_trackers(cfg, run_dir))
+    metrics.trackers = open_trackers(cfg, run_dir)
     last_units = {}
 
     def evaluate():
@@ -116,10 +113,12 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data: 
         last_units.update(units)
         return out
 
-    def save(state: TrainState, final: bool):
-        if final:
-            save_checkpoint(run_dir / "checkpoints" / "final", model.backbone, None, state, config_yaml,
-                            run_dir / "tokenizer.json", {"params": params, "task": task.name})
+    def save(st: TrainState, final: bool):  # step-N: the whole task model and optimiser (resume); final: backbone
+        name = "final" if final else f"step-{st.step:06d}"
+        save_checkpoint(run_dir / "checkpoints" / name, model.backbone if final else model, None if final else optimizer,
+                        st, config_yaml, run_dir / "tokenizer.json", {"params": params, "task": task.name})
+        if not final:
+            prune_checkpoints(run_dir, int(t.keep_checkpoints))
 
     def batch_on_device(step):
         batch, n_tokens = batches.batch(step)
@@ -127,17 +126,17 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data: 
 
     hooks = LoopHooks(batch=batch_on_device, terms=task_terms(kind), evaluate=evaluate, save=save, log=metrics.log)
     try:
-        first = evaluate()
-        metrics.log(step=0, split="eval", **first)
-        state = train_loop(model, optimizer, t, TrainState(), hooks, Dist(), device, str(cfg.runtime.precision),
+        if state.step == 0:
+            metrics.log(step=0, split="eval", **evaluate())
+        state = train_loop(model, optimizer, t, state, hooks, Dist(), device, str(cfg.runtime.precision),
                            show_progress=bool(cfg.runtime.progress), description=f"{task.name}", eval_split="eval")
     except Interrupted as stop:
-        raise MaskbenchError(f"interrupted at step {stop.step}: re-run with train.resume=true to start this "
-                             f"fine-tuning run again ({run_dir})") from None
+        raise RunInterrupted(stop.step, run_dir) from None
     finally:
         metrics.close()
-    evals = [e for e in read_metrics(run_dir) if e["split"] == "eval"]
-    final = {k: v for k, v in evals[-1].items() if k not in ("step", "split", "tokens", "elapsed_s")}
+    evals = [{k: v for k, v in e.items() if k not in ("split", "tokens", "elapsed_s")}
+             for e in read_metrics(run_dir) if e["split"] == "eval"]
+    first, final = ({k: v for k, v in e.items() if k != "step"} for e in (evals[0], evals[-1]))
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
                "model": backbone.model_cfg.get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
@@ -145,6 +144,6 @@ def _finetune_locked(cfg, command, say, backbone, run_dir, device, vocab, data: 
                "metric": task.metric, "freeze": bool(task.get("freeze", False)), "probe_layer": task.get("probe_layer"),
                "final_eval": final, "initial_eval": dict(first)}
     write_atomic(run_dir / "eval_units.json", json.dumps(last_units))  # per-example scores: intervals
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    run.write_summary(summary)
     say(f"[green]{task.name}[/]: {task.metric} = {final.get(task.metric)} ({time.strftime('%H:%M:%S')})")
     return run_dir

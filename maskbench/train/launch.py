@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from maskbench.config import run_dir_for
+from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
 
 HINT = "pip install submitit  (or: pip install 'maskbench[cluster]')"
@@ -87,7 +87,7 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
     """Submit the grid points, at most sweep.jobs at a time; a live table of job states; fail if any job failed."""
     first = configs[0]
     jobs_at_once = max(1, int(first.sweep.jobs))
-    names = [run_dir_for(c).name for c in configs]
+    names = [RunDir.for_pretraining(c).path.name for c in configs]
     if first.sweep.launcher == "slurm":
         ex = slurm_executor(first, root)
         with ex.batch():

@@ -10,18 +10,18 @@ import torch
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import run_dir_for, to_yaml, validate_config, with_changes
+from maskbench.config import to_yaml, validate_config, with_changes
 from maskbench.corruption import build_corruption
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.models import build_model, count_params
 from maskbench.report.plateaus import find_plateaus, plateau_note
-from maskbench.runs.rundir import MetricsLog, env_info, read_metrics, write_atomic
+from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
 from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
-from maskbench.runs.lock import has_content, run_lock
+from maskbench.runs.lock import run_lock
 from maskbench.train.checkpoint import (TrainState, clean_leftovers, load_trainer, load_weights, prune_checkpoints,
                                         save_checkpoint, usable_checkpoint)
 from maskbench.train.distributed import init_distributed, shutdown
@@ -37,12 +37,10 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
     (barrier), so all ranks reach the same verdict. Returns (checkpoint or None, lock or None)."""
     lock = run_lock(run_dir).acquire() if dist.is_main else None
     try:
-        exists = has_content(run_dir)
+        status = RunDir(run_dir).status
         dist.barrier()
-        if exists and not cfg.train.resume:
-            raise MaskbenchError(
-                f"run folder {run_dir} already exists: add train.resume=true to continue it, "
-                f"or give run.dir=NEW_FOLDER for a fresh run")
+        if status != "missing" and not cfg.train.resume:
+            RunDir(run_dir).claim(False)  # raises: never overwrite
         if dist.is_main:
             clean_leftovers(run_dir)
         return usable_checkpoint(run_dir, say if dist.is_main else (lambda msg: None)), lock
@@ -83,7 +81,7 @@ def apply_init(cfg):
 def _run(cfg, command, say, dist) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
-    run_dir = run_dir_for(cfg)  # named by the config as given (init= included), as `config show` says
+    run_dir = RunDir.for_pretraining(cfg).path  # named by the config as given (init= included), as `config show` says
     ckpt, lock = prepare_run_dir(cfg, run_dir, dist, say=lambda m: say(f"[yellow]{escape(m)}[/]"))
     try:
         return _run_locked(cfg, command, say, dist, run_dir, ckpt, device)
@@ -183,9 +181,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         state = train_loop(step_model, optimizer, t, state, hooks, dist, device, str(cfg.runtime.precision),
                            show_progress=bool(cfg.runtime.progress), description=cfg.corruption.name)
     except Interrupted as stop:
-        raise MaskbenchError(
-            f"interrupted at step {stop.step}; checkpoint saved. Continue with the same command plus "
-            f"train.resume=true (run folder {run_dir})") from None
+        raise RunInterrupted(stop.step, run_dir) from None
     finally:
         prefetch.close()
         metrics.close()

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from maskbench.config import load_config, run_dir_for, runtime_overrides, with_changes
-from maskbench.errors import MaskbenchError
-from maskbench.runs.lock import has_content
-from maskbench.train.checkpoint import latest_checkpoint
+from maskbench.config import load_config, runtime_overrides, with_changes
+from maskbench.errors import MaskbenchError, RunInterrupted
+from maskbench.runs.rundir import RunDir
 
 
 def expand_grid(overrides: list[str]) -> list[list[str]]:
@@ -42,13 +41,6 @@ def with_preset_grid(overrides: list[str]) -> list[str]:
     return overrides + [a for a in preset_axes if a.partition("=")[0] not in given]
 
 
-def _status(run_dir: Path) -> str:
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
-        return "done"
-    return "partial" if has_content(run_dir) else "missing"
-
-
 def run_sweep(overrides: list[str], console=None) -> Path:
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
     overrides = with_preset_grid(overrides)
@@ -68,12 +60,9 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
     try:
         _run_grid(grid, configs, root, overrides, runtime_overrides(first), console, say)
-    except MaskbenchError as exc:
-        if str(exc).startswith("interrupted"):  # the run's own hint (train.resume=true) is not the sweep's
-            where = str(exc).split(";")[0].split(":")[0]  # "interrupted at step N"
-            raise MaskbenchError(f"sweep {where} (checkpoint saved): run the same `maskbench sweep` command "
-                                 f"again; it finishes only what is missing") from None
-        raise
+    except RunInterrupted as stop:  # the run's own hint (train.resume=true) is not the sweep's
+        raise RunInterrupted(stop.step, stop.run_dir, f"sweep interrupted at step {stop.step} (checkpoint saved): "
+                             f"run the same `maskbench sweep` command again; it finishes only what is missing") from None
     from maskbench.report.tables import write_report
 
     write_report([root], root / "report", console)
@@ -88,7 +77,7 @@ def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> No
         launch_grid(grid, configs, root, overrides, runtime, console, say)
         return
     for i, (point, cfg) in enumerate(zip(grid, configs), 1):
-        say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {_status(run_dir_for(cfg))}"))
+        say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {RunDir.for_pretraining(cfg).status}"))
         run_point(point, root, overrides, runtime, console)
 
 
@@ -98,8 +87,8 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
     from maskbench.train.pretrain import run_pretrain
 
     cfg = load_config(point + [f"run.root={root / 'pretrain'}"])
-    run_dir = run_dir_for(cfg)
-    status = _status(run_dir)
+    run = RunDir.for_pretraining(cfg)
+    run_dir, status = run.path, run.status
     if status != "done":
         if status == "partial":
             cfg = load_config(point + [f"run.root={root / 'pretrain'}", "train.resume=true"])
@@ -114,10 +103,10 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
             jobs.append((root / "finetune" / str(task) / name,
                          pre.scratch_twin()))
         for ft_dir, backbone in jobs:
-            if (ft_dir / "summary.json").exists():
+            if RunDir(ft_dir).status == "done":
                 continue
             try:
-                run_finetune(with_changes(ft, **({"train": {"resume": True}} if ft_dir.exists() else {})),
+                run_finetune(with_changes(ft, **RunDir(ft_dir).resume_changes()),
                              command="maskbench sweep " + " ".join(overrides), console=console,
                              backbone=backbone, run_dir=ft_dir)
             except MaskbenchError as exc:
