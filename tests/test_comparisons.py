@@ -193,7 +193,8 @@ def test_compare_grid_sizes_and_checkpoints(tiny_overrides, tiny_pretrained, tmp
     over = ft_overrides(tiny_overrides, "sst2", files, "encoder") + [
         f"compare.init={tiny_pretrained}", "compare.seeds=[0,1]", "compare.train_sizes=[10,all]",
         "compare.checkpoints=all", "compare.bootstrap=200", "train.max_steps=8", "train.eval_every=4",
-        "train.subset_min_steps=4", f"run.dir={tmp_path / 'cmp'}"]
+        "train.subset_min_steps=4", f"run.dir={tmp_path / 'cmp'}",
+        f"task.extra_eval=[{{name: copy, file: '{files['sst2'][1].split('=', 1)[1]}'}}]"]
     out = run_compare(load_config(over, root="finetune"))
     s = json.loads((out / "summary.json").read_text())
     le = s["label_efficiency"]
@@ -201,6 +202,8 @@ def test_compare_grid_sizes_and_checkpoints(tiny_overrides, tiny_pretrained, tmp
     for r in le:
         assert set(r) >= {"train_size", "pretrained", "scratch", "gap", "ci", "multiplier"}
         assert r["ci"][0] <= r["gap"] <= r["ci"][1] and r["seeds"] == 2
+    # an extra evaluation set that is a copy of the main one gives the same gap and interval
+    assert s["extra_eval"]["copy"]["gap"] == s["gap"] and s["extra_eval"]["copy"]["ci"] == s["ci"]
     assert [b["step"] for b in s["budget"]] == [2, 4, 6]
     assert all(b["tokens"] > 0 and b["val_loss"] is not None and len(b["ci"]) == 2 for b in s["budget"])
     for name in ("compare.png", "label_efficiency.png", "budget.png"):

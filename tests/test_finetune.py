@@ -295,3 +295,70 @@ def test_finetune_resumes_like_pretraining(tiny_overrides, task_files, tmp_path)
     assert numbers(cut) == numbers(full)  # step for step, dropout included
     a, b = (json.loads((d / "summary.json").read_text()) for d in (full, cut))
     assert a["final_eval"] == b["final_eval"] and a["initial_eval"] == b["initial_eval"] and b["steps"] == 30
+
+
+ZH_CONLLU = """# sent_id = 1
+# text = 这个城市有河。
+1\t这个\t这个\tDET\tDT\t_\t2\tdet\t_\tSpaceAfter=No
+2\t城市\t城市\tNOUN\tNN\t_\t3\tnsubj\t_\tSpaceAfter=No
+3\t有\t有\tVERB\tVV\t_\t0\troot\t_\tSpaceAfter=No
+4\t河\t河\tNOUN\tNN\t_\t3\tobj\t_\tSpaceAfter=No
+
+# sent_id = 2
+1-2\t这河\t_\t_\t_\t_\t_\t_\t_\t_
+1\t这\t这\tDET\tDT\t_\t2\tdet\t_\tSpaceAfter=No
+2\t河\t河\tNOUN\tNN\t_\t3\tnsubj\t_\tSpaceAfter=No
+3\t流淌\t流淌\tVERB\tVV\t_\t0\troot\t_\tSpaceAfter=No
+"""
+
+
+def test_chinese_conllu_words_without_spaces(tiny_setup, tmp_path):
+    """UD Chinese: the text has no spaces; the word column is the segmentation. Each word (several
+    characters) gets its tag on its first piece, multi-word ranges are skipped."""
+    from maskbench.data.task_features import encode_tagged
+    from maskbench.data.tasks import read_tagged
+
+    _, _, tok, vocab, _ = tiny_setup
+    f = tmp_path / "zh.conllu"
+    f.write_text(ZH_CONLLU, encoding="utf-8")
+    sents = read_tagged(f, "conllu", 1, 3)
+    assert [s.words for s in sents] == [["这个", "城市", "有", "河"], ["这", "河", "流淌"]]
+    feats = encode_tagged(sents, ["DET", "NOUN", "VERB"], tok, vocab, "encoder", 64)
+    for s, feat in zip(sents, feats):
+        tagged = [t for t in feat.label if t != -100]
+        assert len(tagged) == len(s.words)  # one label per word, whatever its characters became
+        assert tagged == [["DET", "NOUN", "VERB"].index(t) for t in s.tags]
+        assert len(feat.ids) > len(s.words) + 2  # two-character words became several pieces
+
+
+def test_extra_eval_sets_are_scored_under_their_names(tiny_overrides, task_files, tmp_path):
+    from maskbench.train.finetune import run_finetune
+
+    zh = tmp_path / "zh.conllu"
+    zh.write_text(ZH_CONLLU, encoding="utf-8")
+    over = ft_overrides(tiny_overrides, "pos", task_files, "encoder") + [
+        f"run.dir={tmp_path / 'r'}", f"task.extra_eval=[{{name: zh, file: '{zh}', format: conllu, word_column: 1, tag_column: 3}}]"]
+    run = run_finetune(load_config(over, root="finetune"))
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in x]
+    assert all("zh_token_accuracy" in e and "zh_loss" in e and "token_accuracy" in e for e in evals)
+    s = json.loads((run / "summary.json").read_text())
+    assert s["extra_eval"]["zh"]["token_accuracy"] == s["final_eval"]["zh_token_accuracy"]
+    assert s["extra_eval"]["zh"]["examples"] == 2
+    units = json.loads((run / "eval_units.json").read_text())
+    assert units["extra"]["zh"]["den"] == [4, 3]  # tagged words per sentence
+    assert 100 * sum(units["extra"]["zh"]["num"]) / 7 == pytest.approx(s["extra_eval"]["zh"]["token_accuracy"], abs=1e-3)
+
+
+def test_extra_eval_label_map(tiny_overrides, task_files, tmp_path):
+    from maskbench.errors import MaskbenchError
+    from maskbench.train.finetune import run_finetune
+
+    reviews = tmp_path / "reviews.tsv"
+    reviews.write_text("sentence\tlabel\nthe river film was good\tpositive\nthe war game was bad\tnegative\n")
+    base = ft_overrides(tiny_overrides, "sst2", task_files, "encoder") + ["train.max_steps=4"]
+    with pytest.raises(MaskbenchError, match="label 'positive'.*not in the label set"):
+        run_finetune(load_config(base + [f"run.dir={tmp_path / 'a'}", f"task.extra_eval=['{reviews}']"], root="finetune"))
+    mapped = f"task.extra_eval=[{{name: rev, file: '{reviews}', label_map: {{positive: '1', negative: '0'}}}}]"
+    run = run_finetune(load_config(base + [f"run.dir={tmp_path / 'b'}", mapped], root="finetune"))
+    s = json.loads((run / "summary.json").read_text())
+    assert s["extra_eval"]["rev"]["examples"] == 2 and "accuracy" in s["extra_eval"]["rev"]

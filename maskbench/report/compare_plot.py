@@ -38,7 +38,20 @@ def compare_summary(runs, metric: str, task: str, pretrained_from: str, n_boot: 
                                                 finals["scratch"], n_boot)}
     curve = {**_contrast(curves), **seed_interval(curves["pretrained"], curves["scratch"], n_boot)}
     return {"task": task, "metric": metric, "pretrained_from": pretrained_from, "seeds": len(finals["pretrained"]),
-            **final, "curve_mean": curve, "runs": per_run}
+            **final, "curve_mean": curve, "extra_eval": _extra_contrasts(dirs, metric, n_boot), "runs": per_run}
+
+
+def _extra_contrasts(dirs: dict, metric: str, n_boot: int) -> dict:
+    """The same contrast on every task.extra_eval set (e.g. zero-shot Chinese after English fine-tuning)."""
+    from maskbench.report.uncertainty import gap_between
+
+    summaries = {label: [json.loads((Path(r) / "summary.json").read_text()) for r in runs] for label, runs in dirs.items()}
+    out = {}
+    for name in summaries["pretrained"][0].get("extra_eval") or {}:
+        values = {label: [s["extra_eval"][name][metric] for s in ss] for label, ss in summaries.items()}
+        out[name] = {**_contrast(values), **gap_between(dirs["pretrained"], dirs["scratch"], values["pretrained"],
+                                                        values["scratch"], n_boot, extra=name)}
+    return out
 
 
 def _contrast(values: dict[str, list[float]]) -> dict:
@@ -130,3 +143,6 @@ def print_compare(summary: dict, console) -> None:
     cg = summary["curve_mean"]
     console.print(f"learning speed, mean {m} over the curve: [bold]{cg['gap']:+.2f}[/], {verdict(cg)}", markup=True)
     console.print(f"gap pretrained - scratch: [bold]{summary['gap']:+.2f}[/] {m}, {verdict(summary)}")
+    for name, part in (summary.get("extra_eval") or {}).items():
+        console.print(f"on {name}: pretrained {part['pretrained']['mean']:.2f} vs scratch {part['scratch']['mean']:.2f}, "
+                      f"gap [bold]{part['gap']:+.2f}[/], {verdict(part)}")

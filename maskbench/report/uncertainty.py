@@ -22,12 +22,15 @@ import numpy as np
 LEVEL = 0.95
 
 
-def read_units(run) -> dict | None:
-    """A run's per-example (numerator, denominator) of its main metric, or None (older runs)."""
+def read_units(run, extra: str | None = None) -> dict | None:
+    """A run's per-example (numerator, denominator) of its main metric on its evaluation set, or on the
+    task.extra_eval set `extra`; None where the run has none (older runs)."""
     f = Path(run) / "eval_units.json"
     if not f.exists():
         return None
     units = json.loads(f.read_text())
+    if extra is not None:
+        units = (units.get("extra") or {}).get(extra) or {}
     return units if units.get("num") else None
 
 
@@ -77,9 +80,9 @@ def seed_interval(pretrained: list[float], scratch: list[float], n_boot: int = 2
 
 
 def gap_between(pre_runs: list, scr_runs: list, pre_values: list[float], scr_values: list[float],
-                n_boot: int = 2000) -> dict:
+                n_boot: int = 2000, extra: str | None = None) -> dict:
     """The gap of runs paired by seed: the two-level bootstrap where every run kept per-example scores."""
-    pre_units, scr_units = [read_units(r) for r in pre_runs], [read_units(r) for r in scr_runs]
+    pre_units, scr_units = [read_units(r, extra) for r in pre_runs], [read_units(r, extra) for r in scr_runs]
     units = pre_units + scr_units
     if all(u is not None for u in units) and len({len(u["num"]) for u in units}) == 1:
         return gap_interval(pre_units, scr_units, n_boot)

@@ -3,9 +3,18 @@ resolved into the cache, examples read and checked against one label set, featur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from maskbench.errors import MaskbenchError
 from maskbench.tasks import TaskKind, task_kind
+
+
+@dataclass
+class EvalSet:
+    name: str
+    features: list
+    examples: list         # what the features came from (QA scores spans against them)
 
 
 @dataclass
@@ -14,7 +23,8 @@ class TaskData:
     train: list            # features
     eval: list             # features
     labels: list[str]
-    eval_examples: list    # what the eval features came from (QA scores spans against them)
+    eval_examples: list
+    extra: list = field(default_factory=list)  # EvalSets of task.extra_eval
 
 
 def task_file(spec, task, kind: TaskKind, cache_dir=None) -> tuple[str, str, dict]:
@@ -38,5 +48,29 @@ def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
     labels = kind.label_names(train, task, train_file)
     kind.check_labels(train, labels, train_file)
     kind.check_labels(dev, labels, eval_file)
+    extra = [_extra_eval(item, task, kind, labels, tok, vocab, arch, cache_dir) for item in task.get("extra_eval") or []]
+    names = [e.name for e in extra]
+    if len(set(names)) != len(names):
+        raise MaskbenchError(f"task.extra_eval names {names} repeat: give each a name ({{name: ..., file: ...}})")
     return TaskData(kind, kind.encode(train, labels, tok, vocab, arch, task, train=True),
-                    kind.encode(dev, labels, tok, vocab, arch, task, train=False), labels, dev)
+                    kind.encode(dev, labels, tok, vocab, arch, task, train=False), labels, dev, extra)
+
+
+def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir) -> EvalSet:
+    """One more evaluation set: a file with the task's reader options, or a mapping overriding them."""
+    from omegaconf import DictConfig, OmegaConf
+
+    spec = OmegaConf.to_container(item) if isinstance(item, DictConfig) else {"file": str(item)}
+    if "file" not in spec:
+        raise MaskbenchError(f"task.extra_eval item {spec} has no file: write {{name: NAME, file: PATH}} or a path")
+    name = str(spec.pop("name", None) or Path(str(spec["file"]).split(":")[-1]).stem)
+    mapping = spec.pop("label_map", None) or {}
+    try:
+        view = OmegaConf.merge(task, {k: v for k, v in spec.items() if k != "file"})
+    except Exception as exc:  # a key the task does not have
+        raise MaskbenchError(f"task.extra_eval item {name}: {str(exc).splitlines()[0]} (use the task's own keys)") from None
+    path, fmt, cols = task_file(spec["file"], view, kind, cache_dir)
+    examples = kind.relabel(kind.read(view, path, fmt, {**kind.columns(view), **cols}), mapping)
+    examples = examples[:view.get("max_eval_examples")]
+    kind.check_labels(examples, labels, path)
+    return EvalSet(name, kind.encode(examples, labels, tok, vocab, arch, view, train=False), examples)

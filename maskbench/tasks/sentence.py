@@ -40,6 +40,11 @@ class SentenceClassification(TaskKind):
 
         check_labels([e.label for e in examples], labels, str(where))
 
+    def relabel(self, examples, mapping):
+        from dataclasses import replace
+
+        return [replace(e, label=str(mapping.get(e.label, e.label))) for e in examples]
+
     def encode(self, examples, labels, tok, vocab, arch, task, train):
         from maskbench.data.task_features import encode_texts
 

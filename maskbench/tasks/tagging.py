@@ -37,6 +37,11 @@ class Tagging(TaskKind):
 
         check_labels([t for s in examples for t in s.tags], labels, str(where))
 
+    def relabel(self, examples, mapping):
+        from dataclasses import replace
+
+        return [replace(s, tags=[str(mapping.get(t, t)) for t in s.tags]) for s in examples]
+
     def encode(self, examples, labels, tok, vocab, arch, task, train):
         from maskbench.data.task_features import encode_tagged
 

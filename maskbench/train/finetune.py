@@ -22,7 +22,7 @@ from maskbench.runs.lock import run_lock
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
-from maskbench.tasks.evaluate import evaluate_task, task_terms
+from maskbench.tasks.evaluate import evaluate_all, task_terms
 from maskbench.tasks.loading import TaskData, load_task
 from maskbench.train.checkpoint import (TrainState, clean_leftovers, latest_step_checkpoint, load_trainer, load_weights,
                                        prune_checkpoints, save_checkpoint)
@@ -108,8 +108,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     last_units = {}
 
     def evaluate():
-        out, units = evaluate_task(model, data.eval, kind, str(task.metric), data.eval_examples, task, backbone.arch,
-                                   vocab.pad, device)
+        out, units = evaluate_all(model, data, task, backbone.arch, vocab.pad, device)
         last_units.update(units)
         return out
 
@@ -142,7 +141,9 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
                "model": backbone.model_cfg.get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
                "metric": task.metric, "freeze": bool(task.get("freeze", False)), "probe_layer": task.get("probe_layer"),
-               "final_eval": final, "initial_eval": dict(first)}
+               "final_eval": final, "initial_eval": dict(first),
+               "extra_eval": {e.name: {"examples": len(e.examples), **{k[len(e.name) + 1:]: v for k, v in final.items()
+                                                                     if k.startswith(e.name + "_")}} for e in data.extra}}
     write_atomic(run_dir / "eval_units.json", json.dumps(last_units))  # per-example scores: intervals
     run.write_summary(summary)
     say(f"[green]{task.name}[/]: {task.metric} = {final.get(task.metric)} ({time.strftime('%H:%M:%S')})")
