@@ -95,10 +95,13 @@ def compare(overrides: Optional[List[str]] = OVERRIDES):
     experiment=demo), reusing that run if it exists."""
     def body():
         from maskbench.config import load_config
-        from maskbench.train.compare import run_compare
+        from maskbench.train.compare import run_compare, run_compare_tasks
 
         cfg = load_config(overrides or [], root="finetune")
-        run_compare(cfg, command=_command_line(), console=_console())
+        if cfg.compare.get("tasks"):
+            run_compare_tasks(list(overrides or []), command=_command_line(), console=_console())
+        else:
+            run_compare(cfg, command=_command_line(), console=_console())
     _guard(body)
 
 

@@ -264,6 +264,16 @@ def _validate_compare(c) -> None:
                                          and all(_is_int(x) and x >= 0 for x in ckpts))):
         raise MaskbenchError(f"compare.checkpoints={ckpts} must be last, all or a list of pretraining steps, "
                              f"e.g. compare.checkpoints=[400,1200,2000]")
+    tasks = c.get("tasks")
+    if tasks is not None and (not isinstance(tasks, ListConfig) or not tasks or not all(isinstance(t, str) for t in tasks)):
+        raise MaskbenchError(f"compare.tasks={tasks} must be a list of task names, e.g. compare.tasks=[pos,sst2] (or null)")
+    from omegaconf import DictConfig
+
+    base = c.get("baselines")
+    if base is not None and (not isinstance(base, DictConfig)
+                             or not all(isinstance(v, (str, ListConfig)) for v in base.values())):
+        raise MaskbenchError(f"compare.baselines={base} must map names to pretraining overrides or run folders, "
+                             f"e.g. \"compare.baselines={{en:['experiment=xl_pretrain_en']}}\"")
     boot = c.get("bootstrap", 2000)
     if not _is_int(boot) or boot < 100:
         raise MaskbenchError(f"compare.bootstrap={boot} must be an integer >= 100 (resamples for the intervals)")

@@ -238,3 +238,40 @@ def test_missing_checkpoint_step_names_the_ones_there(tiny_pretrained):
     with pytest.raises(MaskbenchError, match="no checkpoint at step 5; it has 2, 4, 6"):
         checkpoint_points(tiny_pretrained, [2, 5])
     assert [s for s, _ in checkpoint_points(tiny_pretrained, [4, 2])] == [2, 4]
+
+
+def test_compare_tasks_with_a_baseline_and_zero_shot_sets(tiny_overrides, tiny_pretrained, tmp_path, monkeypatch,
+                                                         saved_figures):
+    """compare.tasks runs one compare per task (user task configs from ./conf), each with a baseline model and
+    an extra evaluation set, then one table: every model on every evaluation set, gaps to scratch."""
+    from test_finetune import ZH_CONLLU, ft_overrides, write_tasks
+
+    from maskbench.train.compare import run_compare_tasks
+
+    files = write_tasks(tmp_path)
+    zh = tmp_path / "zh.conllu"
+    zh.write_text(ZH_CONLLU, encoding="utf-8")
+    (tmp_path / "conf" / "task").mkdir(parents=True)
+    sst, pos = files["sst2"][0].split("=", 1)[1], files["pos"][0].split("=", 1)[1]
+    (tmp_path / "conf" / "task" / "t_sst.yaml").write_text(
+        f"defaults: [sst2, _self_]\nname: t_sst\ntrain_file: {sst}\neval_file: {sst}\n")
+    (tmp_path / "conf" / "task" / "t_pos.yaml").write_text(
+        f"defaults: [pos, _self_]\nname: t_pos\ntrain_file: {pos}\neval_file: {pos}\nformat: conll\nword_column: 0\n"
+        f"tag_column: 1\nextra_eval: [{{name: zh, file: '{zh}', format: conllu, word_column: 1, tag_column: 3}}]\n")
+    monkeypatch.chdir(tmp_path)
+    common = [o for o in ft_overrides(tiny_overrides, "sst2", files, "encoder") if not o.startswith("task")]
+    over = common + [f"compare.init={tiny_pretrained}", f"compare.baselines={{other: '{tiny_pretrained}'}}",
+                     "compare.tasks=[t_sst,t_pos]", "compare.seeds=[0,1]", "compare.bootstrap=200",
+                     "train.max_steps=6", "train.eval_every=3", f"run.dir={tmp_path / 'xl'}"]
+    folder = run_compare_tasks(over)
+    result = json.loads((folder / "summary.json").read_text())
+    got = {(r["task"], r["eval"], r["model"]) for r in result["rows"]}
+    assert got == {(t, e, m) for t, e in (("t_sst", "dev"), ("t_pos", "dev"), ("t_pos", "zh"))
+                   for m in ("pretrained", "other", "scratch")}
+    # the baseline is the same run as the pretrained model here: identical scores, gaps and intervals
+    by = {(r["task"], r["eval"], r["model"]): r for r in result["rows"]}
+    for t, e in (("t_sst", "dev"), ("t_pos", "zh")):
+        assert by[(t, e, "other")]["values"] == by[(t, e, "pretrained")]["values"]
+        assert by[(t, e, "other")]["ci"] == by[(t, e, "pretrained")]["ci"] and by[(t, e, "scratch")]["gap"] is None
+    assert (folder / "tasks.png").read_bytes()[:4] == b"\x89PNG" and (folder / "t_pos" / "compare.png").exists()
+    assert "2 seeds" in saved_figures[-1]._suptitle.get_text()

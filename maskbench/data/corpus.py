@@ -53,6 +53,9 @@ def _clean_wiki_markup(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
+DEFAULT_NAME = "builtin:enwiki_sample"
+
+
 def default_corpus_path(cache_dir: str | None = None) -> Path:
     """Build (once) and return the cached WikiText-style default corpus from the gensim wheel."""
     target = cache_root(cache_dir) / "corpora" / "enwiki_gensim_4.4.0.txt"
@@ -91,6 +94,9 @@ def resolve_paths(paths, cache_dir: str | None = None, text_column: str = "text"
         return [default_corpus_path(cache_dir)]
     files: list[Path] = []
     for raw in paths:
+        if str(raw) == DEFAULT_NAME:  # the embedded default corpus by name, to mix it with others
+            files.append(default_corpus_path(cache_dir))
+            continue
         if is_hub(raw):  # hf:NAME_OR_DIR[:CONFIG][@SPLIT] -> its text, streamed once into the cache
             files.append(hub_text_file(str(raw), cache_root(cache_dir), text_column))
             continue

@@ -41,6 +41,11 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
     name = Path(pre_dir).name
     plot_compare(main, metric, out / "compare.png", title=f"{task}: pretrained ({name}) vs scratch")
     written = [out / "compare.png"]
+    for name in sorted({r.label for r in grid} - {"pretrained", "scratch"}):  # compare.baselines, same scratch runs
+        runs = [("pretrained", r.seed, r.dir) for r in pick(name, largest)] + \
+            [(r.label, r.seed, r.dir) for r in pick("scratch", largest)]
+        part = compare_summary(runs, metric, task, name, n_boot)
+        summary.setdefault("baselines", {})[name] = {k: v for k, v in part.items() if k != "runs"}
     if len(sizes) > 1:
         groups = []
         for size in sizes:
@@ -62,6 +67,9 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
     if console:
         print_compare(summary, console)
+        for name, part in (summary.get("baselines") or {}).items():
+            console.print(f"[bold]{name}[/] vs scratch: {part['pretrained']['mean']:.2f} vs {part['scratch']['mean']:.2f}, "
+                          f"gap {part['gap']:+.2f}, {verdict(part)}")
         _print_rows(summary, console)
         for f in written:
             console.print(f"wrote {f}", markup=False)

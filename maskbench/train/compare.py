@@ -30,14 +30,16 @@ class GridRun:
     dir: Path
 
 
-def ensure_pretrained(cfg, console=None) -> Path:
-    """The pretraining run to start from: compare.init, or the run that compare.pretrain describes
-    (trained now if missing, resumed if interrupted, reused if complete)."""
-    if cfg.compare.init:
+def ensure_pretrained(cfg, console=None, spec=None) -> Path:
+    """The pretraining run to start from: compare.init, or the run that compare.pretrain (or `spec`, a
+    baseline's overrides or folder) describes (trained now if missing, resumed if interrupted, reused if complete)."""
+    if spec is None and cfg.compare.init:
         return Path(str(cfg.compare.init)).expanduser().resolve()
+    if isinstance(spec, str):
+        return Path(spec).expanduser().resolve()
     from maskbench.train.pretrain import run_pretrain
 
-    overrides = list(cfg.compare.pretrain) + runtime_overrides(cfg)
+    overrides = list(cfg.compare.pretrain if spec is None else spec) + runtime_overrides(cfg)
     run = RunDir.for_pretraining(load_config(overrides))
     pcfg = load_config(overrides + (["train.resume=true"] if run.status != "missing" else []))
     run_pretrain(pcfg, command="maskbench pretrain " + " ".join(overrides), console=console)
@@ -65,6 +67,13 @@ def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
     return [(int(s), by_step[int(s)]) for s in sorted(set(int(s) for s in which))]
 
 
+def _spec(spec):
+    """A baseline: a run folder (str) or a list of pretraining overrides."""
+    from omegaconf import ListConfig
+
+    return list(spec) if isinstance(spec, (list, ListConfig)) else str(spec)
+
+
 def _checkpoint_step(folder: Path) -> int | None:
     from maskbench.train.checkpoint import latest_checkpoint
 
@@ -84,7 +93,7 @@ def _run_name(label: str, seed: int, size: int | None, step: int | None, sizes: 
     return "-".join(parts + [f"s{seed}"])
 
 
-def plan_grid(cfg, out: Path, points) -> list[GridRun]:
+def plan_grid(cfg, out: Path, points, baselines=()) -> list[GridRun]:
     sizes = [None if s == "all" else int(s) for s in (cfg.compare.get("train_sizes") or ["all"])]
     several = len(points) > 1
     grid = []
@@ -93,9 +102,29 @@ def plan_grid(cfg, out: Path, points) -> list[GridRun]:
             for step, _ in points:
                 grid.append(GridRun("pretrained", int(seed), size, step,
                                     out / _run_name("pretrained", int(seed), size, step, sizes, several)))
+            for name in baselines:  # other pretrained models: their last checkpoint
+                grid.append(GridRun(name, int(seed), size, None, out / _run_name(name, int(seed), size, None, sizes,
+                                                                                  several)))
             grid.append(GridRun("scratch", int(seed), size, None,
                                 out / _run_name("scratch", int(seed), size, None, sizes, several)))
     return grid
+
+
+def run_compare_tasks(overrides: list[str], command: str = "", console=None) -> Path:
+    """compare.tasks: one compare per task (the same pretrained models), then one table and figure."""
+    import hashlib
+
+    from maskbench.report.compare_tasks import write_task_results
+
+    first = load_config(overrides, root="finetune")
+    tag = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+    folder = RunDir(first.run.dir if first.run.dir else Path(str(first.run.root)) / f"compare-tasks-{tag}").path
+    for t in first.compare.tasks:  # validate every task's config before any training
+        load_config(overrides + [f"task={t}"], root="finetune")
+    outs = [run_compare(load_config(overrides + [f"task={t}", f"run.dir={folder / str(t)}"], root="finetune"),
+                        command, console) for t in first.compare.tasks]
+    write_task_results(outs, folder, f"pretrained vs scratch over {len(outs)} tasks", console)
+    return folder
 
 
 def run_compare(cfg, command: str = "", console=None) -> Path:
@@ -105,15 +134,19 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     points = checkpoint_points(pre_dir, cfg.compare.get("checkpoints", "last"))
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
     scratch = sources[points[-1][0]].scratch_twin()
+    baselines = {str(name): resolve_init(with_changes(cfg, init=str(ensure_pretrained(cfg, console, _spec(spec)))))
+                 for name, spec in (cfg.compare.get("baselines") or {}).items()}
+    if {"pretrained", "scratch"} & set(baselines):
+        raise MaskbenchError("compare.baselines: the names pretrained and scratch are taken; choose others")
     out = RunDir.for_comparison(cfg, pre_dir.name).path  # pre_dir: a run folder or one of its checkpoints
     out.mkdir(parents=True, exist_ok=True)
-    grid = plan_grid(cfg, out, points)
+    grid = plan_grid(cfg, out, points, baselines)
     for k, run in enumerate(grid, 1):
         if console and len(grid) > 4:
             console.print(f"[dim]compare run {k}/{len(grid)}: {run.dir.name}[/]")
         # An interrupted compare continues only the unfinished run.
         scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size}, **RunDir(run.dir).resume_changes())
-        backbone = sources[run.step] if run.label == "pretrained" else scratch
+        backbone = sources[run.step] if run.label == "pretrained" else baselines.get(run.label, scratch)
         run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
     from maskbench.report.compare_results import write_compare_results
 
