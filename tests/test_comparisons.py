@@ -204,6 +204,7 @@ def test_compare_grid_sizes_and_checkpoints(tiny_overrides, tiny_pretrained, tmp
         assert r["ci"][0] <= r["gap"] <= r["ci"][1] and r["seeds"] == 2
     # an extra evaluation set that is a copy of the main one gives the same gap and interval
     assert s["extra_eval"]["copy"]["gap"] == s["gap"] and s["extra_eval"]["copy"]["ci"] == s["ci"]
+    assert all(b["extra"]["copy"]["gap"] == b["gap"] for b in s["budget"])  # the budget rows carry it too
     assert [b["step"] for b in s["budget"]] == [2, 4, 6]
     assert all(b["tokens"] > 0 and b["val_loss"] is not None and len(b["ci"]) == 2 for b in s["budget"])
     for name in ("compare.png", "label_efficiency.png", "budget.png"):

@@ -40,7 +40,11 @@ def budget_rows(points: list[dict], progress: dict[int, dict]) -> list[dict]:
                      "val_loss": known.get("val_loss"), "pretrained": round(statistics.fmean(p["pretrained"]), 3),
                      "scratch": round(statistics.fmean(p["scratch"]), 3), "gap": p["interval"]["gap"],
                      "ci": p["interval"]["ci"], "separable": p["interval"]["separable"],
-                     "seeds": len(p["pretrained"]), "pretrained_values": p["pretrained"]})
+                     "seeds": len(p["pretrained"]), "pretrained_values": p["pretrained"],
+                     "extra": {name: {"pretrained": round(statistics.fmean(g["pretrained"]), 3),
+                                      "scratch": round(statistics.fmean(g["scratch"]), 3), "gap": g["interval"]["gap"],
+                                      "ci": g["interval"]["ci"], "separable": g["interval"]["separable"]}
+                               for name, g in (p.get("extra") or {}).items()}})
     return rows
 
 
@@ -72,6 +76,13 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: 
     ax_gap.errorbar(x, gaps, yerr=[[g - (r["ci"][0] if r["ci"] else g) for g, r in zip(gaps, rows)],
                                    [(r["ci"][1] if r["ci"] else g) - g for g, r in zip(gaps, rows)]],
                     fmt="o-", color="#2ca02c", capsize=4, lw=1.6, label="gap, 95% interval")
+    for k, name in enumerate(rows[0].get("extra") or {}):  # task.extra_eval sets, e.g. zero-shot Chinese
+        parts = [r["extra"][name] for r in rows]
+        ax_gap.errorbar(x, [p["gap"] for p in parts],
+                        yerr=[[p["gap"] - (p["ci"][0] if p["ci"] else p["gap"]) for p in parts],
+                              [(p["ci"][1] if p["ci"] else p["gap"]) - p["gap"] for p in parts]],
+                        fmt="s--", color=["#9467bd", "#8c564b", "#e377c2"][k % 3], capsize=3, lw=1.3,
+                        label=f"gap on {name}, 95% interval")
     ax_gap.axhline(0, color="grey", lw=1)
     ax_gap.set(xlabel="pretraining step of the checkpoint", ylabel=f"pretrained - scratch ({metric})",
                title="gap against the pretraining budget")

@@ -14,19 +14,22 @@ from maskbench.report.uncertainty import gap_between, verdict
 from maskbench.runs.rundir import write_atomic
 
 
-def _final(run, metric: str) -> float:
-    return json.loads((Path(run.dir) / "summary.json").read_text())["final_eval"][metric]
+def _final(run, metric: str, extra: str | None = None) -> float:
+    final = json.loads((Path(run.dir) / "summary.json").read_text())["final_eval"]
+    return final[f"{extra}_{metric}" if extra else metric]
 
 
 def _examples(run) -> int | None:
     return json.loads((Path(run.dir) / "summary.json").read_text()).get("train_examples")
 
 
-def _gap_group(pre: list, scr: list, metric: str, n_boot: int) -> dict:
+def _gap_group(pre: list, scr: list, metric: str, n_boot: int, extra: str | None = None) -> dict:
+    """Both conditions' final scores (on the task's evaluation set, or on the task.extra_eval set `extra`)
+    and the gap's interval."""
     pre, scr = sorted(pre, key=lambda r: r.seed), sorted(scr, key=lambda r: r.seed)
-    pv, sv = [_final(r, metric) for r in pre], [_final(r, metric) for r in scr]
+    pv, sv = [_final(r, metric, extra) for r in pre], [_final(r, metric, extra) for r in scr]
     return {"pretrained": pv, "scratch": sv,
-            "interval": gap_between([r.dir for r in pre], [r.dir for r in scr], pv, sv, n_boot)}
+            "interval": gap_between([r.dir for r in pre], [r.dir for r in scr], pv, sv, n_boot, extra=extra)}
 
 
 def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> dict:
@@ -41,11 +44,11 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
     name = Path(pre_dir).name
     plot_compare(main, metric, out / "compare.png", title=f"{task}: pretrained ({name}) vs scratch")
     written = [out / "compare.png"]
-    for name in sorted({r.label for r in grid} - {"pretrained", "scratch"}):  # compare.baselines, same scratch runs
-        runs = [("pretrained", r.seed, r.dir) for r in pick(name, largest)] + \
+    for label in sorted({r.label for r in grid} - {"pretrained", "scratch"}):  # compare.baselines, same scratch
+        runs = [("pretrained", r.seed, r.dir) for r in pick(label, largest)] + \
             [(r.label, r.seed, r.dir) for r in pick("scratch", largest)]
-        part = compare_summary(runs, metric, task, name, n_boot)
-        summary.setdefault("baselines", {})[name] = {k: v for k, v in part.items() if k != "runs"}
+        part = compare_summary(runs, metric, task, label, n_boot)
+        summary.setdefault("baselines", {})[label] = {k: v for k, v in part.items() if k != "runs"}
     if len(sizes) > 1:
         groups = []
         for size in sizes:
@@ -55,8 +58,11 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
         written.append(plot_label_efficiency(summary["label_efficiency"], metric, out / "label_efficiency.png",
                                              f"{task}: label efficiency, pretrained ({name}) vs scratch"))
     if len(steps) > 1:
+        extras = list(summary.get("extra_eval") or {})
         points = [{"step": step, **_gap_group(pick("pretrained", largest, step), pick("scratch", largest), metric,
-                                              n_boot)} for step in steps]
+                                              n_boot),
+                   "extra": {x: _gap_group(pick("pretrained", largest, step), pick("scratch", largest), metric, n_boot, x)
+                             for x in extras}} for step in steps]
         progress = pretraining_progress(pre_dir)
         summary["budget"] = budget_rows(points, progress)
         summary["pretraining_plateaus"] = find_plateaus([(s, p["val_loss"]) for s, p in progress.items()
