@@ -7,6 +7,7 @@ import json
 import statistics
 from pathlib import Path
 
+from maskbench.report.figures import pyplot, save_figure
 from maskbench.report.plateaus import shade_plateaus
 from maskbench.runs.rundir import read_metrics
 
@@ -52,14 +53,7 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: 
     """Left: fine-tuned metric from each checkpoint (mean, min-max band) with scratch's level dashed, and the
     checkpoint's validation loss on a second axis. Right: the gap with its 95% interval. Pretraining
     plateaus (report/plateaus.py) shaded on both."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from maskbench.report.compare_plot import seeds_phrase
-
-    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    fig, (ax, ax_gap) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
     x = [r["step"] for r in rows]
     vals = [r["pretrained_values"] for r in rows]
     ax.plot(x, [statistics.fmean(v) for v in vals], "-o", color="#1f77b4", lw=1.8, label="pretrained (mean)")
@@ -93,12 +87,7 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: 
         shade_plateaus(a, plateaus or [], max(x), label=a is ax_gap)
         a.grid(alpha=0.3)
         a.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{title}  ({seeds_phrase(rows[0]['seeds'])}; band: min-max over seeds)", fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, title, rows[0]["seeds"])
 
 
 def _scale(rows, key, inverse=False):

@@ -6,6 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
+from maskbench.report.figures import pyplot, save_figure, seeds_phrase
 from maskbench.report.plots import smooth
 from maskbench.runs.rundir import read_metrics
 
@@ -65,10 +66,6 @@ def _contrast(values: dict[str, list[float]]) -> dict:
     return {"pretrained": pre, "scratch": scr, "gap": round(pre["mean"] - scr["mean"], 3), "max_seed_spread": spread}
 
 
-def seeds_phrase(n: int) -> str:
-    return "one seed" if n == 1 else f"{n} seeds"
-
-
 def _mean_band(curves: list[list[float]]):
     """Mean, min and max over seeds of aligned curves (cut to the shortest)."""
     n = min(len(c) for c in curves)
@@ -79,12 +76,7 @@ def _mean_band(curves: list[list[float]]):
 def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     """Training loss and eval metric against fine-tuning step: per init the mean over seeds (pretrained
     solid, scratch dashed) with a min-max band over seeds; step 0 (before any fine-tuning) is drawn too."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    fig, (ax_loss, ax_metric) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
     colors = {"pretrained": "#1f77b4", "scratch": "#d62728"}
     trained_values = []
     n_seeds = len({seed for _, seed, _ in runs})
@@ -117,13 +109,7 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{title}  ({seeds_phrase(n_seeds)}; solid: pretrained, dashed: from scratch"
-                 + (", band: min-max over seeds)" if n_seeds > 1 else ")"), fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, title, n_seeds, "solid: pretrained, dashed: from scratch")
 
 
 def print_compare(summary: dict, console) -> None:

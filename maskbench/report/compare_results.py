@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from maskbench.report.budget import budget_rows, plot_budget, pretraining_progress
-from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare, seeds_phrase
+from maskbench.report.compare_plot import compare_summary, plot_compare, print_compare
+from maskbench.report.figures import seeds_phrase
 from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict

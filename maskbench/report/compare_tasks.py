@@ -30,14 +30,11 @@ def task_rows(summaries: list[dict], main_name: str = "pretrained") -> list[dict
 def plot_task_rows(rows: list[dict], out: Path, title: str) -> Path:
     """Bars per (task, eval set): each model's mean over seeds, whiskers min-max over seeds; the gap to
     scratch with its interval written above each pretrained bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from maskbench.report.figures import pyplot, save_figure
 
     groups = list(dict.fromkeys((r["task"], r["eval"]) for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups) + 1, 4.2), dpi=120, squeeze=False)
+    fig, axes = pyplot().subplots(1, len(groups), figsize=(3.6 * len(groups) + 1, 4.2), dpi=120, squeeze=False)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728"]
     for ax, (task, ev) in zip(axes[0], groups):
         mine = [r for r in rows if (r["task"], r["eval"]) == (task, ev)]
@@ -59,14 +56,8 @@ def plot_task_rows(rows: list[dict], out: Path, title: str) -> Path:
         ax.set_title(f"{task}: {ev}", fontsize=9)
         ax.set_ylabel(mine[0]["metric"])
         ax.grid(alpha=0.3, axis="y")
-    seeds = len(rows[0]["values"]) if rows else 0
-    fig.suptitle(f"{title}  ({seeds} seed{'s' if seeds != 1 else ''}; whiskers: min-max over seeds; "
-                 f"numbers: gap to scratch [95% interval])", fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, title, len(rows[0]["values"]) if rows else 0,
+                       "numbers: gap to scratch [95% interval]", spread="whiskers")
 
 
 def write_task_results(outs: list[Path], folder: Path, title: str, console=None) -> dict:

@@ -42,14 +42,9 @@ def label_efficiency_rows(groups: list[dict]) -> list[dict]:
 def plot_label_efficiency(rows: list[dict], metric: str, out: Path, title: str) -> Path:
     """Left: metric against labelled examples (log x), mean over seeds with a min-max band, pretrained solid,
     scratch dashed. Right: the gap with its 95% interval at each size."""
-    import matplotlib
+    from maskbench.report.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from maskbench.report.compare_plot import seeds_phrase
-
-    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    fig, (ax, ax_gap) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
     x = [r["train_size"] for r in rows]
     for label, style, color in (("pretrained", "-", "#1f77b4"), ("scratch", "--", "#d62728")):
         values = [r[f"{label}_values"] for r in rows]
@@ -73,10 +68,4 @@ def plot_label_efficiency(rows: list[dict], metric: str, out: Path, title: str) 
     for a in (ax, ax_gap):
         a.grid(alpha=0.3, which="both")
         a.legend(fontsize=7)
-    seeds = rows[0]["seeds"] if rows else 0
-    fig.suptitle(f"{title}  ({seeds_phrase(seeds)}; band: min-max over seeds)", fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, title, rows[0]["seeds"] if rows else 0)

@@ -1,0 +1,32 @@
+"""What every comparison figure shares: a headless matplotlib, a title that states the number of seeds,
+and an atomic-enough save (parent folders made, figure closed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def seeds_phrase(n: int) -> str:
+    return "one seed" if n == 1 else f"{n} seeds"
+
+
+def save_figure(fig, out: Path, title: str, seeds: int, note: str = "", spread: str = "band") -> Path:
+    """Title with '(N seeds; note; band: min-max over seeds)', tight layout, save to `out` (folders made), close.
+    `spread` names how the seed spread is drawn (band, whiskers), said only when there are several seeds."""
+    parts = [seeds_phrase(seeds)] + ([note] if note else []) + ([f"{spread}: min-max over seeds"] if seeds > 1 else [])
+    fig.suptitle(f"{title}  ({'; '.join(parts)})", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    pyplot().close(fig)
+    return out
