@@ -64,6 +64,7 @@ def test_interval_identical_runs_not_separable():
     a = _units(rng.random(400) < 0.7)
     r = gap_interval([a], [a], n_boot=500)
     assert r["gap"] == 0 and r["ci"] == [0.0, 0.0] and r["separable"] is False
+    assert r["verdict"].startswith("not separable")
     assert "one seed" in r["method"]
 
 

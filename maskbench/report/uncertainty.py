@@ -55,10 +55,14 @@ def gap_interval(pretrained: list[dict], scratch: list[dict], n_boot: int = 2000
     gaps = np.concatenate(gaps)
     point = _metric(num[:k], den[:k]).mean() - _metric(num[k:], den[k:]).mean()
     low, high = np.quantile(gaps, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return {"gap": round(float(point), 3), "ci": [round(float(low), 3), round(float(high), 3)],
-            "separable": bool(low > 0 or high < 0), "seeds": k,
-            "method": "paired bootstrap over eval examples" + (" and seeds" if k > 1 else " (one seed: seed "
-                                                                                            "noise not included)")}
+    return _with_verdict({"gap": round(float(point), 3), "ci": [round(float(low), 3), round(float(high), 3)],
+                          "separable": bool(low > 0 or high < 0), "seeds": k,
+                          "method": "paired bootstrap over eval examples" + (
+                              " and seeds" if k > 1 else " (one seed: seed noise not included)")})
+
+
+def _with_verdict(part: dict) -> dict:
+    return {**part, "verdict": verdict(part)}
 
 
 def _metric(num, den):
@@ -70,13 +74,13 @@ def seed_interval(pretrained: list[float], scratch: list[float], n_boot: int = 2
     diffs = np.array(pretrained, dtype=np.float64) - np.array(scratch, dtype=np.float64)
     point = float(diffs.mean())
     if len(diffs) < 2:
-        return {"gap": round(point, 3), "ci": None, "separable": None, "seeds": len(diffs),
-                "method": "one seed, no per-example scores: no interval"}
+        return _with_verdict({"gap": round(point, 3), "ci": None, "separable": None, "seeds": len(diffs),
+                              "method": "one seed, no per-example scores: no interval"})
     rng = np.random.default_rng(seed)
     means = diffs[rng.integers(0, len(diffs), size=(n_boot, len(diffs)))].mean(1)
     low, high = np.quantile(means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return {"gap": round(point, 3), "ci": [round(float(low), 3), round(float(high), 3)],
-            "separable": bool(low > 0 or high < 0), "seeds": len(diffs), "method": "bootstrap over seeds"}
+    return _with_verdict({"gap": round(point, 3), "ci": [round(float(low), 3), round(float(high), 3)],
+                          "separable": bool(low > 0 or high < 0), "seeds": len(diffs), "method": "bootstrap over seeds"})
 
 
 def gap_between(pre_runs: list, scr_runs: list, pre_values: list[float], scr_values: list[float],
