@@ -89,10 +89,13 @@ def finetune(overrides: Optional[List[str]] = OVERRIDES):
 
 @app.command()
 def compare(overrides: Optional[List[str]] = OVERRIDES):
-    """Pretrained vs from-scratch fine-tuning (same data order, seeds): compare.png + summary.json.
+    """Pretrained vs from-scratch fine-tuning (same data order, seeds): compare.png + summary.json, every gap
+    with a 95% interval.
 
     Starts from compare.init=RUN_DIR, or pretrains first with compare.pretrain=[...] (default:
-    experiment=demo), reusing that run if it exists."""
+    experiment=demo), reusing that run if it exists. compare.train_sizes=[100,300,1000,all]: label-efficiency
+    curves; compare.checkpoints=all: the gap against pretraining steps; compare.baselines / compare.tasks /
+    task.extra_eval: more models, tasks, evaluation sets (experiment=crosslingual)."""
     def body():
         from maskbench.config import load_config
         from maskbench.train.compare import run_compare, run_compare_tasks
