@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.config import load_config, runtime_overrides, with_changes
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.runs.rundir import RunDir
 from maskbench.train.finetune import resolve_init, run_finetune
 
@@ -147,7 +147,11 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
         # An interrupted compare continues only the unfinished run.
         scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size}, **RunDir(run.dir).resume_changes())
         backbone = sources[run.step] if run.label == "pretrained" else baselines.get(run.label, scratch)
-        run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
+        try:
+            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
+        except RunInterrupted as stop:  # the compare continues its unfinished run itself
+            raise RunInterrupted(stop.step, run.dir, f"compare interrupted at step {stop.step} of {run.dir.name} "
+                                 f"(checkpoint saved): run the same command again; it does only what is missing") from None
     from maskbench.report.compare_results import write_compare_results
 
     write_compare_results(grid, cfg, pre_dir, out, console)
