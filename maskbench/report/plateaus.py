@@ -1,13 +1,12 @@
-"""Plateaus in a validation-loss curve: long stretches where the loss stayed within a narrow band,
-and the step where it left the band ("false convergence" when it then drops again).
+"""Plateaus in a validation-loss curve: long stretches where the loss barely improves, and the step where
+it started improving again ("false convergence" when it then drops).
 
-The rule (docs/comparisons.md, "Plateaus"): scanning the evaluations in order (step 0, the untrained model, excluded),
-a stretch starting at evaluation i extends while max - min of its losses stays within BAND (1%) of the
-loss at i. It is a plateau when it holds at least MIN_EVALS (3) evaluations and spans at least
-MIN_SPAN (10%) of the steps evaluated so far. Its end is the step of the first evaluation outside the
-band (null while the run is still on it); the scan then resumes from that evaluation.
-A loss still falling by more than 1% per tenth of the run is not on a plateau; one falling slower looks
-converged, which is what a plateau is until the loss leaves it.
+The rule (docs/comparisons.md, "Plateaus"): at each evaluation after step 0, look back a window of a tenth
+of the steps so far (at least two evaluation intervals). The run is *flat* there when the loss moved by
+less than BAND (1%) of its value over that window. A plateau is a run of at least MIN_EVALS (3) flat
+evaluations; it starts where the first one's window starts and ends at the first evaluation that is not
+flat again (null while the run is still on it). A loss falling by more than 1% per tenth of the run is
+never on a plateau; a short pause is not one either.
 """
 
 from __future__ import annotations
@@ -16,30 +15,36 @@ import statistics
 
 BAND = 0.01
 MIN_EVALS = 3
-MIN_SPAN = 0.10
+WINDOW = 0.10
 
 
 def find_plateaus(points: list[tuple[int, float]], band: float = BAND, min_evals: int = MIN_EVALS,
-                  min_span: float = MIN_SPAN) -> list[dict]:
+                  window: float = WINDOW) -> list[dict]:
     """[{"start_step", "end_step" (None if still on it), "loss"}] of (step, validation loss) points."""
     pts = sorted((s, v) for s, v in points if s > 0 and v is not None)
-    if len(pts) < min_evals:
+    if len(pts) < min_evals + 1:
         return []
     steps, losses = [s for s, _ in pts], [v for _, v in pts]
-    span_needed = min_span * steps[-1]
+    gap = statistics.median(b - a for a, b in zip(steps, steps[1:]))
+    starts, flat = [], []
+    for i, (step, loss) in enumerate(pts):
+        back = max(window * step, 2 * gap)
+        j = max((k for k in range(i) if steps[k] <= step - back), default=None)
+        starts.append(j)
+        flat.append(j is not None and abs(losses[j] - loss) < band * abs(losses[j]))
     out, i = [], 0
     while i < len(pts):
-        lo = hi = losses[i]
-        j = i
-        while j + 1 < len(pts) and max(hi, losses[j + 1]) - min(lo, losses[j + 1]) <= band * abs(losses[i]):
-            j += 1
-            lo, hi = min(lo, losses[j]), max(hi, losses[j])
-        if j - i + 1 >= min_evals and steps[j] - steps[i] >= span_needed:
-            out.append({"start_step": steps[i], "end_step": steps[j + 1] if j + 1 < len(pts) else None,
-                        "loss": round(statistics.fmean(losses[i:j + 1]), 4)})
-            i = j + 1
-        else:
+        if not flat[i]:
             i += 1
+            continue
+        k = i
+        while k + 1 < len(pts) and flat[k + 1]:
+            k += 1
+        if k - i + 1 >= min_evals:
+            first = starts[i]
+            out.append({"start_step": steps[first], "end_step": steps[k + 1] if k + 1 < len(pts) else None,
+                        "loss": round(statistics.fmean(losses[first:k + 1]), 4)})
+        i = k + 1
     return out
 
 
