@@ -28,8 +28,11 @@ class ExtractiveQA(TaskKind):
         ref, ds = task_dataset(spec)
         return str(squad_task_file(ref, ds, cache_root)), "squad", {}
 
+    def label_names(self, train, task, where):
+        return ["start", "end"]  # the two outputs per position
+
     def head_size(self, labels):
-        return 2  # start, end
+        return 2
 
     def encode(self, examples, labels, tok, vocab, arch, task, train):
         from maskbench.data.task_features import encode_qa
