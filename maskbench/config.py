@@ -371,10 +371,13 @@ def _validate_model_data_train(cfg) -> None:
             raise MaskbenchError(f"{group}.{key}={cfg[group][key]} must be true or false")
     if r.precision not in ("auto", "fp32", "bf16"):
         raise MaskbenchError(f"runtime.precision={r.precision} is unknown: choose auto, fp32 or bf16")
+    mb = cfg.data.get("tokenizer_sample_mb")
+    if mb is not None and (isinstance(mb, bool) or not isinstance(mb, (int, float)) or not mb > 0):
+        raise MaskbenchError(f"data.tokenizer_sample_mb={mb} must be a number of megabytes > 0 (or null for all)")
     # Whole numbers with a floor; null allowed where the YAML says null means "automatic".
     for path, low, nullable in (("runtime.threads", 1, True), ("train.keep_checkpoints", 0, False),
                                 ("seed", 0, False), ("data.prepare_workers", 1, True),
-                                ("data.tokenizer_sample_mb", 1, False), ("data.n_sentinels", 0, False),
+                                ("data.n_sentinels", 0, False),
                                 ("train.subset_min_steps", 1, False)):
         group, _, key = path.rpartition(".")
         node = cfg[group] if group else cfg

@@ -57,3 +57,32 @@ def test_ascii_twin_gives_the_same_ids(tiny_setup):
     spec = json.loads(text)
     spec["normalizer"]["strip_accents"] = False
     assert ascii_twin(json.dumps(spec)) is None  # nothing to skip: no twin
+
+
+def test_appending_a_file_encodes_only_that_file(tmp_path):
+    """A corpus that grows by a file keeps its tokenizer (the sample it was trained on is unchanged) and its
+    encoded shards: only the new file is tokenized, and the cache is the shards back to back."""
+    from conftest import write_corpus
+
+    from maskbench.data.cache import build_cache
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    a, b = write_corpus(shards / "a.txt", 60, seed=1), write_corpus(tmp_path / "b.txt", 30, seed=2)
+    common = [f"data.cache_dir={tmp_path / 'cache'}", "data.vocab_size=400", "data.tokenizer_sample_mb=0.01"]
+    said = []
+    one = build_cache(load_config(common + [f"data.paths=[{shards}]"]).data, progress=said.append)
+    assert any("tokenizing 1 of 1" in m for m in said)
+    b.rename(shards / "b.txt")  # a second shard lands in the corpus folder
+    said.clear()
+    two = build_cache(load_config(common + [f"data.paths=[{shards}]"]).data, progress=said.append)
+    assert two != one and any("tokenizing 1 of 2 corpus file(s)" in m and "(1 already encoded)" in m for m in said)
+    assert not any("training" in m for m in said)  # the tokenizer was reused
+    assert (one / "tokenizer.json").read_bytes() == (two / "tokenizer.json").read_bytes()
+    for name in SPLIT_FILES:  # the grown cache starts with the old one, byte for byte
+        old, new = (one / name).read_bytes(), (two / name).read_bytes()
+        assert len(new) > len(old) > 0 and new[:len(old)] == old
+    alone = build_cache(load_config(common + [f"data.paths=[{shards / 'b.txt'}]",
+                                              f"data.tokenizer_file={one / 'tokenizer.json'}"]).data)
+    for name in SPLIT_FILES:  # ... and ends with the new file encoded alone (its own document split)
+        assert (two / name).read_bytes() == (one / name).read_bytes() + (alone / name).read_bytes()

@@ -1,17 +1,25 @@
-"""Tokenize a corpus once into a memory-mapped token cache (corpora larger than RAM work).
+"""Tokenize a corpus once into a memory-mapped token cache (corpora larger than RAM work), one file at a
+time, so that adding a file to a corpus encodes only that file.
 
-Layout of a cache folder (one per corpus + tokenizer + split settings):
-  tokenizer.json
-  {train,val}.tokens.bin   uint16 (or uint32 for vocabularies over 65,536) token ids, documents back to back
-  {train,val}.flags.bin    uint8 per token: bit 1 = a sentence starts here, bit 2 = a document starts here
-  meta.json                counts and settings; written last, so a folder without it is incomplete
-Documents go to validation by index (every k-th, k = round(1/val_fraction)): a document-level split.
+  tokens/<corpus key>/     what training reads: tokenizer.json, meta.json (written last: a folder without
+                           it is incomplete), {train,val}.tokens.bin (uint16, or uint32 for vocabularies over
+                           65,536: documents back to back) and {train,val}.flags.bin (uint8 per token: bit 1 =
+                           a sentence starts here, bit 2 = a document starts here) — the concatenation, in
+                           data.paths order, of:
+  tokens/shards/<key>/     one corpus file encoded with one tokenizer (same layout), keyed by the file's
+                           content, the tokenizer and the split settings: reused by every corpus holding it;
+  tokens/tokenizers/<key>.json  a trained tokenizer, keyed by the text it was trained on (the first
+                           data.tokenizer_sample_mb of the corpus) and the vocabulary settings: a corpus that
+                           grows past that sample keeps its tokenizer, and so its shards.
+Documents go to validation by their index in their file (every k-th, k = round(1/val_fraction)): a
+document-level split that a later file cannot shift.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -37,7 +45,7 @@ def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> st
     for f in files:
         h.update(f"{f.resolve()}|{sha256_file(f)}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
-             f"{d.get('tokenizer_sample_mb')}|v1".encode())
+             f"{d.get('tokenizer_sample_mb')}|v2".encode())
     if tokenizer_file is not None:  # _given_tokenizer checked that it exists
         h.update(tokenizer_file.read_bytes())
     return h.hexdigest()[:16]
@@ -160,87 +168,58 @@ def cache_problem(folder: Path) -> str | None:
 
 
 def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
-    tmp = folder.with_name(folder.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     t0 = time.time()
     say = progress or (lambda msg: None)
-
-    sample_mb = d.get("tokenizer_sample_mb") or float("inf")
-    if given is None:
-        say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)"
-            + (f" (first {sample_mb:g} MB)" if sample_mb != float("inf") else ""))
-    else:
-        say(f"using the tokenizer {given}")
-    n_sentences = 0
-
-    def counted():
-        nonlocal n_sentences
-        for batch in _sentence_batches(files, d.doc_split, sample_mb * 1e6):
-            n_sentences += len(batch)
-            yield batch
-
-    if given is not None:
-        tok = load_tokenizer(given)
-        n_sentences = sum(len(b) for b in _sentence_batches(files, d.doc_split, 1e6))  # emptiness check only
-    else:
-        tok = train_tokenizer(counted(), d.vocab_size, d.n_sentinels, d.lowercase)
-    if n_sentences == 0:
+    root = folder.parent
+    tok_path = given if given is not None else _trained_tokenizer(d, files, root / "tokenizers", say)
+    say(f"using the tokenizer {tok_path}" if given is not None else f"tokenizer {tok_path.name}")
+    tok = load_tokenizer(tok_path)
+    dtype = np.uint16 if tok.get_vocab_size() <= 65536 else np.uint32
+    shards = [(f, root / "shards" / _shard_key(f, tok_path, d)) for f in files]
+    todo = [(f, sh) for f, sh in shards if cache_problem(sh) is not None]
+    if todo:
+        say(f"tokenizing {len(todo)} of {len(files)} corpus file(s) into the memory-mapped cache"
+            + (f" ({len(files) - len(todo)} already encoded)" if len(todo) < len(files) else ""))
+    bar = _ByteProgress(sum(f.stat().st_size for f, _ in todo), show_bar)
+    try:
+        for f, sh in todo:
+            _encode_file(d, f, tok_path, dtype, sh, bar, workers=default_workers(f.stat().st_size,
+                                                                                d.get("prepare_workers")))
+    finally:
+        bar.close()
+    tmp = folder.with_name(folder.name + f".building{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copy(tok_path, tmp / "tokenizer.json")
+    metas = [json.loads((sh / "meta.json").read_text()) for _, sh in shards]
+    counts = {}
+    for split in ("train", "val"):  # the corpus = its files' shards back to back (a byte copy)
+        digest = hashlib.sha256()
+        for kind in ("tokens", "flags"):
+            with open(tmp / f"{split}.{kind}.bin", "wb") as out:
+                for _, sh in shards:
+                    with open(sh / f"{split}.{kind}.bin", "rb") as src:
+                        for chunk in iter(lambda: src.read(1 << 22), b""):
+                            out.write(chunk)
+                            if kind == "tokens":
+                                digest.update(chunk)
+        counts[split] = (sum(m[f"{split}_tokens"] for m in metas), sum(m[f"{split}_docs"] for m in metas),
+                         digest.hexdigest())
+    if counts["train"][1] + counts["val"][1] == 0 or counts["train"][0] == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise MaskbenchError(
             f"the corpus is empty ({', '.join(str(f) for f in files[:3])}): give data.paths with some text")
-    save_tokenizer(tok, tmp / "tokenizer.json")
-    dtype = np.uint16 if tok.get_vocab_size() <= 65536 else np.uint32
-
-    say("tokenizing the corpus into the memory-mapped cache")
-    every = max(2, round(1.0 / d.val_fraction)) if d.val_fraction > 0 else 0
-    writers = {"train": _Writer(tmp, "train"), "val": _Writer(tmp, "val")}
-    n_bytes = 0
-    total_bytes = sum(f.stat().st_size for f in files)
-    bar = _ByteProgress(total_bytes, show_bar)
-
-    def document_batches():
-        nonlocal n_bytes
-        batch: list[list[str]] = []
-        n_sentences = 0
-        for doc in iter_documents(files, d.doc_split):
-            batch.append(doc)
-            n_sentences += len(doc)
-            chars = sum(map(len, doc))
-            n_bytes += chars
-            bar.advance(chars)
-            if n_sentences >= _ENCODE_BATCH:
-                yield batch
-                batch, n_sentences = [], 0
-        if batch:
-            yield batch
-
-    workers = default_workers(total_bytes, d.get("prepare_workers"))
-    first_doc = 0
-    try:
-        for tokens, flags, doc_lens in encode_stream(document_batches(), tmp / "tokenizer.json", dtype, workers):
-            # Document-level split by document index; boolean masks keep each split's order.
-            doc_idx = first_doc + np.arange(len(doc_lens))
-            first_doc += len(doc_lens)
-            is_val = (doc_idx % every == every - 1) if every else np.zeros(len(doc_lens), dtype=bool)
-            token_is_val = np.repeat(is_val, doc_lens)
-            for split, docs_in, toks_in in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
-                writers[split].write(tokens[toks_in], flags[toks_in], int((doc_lens[docs_in] > 0).sum()))
-    finally:
-        bar.close()
-    for w in writers.values():
-        w.close()
-    if writers["val"].n_docs == 0 and d.val_fraction > 0:
+    if counts["val"][1] == 0 and d.val_fraction > 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise MaskbenchError(
-            f"the corpus has {writers['train'].n_docs} document(s), too few for a {d.val_fraction:g} "
+            f"the corpus has {counts['train'][1]} document(s), too few for a {d.val_fraction:g} "
             f"validation split: add documents (blank lines separate them) or raise data.val_fraction")
     meta = {
-        "files": [str(f) for f in files], "dtype": np.dtype(dtype).name, "vocab_size": tok.get_vocab_size(),
-        "train_tokens": writers["train"].n_tokens, "val_tokens": writers["val"].n_tokens,
-        "train_docs": writers["train"].n_docs, "val_docs": writers["val"].n_docs,
-        "text_chars": n_bytes, "build_s": round(time.time() - t0, 2),
-        "sha256": {s: w.digest.hexdigest() for s, w in writers.items()},
+        "files": [str(f) for f in files], "shards": [sh.name for _, sh in shards], "dtype": np.dtype(dtype).name,
+        "vocab_size": tok.get_vocab_size(), "train_tokens": counts["train"][0], "val_tokens": counts["val"][0],
+        "train_docs": counts["train"][1], "val_docs": counts["val"][1],
+        "text_chars": sum(m["text_chars"] for m in metas), "build_s": round(time.time() - t0, 2),
+        "sha256": {split: counts[split][2] for split in ("train", "val")},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     if folder.exists():  # another process finished first: keep theirs
@@ -249,6 +228,85 @@ def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
         tmp.rename(folder)
     say(f"cached {meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens in {meta['build_s']} s")
     return folder
+
+
+def _trained_tokenizer(d, files, folder: Path, say) -> Path:
+    """The WordPiece tokenizer for the first data.tokenizer_sample_mb of the corpus, trained once per sample:
+    keyed by that text and the vocabulary settings, so a corpus that grows beyond its sample keeps it."""
+    sample_mb = d.get("tokenizer_sample_mb") or float("inf")
+    h = hashlib.sha256(f"{d.vocab_size}|{d.n_sentinels}|{d.lowercase}|{d.doc_split}|{sample_mb}|v1".encode())
+    n_sentences = 0
+    for batch in _sentence_batches(files, d.doc_split, sample_mb * 1e6):
+        n_sentences += len(batch)
+        for sentence in batch:
+            h.update(sentence.encode("utf-8", "surrogatepass") + b"\n")
+    if n_sentences == 0:
+        raise MaskbenchError(
+            f"the corpus is empty ({', '.join(str(f) for f in files[:3])}): give data.paths with some text")
+    path = folder / f"{h.hexdigest()[:16]}.json"
+    if path.exists():
+        return path
+    say(f"training a {d.vocab_size}-piece WordPiece tokenizer on {len(files)} file(s)"
+        + (f" (first {sample_mb:g} MB)" if sample_mb != float("inf") else ""))
+    tok = train_tokenizer(_sentence_batches(files, d.doc_split, sample_mb * 1e6), d.vocab_size, d.n_sentinels,
+                          d.lowercase)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    save_tokenizer(tok, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _shard_key(file: Path, tokenizer: Path, d) -> str:
+    h = hashlib.sha256(f"{sha256_file(file)}|{d.doc_split}|{d.val_fraction}|shard-v1".encode())
+    h.update(tokenizer.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _encode_file(d, file: Path, tokenizer: Path, dtype, shard: Path, bar, workers: int) -> None:
+    """One corpus file -> its shard folder (train/val split by document index within the file)."""
+    tmp = shard.with_name(shard.name + f".building{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    every = max(2, round(1.0 / d.val_fraction)) if d.val_fraction > 0 else 0
+    writers = {"train": _Writer(tmp, "train"), "val": _Writer(tmp, "val")}
+    n_chars = 0
+
+    def document_batches():
+        nonlocal n_chars
+        batch: list[list[str]] = []
+        n_sentences = 0
+        for doc in iter_documents([file], d.doc_split):
+            batch.append(doc)
+            n_sentences += len(doc)
+            chars = sum(map(len, doc))
+            n_chars += chars
+            bar.advance(chars)
+            if n_sentences >= _ENCODE_BATCH:
+                yield batch
+                batch, n_sentences = [], 0
+        if batch:
+            yield batch
+
+    first_doc = 0
+    for tokens, flags, doc_lens in encode_stream(document_batches(), tokenizer, dtype, workers):
+        # Document-level split by document index; boolean masks keep each split's order.
+        doc_idx = first_doc + np.arange(len(doc_lens))
+        first_doc += len(doc_lens)
+        is_val = (doc_idx % every == every - 1) if every else np.zeros(len(doc_lens), dtype=bool)
+        token_is_val = np.repeat(is_val, doc_lens)
+        for split, docs_in, toks_in in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
+            writers[split].write(tokens[toks_in], flags[toks_in], int((doc_lens[docs_in] > 0).sum()))
+    for w in writers.values():
+        w.close()
+    meta = {"file": str(file), "dtype": np.dtype(dtype).name, "text_chars": n_chars,
+            "train_tokens": writers["train"].n_tokens, "val_tokens": writers["val"].n_tokens,
+            "train_docs": writers["train"].n_docs, "val_docs": writers["val"].n_docs,
+            "sha256": {s: w.digest.hexdigest() for s, w in writers.items()}}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if shard.exists():
+        shutil.rmtree(shard)  # damaged (cache_problem said so) or built meanwhile by another corpus: ours is whole
+    tmp.rename(shard)
 
 
 def load_cache_tokenizer(folder: Path):
