@@ -68,7 +68,8 @@ def test_appending_a_file_encodes_only_that_file(tmp_path):
 
     shards = tmp_path / "shards"
     shards.mkdir()
-    a, b = write_corpus(shards / "a.txt", 60, seed=1), write_corpus(tmp_path / "b.txt", 30, seed=2)
+    write_corpus(shards / "a.txt", 60, seed=1)
+    b = write_corpus(tmp_path / "b.txt", 30, seed=2)
     common = [f"data.cache_dir={tmp_path / 'cache'}", "data.vocab_size=400", "data.tokenizer_sample_mb=0.01"]
     said = []
     one = build_cache(load_config(common + [f"data.paths=[{shards}]"]).data, progress=said.append)
