@@ -76,6 +76,9 @@ class RunDir:
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.path / "summary.json", json.dumps(summary, indent=1))
 
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
+
 
 def _exists_error(path: Path):
     from maskbench.errors import MaskbenchError
