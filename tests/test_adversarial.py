@@ -359,7 +359,7 @@ WRONG_VALUES = [  # (root config, override): a wrong type or value in every grou
     ("pretrain", "runtime.device=tpu"), ("pretrain", "runtime.precision=fp8"), ("pretrain", "runtime.threads=-1"),
     ("pretrain", "model.d_model=abc"), ("pretrain", "model.dropout=2"), ("pretrain", "model.activation=relu6"),
     ("pretrain", "run.loggers=[csv]"), ("pretrain", "sweep.jobs=0"), ("finetune", "task.max_len=3"),
-    ("finetune", "task.freeze=yes"), ("finetune", "task.metric=bleu"), ("finetune", "task.train_size=0"),
+    ("finetune", "task.freeze=sometimes"), ("finetune", "task.metric=bleu"), ("finetune", "task.train_size=0"),
     ("finetune", "compare.seeds=3"), ("finetune", "compare.train_sizes=[0]"), ("finetune", "train.subset_min_steps=0"),
 ]
 UNKNOWN_KEYS = [  # (root, override, the suggestion expected in the message or None)

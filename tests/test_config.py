@@ -48,7 +48,7 @@ def test_model_sizes_have_the_documented_knobs():
     (["corruption.mask_token_prob=0.95"], "must sum to at most 1"),
     (["corruption=bert_mlm,span_mlm"], "maskbench sweep"),
     (["model.n_heads=5"], "not divisible"),
-    (["data.paths=foo.txt"], "data.paths must be a list"),
+    (["data.paths=foo.txt"], "data.paths=foo.txt must be a list: write data.paths=[foo.txt]"),
 ])
 def test_bad_config_is_one_line(overrides, needle):
     with pytest.raises(MaskbenchError) as err:

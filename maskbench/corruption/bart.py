@@ -85,13 +85,13 @@ class BartNoise(Noise):
         B, C = tokens.shape
         dev = tokens.device
         n_sent = moved = None
-        if float(cfg.permute_prob) > 0:
-            tokens, n_sent, moved = permute_sentences(tokens, blocks.sent_start, float(cfg.permute_prob), rng)
+        if cfg.permute_prob > 0:
+            tokens, n_sent, moved = permute_sentences(tokens, blocks.sent_start, cfg.permute_prob, rng)
         selected = torch.zeros_like(tokens, dtype=torch.bool)
         action = torch.full_like(tokens, UNTOUCHED, dtype=torch.int8)
         rand_ids = torch.full_like(tokens, -1)
         span_lengths = span_valid = None
-        p, rp = float(cfg.mask_prob), float(cfg.random_token_prob)
+        p, rp = cfg.mask_prob, cfg.random_token_prob
         src, src_len = tokens, torch.full((B,), C, device=dev)
         if cfg.span == "token" and p > 0:
             selected = ~is_special(tokens, vocab) & (rng.uniform(S_SELECT, C).to(dev) < p)
@@ -109,7 +109,7 @@ class BartNoise(Noise):
         elif cfg.span == "poisson" and p > 0:
             n_mask = max(1, round(p * C))
             span_lengths, span_valid = poisson_span_lengths(
-                n_mask, float(cfg.poisson_lambda), B, rng, max_spans=C - n_mask + 1)
+                n_mask, cfg.poisson_lambda, B, rng, max_spans=C - n_mask + 1)
             span_lengths, span_valid = span_lengths.to(dev), span_valid.to(dev)
             starts = place_with_gaps(span_lengths, span_valid, C, rng, S_SPAN_GAP)
             selected, _ = span_masks(starts, span_lengths, span_valid, C)
@@ -126,8 +126,8 @@ class BartNoise(Noise):
             src, src_len = assemble(tokens, ~selected, insert, ins_ids, vocab.pad)
             action[selected] = IN_SPAN if cfg.replace == "mask" else DELETED
         rotated = None
-        if float(cfg.rotate_prob) > 0:
-            src, rotated = rotate(src, src_len, float(cfg.rotate_prob), rng)
+        if cfg.rotate_prob > 0:
+            src, rotated = rotate(src, src_len, cfg.rotate_prob, rng)
         # original = the unpermuted block: it is the decoder target (selected/action index the permuted one)
         diag = Diagnostics(original=blocks.tokens, selected=selected, action=action, random_ids=rand_ids,
                            span_lengths=span_lengths, span_valid=span_valid, sentences=n_sent,

@@ -37,7 +37,7 @@ class BertMLM(Noise):
 
     def __init__(self, cfg, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         super().__init__(cfg, vocab, is_continuation)
-        self.needs_partner = bool(cfg.nsp)
+        self.needs_partner = cfg.nsp
 
     def select(self, tokens: torch.Tensor, rng: KeyedRandom) -> torch.Tensor:
         B, C = tokens.shape

@@ -22,16 +22,16 @@ class MassSpan(Noise):
         tokens = blocks.tokens
         B, C = tokens.shape
         dev = tokens.device
-        k = min(C, max(1, round(float(cfg.span_frac) * C)))
+        k = min(C, max(1, round(cfg.span_frac * C)))
         where = rng.uniform(S_WHERE, 1).to(dev).squeeze(1)
         inside = torch.floor(rng.uniform(S_START, 1).to(dev).squeeze(1).double() * (C - k + 1)).long()
-        pb, pe = float(cfg.start_at_begin_prob), float(cfg.start_at_end_prob)
+        pb, pe = cfg.start_at_begin_prob, cfg.start_at_end_prob
         start = torch.where(where < pb, 0, torch.where(where < pb + pe, C - k, inside))
         pos = torch.arange(C, device=dev)[None, :]
         selected = (pos >= start[:, None]) & (pos < start[:, None] + k)
         src, action, rand_ids = replace_80_10_10(
             tokens, selected, rng.uniform(S_ACTION, C).to(dev), rng.uniform(S_RANDOM_ID, C).to(dev),
-            float(cfg.mask_token_prob), float(cfg.random_token_prob), vocab)
+            cfg.mask_token_prob, cfg.random_token_prob, vocab)
         frag_pos = start[:, None] + torch.arange(k, device=dev)[None, :]
         target = tokens.gather(1, frag_pos)
         prev = tokens.gather(1, (frag_pos - 1).clamp(min=0))

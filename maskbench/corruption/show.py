@@ -11,6 +11,7 @@ from rich.markup import escape
 from maskbench.corruption import build_corruption
 from maskbench.corruption.base import KEPT, RANDOM
 from maskbench.corruption.keyed_random import example_keys
+from maskbench.schema import as_object
 from maskbench.corruption.stats import StatsAccumulator
 from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
@@ -123,7 +124,7 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
 
 def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console):
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
-    store = BlockStore(cache, "train", cfg.data.seq_len - 2)
+    store = BlockStore(cache, "train", as_object("data", cfg.data).content_len)
     if stats:
         result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed)
         if as_json:

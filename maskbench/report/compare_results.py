@@ -34,7 +34,7 @@ def _gap_group(pre: list, scr: list, metric: str, n_boot: int, extra: str | None
 
 
 def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> dict:
-    metric, task, n_boot = str(cfg.task.metric), str(cfg.task.name), int(cfg.compare.get("bootstrap", 2000))
+    metric, task, n_boot = cfg.task.metric, cfg.task.name, cfg.compare.bootstrap
     steps = sorted({r.step for r in grid if r.label == "pretrained"}, key=lambda s: -1 if s is None else s)
     sizes = sorted({r.size for r in grid}, key=lambda s: float("inf") if s is None else s)
     last, largest = steps[-1], sizes[-1]

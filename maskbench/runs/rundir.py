@@ -80,6 +80,42 @@ class RunDir:
         return json.loads((self.path / "summary.json").read_text())
 
 
+class SweepDir:
+    """A sweep's folder and every run folder in it: pretrain/<run>, finetune/<task>/<pretraining run> and
+    finetune/<task>/scratch-<arch>-<model>-s<seed> (one scratch baseline per task and (arch, model, seed)),
+    jobs/<point> (submitit's logs), report/."""
+
+    def __init__(self, path):
+        self.path = Path(str(path)).expanduser().resolve()
+
+    @classmethod
+    def for_grid(cls, cfg, pretraining_overrides: list[str]) -> "SweepDir":
+        """sweep.dir, else run.root/sweep-<hash of the pretraining grid>: adding tasks later reuses the runs."""
+        import hashlib
+
+        if cfg.sweep.dir:
+            return cls(cfg.sweep.dir)
+        grid_id = hashlib.sha256(" ".join(sorted(pretraining_overrides)).encode()).hexdigest()[:8]
+        return cls(Path(str(cfg.run.root)) / f"sweep-{grid_id}")
+
+    @property
+    def pretrain_root(self) -> Path:
+        return self.path / "pretrain"
+
+    def finetuning(self, task: str, pretraining: Path) -> RunDir:
+        return RunDir(self.path / "finetune" / str(task) / Path(pretraining).name)
+
+    def scratch(self, task: str, cfg) -> RunDir:
+        return RunDir(self.path / "finetune" / str(task) / f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}")
+
+    def jobs(self, name: str = "") -> Path:
+        return self.path / "jobs" / name if name else self.path / "jobs"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report"
+
+
 def _exists_error(path: Path):
     from maskbench.errors import MaskbenchError
 

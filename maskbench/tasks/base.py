@@ -10,6 +10,7 @@ Torch is imported inside the tensor methods so that config validation stays torc
 from __future__ import annotations
 
 from maskbench.errors import MaskbenchError
+from maskbench.schema.task import TaskConfig
 
 
 class Scorer:
@@ -36,8 +37,7 @@ class TaskKind:
     sentence_level: bool = False    # one prediction per input (pooled) rather than per token
 
     # -- configuration -------------------------------------------------------------------------------
-    def check(self, task) -> None:
-        """Kind-specific config checks (one-line MaskbenchError)."""
+    schema = TaskConfig             # the kind's config schema (maskbench/schema/task.py): fields and checks
 
     def columns(self, task) -> dict:
         """Reader options that an hf: file converted for this kind overrides."""

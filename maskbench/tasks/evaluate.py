@@ -38,12 +38,12 @@ def evaluate_task(model, features, kind: TaskKind, metric: str, examples, task, 
 def evaluate_all(model, data, task, arch: str, pad: int, device: str) -> tuple[dict, dict]:
     """The task's evaluation set and every task.extra_eval set: one flat metrics dict (extra sets' keys
     prefixed `NAME_`, e.g. `zh_token_accuracy`) and the units of each ({..., "extra": {NAME: units}})."""
-    metrics, units = evaluate_task(model, data.eval, data.kind, str(task.metric), data.eval_examples, task, arch,
+    metrics, units = evaluate_task(model, data.eval, data.kind, task.metric, data.eval_examples, task, arch,
                                    pad, device)
     if data.extra:
         units["extra"] = {}
     for extra in data.extra:
-        m, u = evaluate_task(model, extra.features, data.kind, str(task.metric), extra.examples, task, arch, pad, device)
+        m, u = evaluate_task(model, extra.features, data.kind, task.metric, extra.examples, task, arch, pad, device)
         metrics.update({f"{extra.name}_{k}": v for k, v in m.items()})
         units["extra"][extra.name] = u
     return metrics, units

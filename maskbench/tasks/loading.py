@@ -44,11 +44,11 @@ def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
     train_file, train_fmt, train_cols = task_file(task.train_file, task, kind, cache_dir)
     eval_file, eval_fmt, eval_cols = task_file(task.eval_file, task, kind, cache_dir)
     train = kind.read(task, train_file, train_fmt, {**kind.columns(task), **train_cols})
-    dev = kind.read(task, eval_file, eval_fmt, {**kind.columns(task), **eval_cols})[:task.get("max_eval_examples")]
+    dev = kind.read(task, eval_file, eval_fmt, {**kind.columns(task), **eval_cols})[:task.max_eval_examples]
     labels = kind.label_names(train, task, train_file)
     kind.check_labels(train, labels, train_file)
     kind.check_labels(dev, labels, eval_file)
-    extra = [_extra_eval(item, task, kind, labels, tok, vocab, arch, cache_dir) for item in task.get("extra_eval") or []]
+    extra = [_extra_eval(item, task, kind, labels, tok, vocab, arch, cache_dir) for item in task.extra_eval or []]
     names = [e.name for e in extra]
     if len(set(names)) != len(names):
         raise MaskbenchError(f"task.extra_eval names {names} repeat: give each a name ({{name: ..., file: ...}})")

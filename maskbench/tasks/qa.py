@@ -3,6 +3,7 @@ stride, the best valid span per question over its windows; official EM / F1."""
 
 from __future__ import annotations
 
+from maskbench.schema.task import QATask
 from maskbench.tasks.base import Scorer, TaskKind
 
 
@@ -10,12 +11,7 @@ class ExtractiveQA(TaskKind):
     name = "qa"
     formats = ("squad",)
     metrics = ("f1", "exact_match")
-
-    def check(self, task) -> None:
-        from maskbench.errors import MaskbenchError
-
-        if task.doc_stride >= task.max_len:
-            raise MaskbenchError(f"task.doc_stride={task.doc_stride} must be below task.max_len={task.max_len}")
+    schema = QATask
 
     def read(self, task, path, fmt, columns):
         from maskbench.data.tasks import read_squad
@@ -57,7 +53,7 @@ class ExtractiveQA(TaskKind):
         return loss, ys.new_tensor(ys.numel()), correct
 
     def scorer(self, metric, examples, task):
-        return SpanScorer(self, metric, examples, int(task.get("max_answer_len", 30)))
+        return SpanScorer(self, metric, examples, int(task.max_answer_len))
 
 
 def best_spans(start, end, context, max_answer: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maskbench.schema.task import SentenceTask
 from maskbench.tasks.base import TaskKind, classification_loss
 
 
@@ -12,12 +13,7 @@ class SentenceClassification(TaskKind):
     sentence_level = True
     n_fields = 1
 
-    def check(self, task) -> None:
-        from maskbench.errors import MaskbenchError
-
-        fields = list(task.text_fields)
-        if self.n_fields == 2 and len(fields) != 2:
-            raise MaskbenchError(f"task.text_fields={fields}: a pair task needs two fields")
+    schema = SentenceTask
 
     def read(self, task, path, fmt, columns):
         from maskbench.data.tasks import read_text_examples

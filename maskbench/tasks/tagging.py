@@ -4,6 +4,7 @@ metric: token accuracy, so a sentence's units are (correct tags, tagged words)."
 from __future__ import annotations
 
 from maskbench.batch import IGNORE
+from maskbench.schema.task import TaggingTask
 from maskbench.tasks.base import TaskKind, classification_loss
 
 
@@ -11,6 +12,7 @@ class Tagging(TaskKind):
     name = "tagging"
     formats = ("conllu", "conll")
     metrics = ("token_accuracy",)
+    schema = TaggingTask
 
     def columns(self, task) -> dict:
         return {"word_column": task.word_column, "tag_column": task.tag_column}
@@ -24,7 +26,7 @@ class Tagging(TaskKind):
         from maskbench.data.hub import tagged_task_file, task_dataset
 
         ref, ds = task_dataset(spec)
-        words, tags = str(task.get("words_field", "tokens")), str(task.get("tags_field", "tags"))
+        words, tags = task.words_field, task.tags_field
         return str(tagged_task_file(ref, ds, words, tags, cache_root)), "conll", {"word_column": 0, "tag_column": 1}
 
     def label_names(self, train, task, where):

@@ -94,7 +94,7 @@ def _run_name(label: str, seed: int, size: int | None, step: int | None, sizes: 
 
 
 def plan_grid(cfg, out: Path, points, baselines=()) -> list[GridRun]:
-    sizes = [None if s == "all" else int(s) for s in (cfg.compare.get("train_sizes") or ["all"])]
+    sizes = [None if s == "all" else int(s) for s in (cfg.compare.train_sizes or ["all"])]
     several = len(points) > 1
     grid = []
     for seed in cfg.compare.seeds:
@@ -131,11 +131,11 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     if str(cfg.get("init", "scratch")) != "scratch":  # the finetune spelling would be silently ignored
         raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
     pre_dir = ensure_pretrained(cfg, console)
-    points = checkpoint_points(pre_dir, cfg.compare.get("checkpoints", "last"))
+    points = checkpoint_points(pre_dir, cfg.compare.checkpoints)
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
     scratch = sources[points[-1][0]].scratch_twin()
     baselines = {str(name): resolve_init(with_changes(cfg, init=str(ensure_pretrained(cfg, console, _spec(spec)))))
-                 for name, spec in (cfg.compare.get("baselines") or {}).items()}
+                 for name, spec in (cfg.compare.baselines or {}).items()}
     if {"pretrained", "scratch"} & set(baselines):
         raise MaskbenchError("compare.baselines: the names pretrained and scratch are taken; choose others")
     out = RunDir.for_comparison(cfg, pre_dir.name).path  # pre_dir: a run folder or one of its checkpoints

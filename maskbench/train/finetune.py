@@ -14,7 +14,7 @@ from rich.markup import escape
 from maskbench.config import to_yaml, with_changes
 from maskbench.data.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.tokenizer import Vocab, load_tokenizer
-from maskbench.errors import MaskbenchError, RunInterrupted
+from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.models.heads import TaskModel
 from maskbench.models.source import ModelSource, resolve_source
@@ -24,11 +24,12 @@ from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
 from maskbench.tasks.evaluate import evaluate_all, task_terms
 from maskbench.tasks.loading import TaskData, load_task
-from maskbench.train.checkpoint import (TrainState, clean_leftovers, latest_step_checkpoint, load_trainer, load_weights,
-                                       prune_checkpoints, save_checkpoint)
+from maskbench.train.checkpoint import (TrainState, clean_leftovers, latest_step_checkpoint, prune_checkpoints,
+                                        save_checkpoint)
 from maskbench.train.distributed import Dist
-from maskbench.train.loop import Interrupted, LoopHooks, train_loop
+from maskbench.train.loop import LoopHooks
 from maskbench.train.optim import build_optimizer
+from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
 
 
@@ -45,11 +46,11 @@ def resolve_init(cfg) -> ModelSource:
 def with_subset(cfg, data: TaskData, say) -> tuple:
     """task.train_size: the nested seeded subset, and the schedule scaled to it (data/subsets.py)."""
     n_all = count_examples(data.train)
-    data.train = subset_features(data.train, cfg.task.get("train_size"), cfg.seed, balanced=data.kind.sentence_level)
+    data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level)
     n = count_examples(data.train)
     if n < n_all:
-        steps, every = subset_schedule(int(cfg.train.max_steps), int(cfg.train.eval_every), n, n_all,
-                                       int(cfg.train.get("subset_min_steps", 50)))
+        steps, every = subset_schedule(cfg.train.max_steps, cfg.train.eval_every, n, n_all,
+                                       int(cfg.train.subset_min_steps))
         say(f"{n:,} of {n_all:,} training examples (task.train_size, seeded by seed={cfg.seed}): {steps} steps, "
             f"evaluated every {every}")
         cfg = with_changes(cfg, train={"max_steps": steps, "eval_every": every})
@@ -78,24 +79,20 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
 
 def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, data: TaskData) -> Path:
     task, t, kind, run_dir = cfg.task, cfg.train, data.kind, run.path
-    run.claim(bool(t.resume))
+    run.claim(t.resume)
     clean_leftovers(run_dir)
     ckpt = latest_step_checkpoint(run_dir, say) if t.resume else None
 
     torch.manual_seed(cfg.seed)  # same seed -> same head init and dropout for pretrained and scratch
-    net = build_model(OmegaConf.merge(backbone.model_cfg, {"dropout": float(task.dropout)}), backbone.arch, vocab.size)
+    net = build_model(OmegaConf.merge(backbone.model_cfg, {"dropout": task.dropout}), backbone.arch, vocab.size)
     backbone.load_into(net)
     torch.manual_seed(cfg.seed + 1)
-    model = TaskModel(net, kind.sentence_level, kind.head_size(data.labels), float(task.dropout),
-                      str(task.get("pooling", "token")), freeze=bool(task.get("freeze", False)),
-                      probe_layer=task.get("probe_layer")).to(device)
+    model = TaskModel(net, kind.sentence_level, kind.head_size(data.labels), task.dropout,
+                      str(task.get("pooling", "token")), freeze=bool(task.freeze),
+                      probe_layer=task.probe_layer).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
-    state = load_trainer(ckpt, optimizer) if ckpt is not None else TrainState()  # resume as in pretraining
-    if ckpt is not None:
-        load_weights(model, ckpt)
-        say(f"[yellow]resuming {escape(run_dir.name)} from {ckpt.name} (step {state.step})[/]")
-    metrics.truncate_after(state.step if ckpt is not None else -1)
+    state = resume_state(ckpt, model, optimizer, metrics, say)  # resume as in pretraining
     params = count_params(model)
     config_yaml = to_yaml(cfg)
     run.write_metadata(config_yaml, command, env_info(cfg.seed, device))
@@ -117,22 +114,15 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
         save_checkpoint(run_dir / "checkpoints" / name, model.backbone if final else model, None if final else optimizer,
                         st, config_yaml, run_dir / "tokenizer.json", {"params": params, "task": task.name})
         if not final:
-            prune_checkpoints(run_dir, int(t.keep_checkpoints))
+            prune_checkpoints(run_dir, t.keep_checkpoints)
 
     def batch_on_device(step):
         batch, n_tokens = batches.batch(step)
         return batch.to(device), n_tokens
 
     hooks = LoopHooks(batch=batch_on_device, terms=task_terms(kind), evaluate=evaluate, save=save, log=metrics.log)
-    try:
-        if state.step == 0:
-            metrics.log(step=0, split="eval", **evaluate())
-        state = train_loop(model, optimizer, t, state, hooks, Dist(), device, str(cfg.runtime.precision),
-                           show_progress=bool(cfg.runtime.progress), description=f"{task.name}", eval_split="eval")
-    except Interrupted as stop:
-        raise RunInterrupted(stop.step, run_dir) from None
-    finally:
-        metrics.close()
+    state = run_training(model, optimizer, t, state, hooks, metrics, Dist(), device, cfg.runtime, run_dir,
+                         description=task.name, split="eval", first_eval=evaluate)
     evals = [{k: v for k, v in e.items() if k not in ("split", "tokens", "elapsed_s")}
              for e in read_metrics(run_dir) if e["split"] == "eval"]
     first, final = ({k: v for k, v in e.items() if k != "step"} for e in (evals[0], evals[-1]))
@@ -140,7 +130,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
                "model": backbone.model_cfg.get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
-               "metric": task.metric, "freeze": bool(task.get("freeze", False)), "probe_layer": task.get("probe_layer"),
+               "metric": task.metric, "freeze": bool(task.freeze), "probe_layer": task.probe_layer,
                "final_eval": final, "initial_eval": dict(first),
                "extra_eval": {e.name: {"examples": len(e.examples), **{k[len(e.name) + 1:]: v for k, v in final.items()
                                                                      if k.startswith(e.name + "_")}} for e in data.extra}}

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
+from maskbench.runs.rundir import RunDir, SweepDir
 
 HINT = "pip install submitit  (or: pip install 'maskbench[cluster]')"
 
@@ -52,8 +52,8 @@ def _plain_console():
 
 def local_executor(cfg, root: Path, name: str):
     """submitit's local executor for one grid point; its logs in SWEEP/jobs/<run>/."""
-    ex = _submitit().LocalExecutor(folder=str(root / "jobs" / name))
-    ex.update_parameters(timeout_min=int(cfg.sweep.slurm.time_min))
+    ex = _submitit().LocalExecutor(folder=str(SweepDir(root).jobs(name)))
+    ex.update_parameters(timeout_min=cfg.sweep.slurm.time_min)
     return ex
 
 
@@ -61,7 +61,7 @@ def slurm_executor(cfg, root: Path):
     """The Slurm executor of a sweep (job logs in SWEEP/jobs/<job id>/); needs `srun` on the PATH."""
     submitit = _submitit()
     try:
-        ex = submitit.AutoExecutor(folder=str(root / "jobs" / "%j"), cluster="slurm")
+        ex = submitit.AutoExecutor(folder=str(SweepDir(root).jobs("%j")), cluster="slurm")
     except RuntimeError as exc:
         raise MaskbenchError(f"sweep.launcher=slurm: {exc} (use sweep.launcher=local on one machine)") from None
     ex.update_parameters(**slurm_parameters(cfg))
@@ -76,7 +76,7 @@ def slurm_script(cfg, root: Path) -> str:
 def slurm_parameters(cfg) -> dict:
     sl = cfg.sweep.slurm
     params = {"timeout_min": int(sl.time_min), "slurm_partition": sl.partition, "gpus_per_node": int(sl.gpus),
-              "cpus_per_task": int(sl.cpus), "slurm_mem": sl.mem, "slurm_array_parallelism": int(cfg.sweep.jobs),
+              "cpus_per_task": sl.cpus, "slurm_mem": sl.mem, "slurm_array_parallelism": cfg.sweep.jobs,
               "name": "maskbench"}
     if sl.get("account"):
         params["slurm_account"] = sl.account
@@ -92,7 +92,7 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
         ex = slurm_executor(first, root)
         with ex.batch():
             jobs = [ex.submit(PointJob(p, root, overrides, runtime)) for p in grid]
-        say(f"submitted {len(jobs)} Slurm jobs (array, {jobs_at_once} at a time); logs in {root / 'jobs'}")
+        say(f"submitted {len(jobs)} Slurm jobs (array, {jobs_at_once} at a time); logs in {SweepDir(root).jobs()}")
         _watch(jobs, names, console)
         return
     import torch

@@ -19,6 +19,7 @@ import torch
 
 from maskbench.runs.progress import progress_bar
 from maskbench.train.checkpoint import TrainState
+from maskbench.schema import as_object
 from maskbench.train.optim import lr_at
 
 
@@ -75,6 +76,7 @@ class _StopRequest:
 
 def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, device: str, precision: str,
                show_progress: bool = True, description: str = "train", eval_split: str = "val") -> TrainState:
+    t = as_object("train", t)  # the typed schedule: t.warmup and friends
     model.train()
     last_log_time, tokens_since = time.time(), 0
     wall_start = time.time() - state.wall_s
@@ -95,7 +97,7 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             dist.sum_grads(model)
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), float(t.grad_clip))
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
             optimizer.step()
             state.step += 1
             state.tokens_seen += n_tok * dist.world

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from maskbench.schema.train import TrainConfig
+
 
 def build_optimizer(model, t) -> torch.optim.Optimizer:
     decay, no_decay = [], []
@@ -14,22 +16,17 @@ def build_optimizer(model, t) -> torch.optim.Optimizer:
             continue
         # Biases, LayerNorm gains and embeddings are not decayed (BERT, GPT-2 convention).
         (no_decay if p.ndim < 2 or "tok." in name or "pos." in name or "seg." in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": float(t.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}]
-    kwargs = {"lr": float(t.lr), "betas": tuple(t.betas), "eps": 1e-8}
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    kwargs = {"lr": t.lr, "betas": tuple(t.betas), "eps": 1e-8}
     try:  # fused AdamW where the build supports it (CUDA, recent CPU builds): one kernel per step
         return torch.optim.AdamW(groups, fused=True, **kwargs)
     except (RuntimeError, TypeError):
         return torch.optim.AdamW(groups, foreach=True, **kwargs)
 
 
-def warmup_steps(t) -> int:
-    w = float(t.warmup_steps)
-    return int(round(w * t.max_steps)) if w < 1 else int(w)
-
-
-def lr_at(step: int, t) -> float:
+def lr_at(step: int, t: TrainConfig) -> float:
     """Learning rate for optimizer step `step` (0-based): linear warm-up, then linear/cosine/constant."""
-    peak, total, warm = float(t.lr), int(t.max_steps), warmup_steps(t)
+    peak, total, warm = t.lr, t.max_steps, t.warmup
     if warm and step < warm:
         return peak * (step + 1) / warm
     if t.schedule == "constant":

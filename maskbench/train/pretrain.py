@@ -15,19 +15,20 @@ from maskbench.corruption import build_corruption
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
-from maskbench.errors import MaskbenchError, RunInterrupted
+from maskbench.errors import MaskbenchError
 from maskbench.models import build_model, count_params
 from maskbench.report.plateaus import find_plateaus, plateau_note
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
-from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
+from maskbench.schema import as_object
 from maskbench.runs.lock import run_lock
-from maskbench.train.checkpoint import (TrainState, clean_leftovers, load_trainer, load_weights, prune_checkpoints,
-                                        save_checkpoint, usable_checkpoint)
+from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
+from maskbench.train.checkpoint import TrainState, clean_leftovers, prune_checkpoints, save_checkpoint, usable_checkpoint
 from maskbench.train.distributed import init_distributed, shutdown
-from maskbench.train.loop import Interrupted, LoopHooks, evaluate_terms, train_loop
+from maskbench.train.loop import LoopHooks, evaluate_terms
 from maskbench.train.losses import pretrain_terms
 from maskbench.train.optim import build_optimizer
+from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
 
 
@@ -72,9 +73,9 @@ def apply_init(cfg):
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
     if cfg.data.get("tokenizer_file"):
         raise MaskbenchError("init= brings its model's tokenizer: drop data.tokenizer_file")
-    model = {**OmegaConf.to_container(src.model_cfg), "dropout": float(cfg.model.dropout)}
+    model = {**OmegaConf.to_container(src.model_cfg), "dropout": cfg.model.dropout}
     cfg = with_changes(cfg, model=model, data={"tokenizer_file": str(src.tokenizer_path)})
-    validate_config(cfg)  # e.g. data.seq_len against the imported model's positions
+    cfg = validate_config(cfg)  # e.g. data.seq_len against the imported model's positions
     return cfg, src
 
 
@@ -98,15 +99,15 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     # Data: tokenizer + cache are built once (rank 0 first, so ranks never race on the cache).
     if dist.is_main:
-        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{escape(m)}[/]"), show_bar=bool(cfg.runtime.progress))
+        cache = build_cache(cfg.data, progress=lambda m: say(f"[dim]{escape(m)}[/]"), show_bar=cfg.runtime.progress)
     dist.barrier()
     if not dist.is_main:
         cache = build_cache(cfg.data)
     tok = load_cache_tokenizer(cache)
     if cfg.corruption.family == "t5" and tok.token_to_id("[X0]") is None:
-        add_sentinels(tok, int(cfg.data.n_sentinels))  # a vocabulary from elsewhere: append T5's sentinels
+        add_sentinels(tok, cfg.data.n_sentinels)  # a vocabulary from elsewhere: append T5's sentinels
     vocab = Vocab.from_tokenizer(tok)
-    content_len = cfg.data.seq_len - 2
+    content_len = as_object("data", cfg.data).content_len
     train_store = BlockStore(cache, "train", content_len)
     val_store = BlockStore(cache, "val", content_len)
     cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
@@ -121,18 +122,11 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     model = build_model(cfg.model, cfg.arch.name, vocab.size).to(device)
     optimizer = build_optimizer(model, t)
-    state = TrainState()
     metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     if ckpt is None and init_source is not None:
         init_source.load_into(model)
         say(f"starting from {escape(init_source.source)} ({init_source.objective})")
-    if ckpt is not None:
-        load_weights(model, ckpt)
-        state = load_trainer(ckpt, optimizer)
-        metrics.truncate_after(state.step)
-        say(f"[yellow]resuming {escape(run_dir.name)} from {ckpt.name} (step {state.step})[/]")
-    elif cfg.train.resume and dist.is_main:
-        metrics.truncate_after(-1)  # a run killed before its first checkpoint restarts cleanly (step 0 included)
+    state = resume_state(ckpt, model, optimizer, metrics, say)
     params = count_params(model)
     config_yaml = to_yaml(cfg)
     if dist.is_main:
@@ -150,7 +144,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     if dist.is_main:
         metrics.trackers = open_trackers(cfg, run_dir)
-    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=bool(cfg.runtime.prefetch))
+    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=cfg.runtime.prefetch)
 
     def save(st: TrainState, final: bool):
         if not dist.is_main:
@@ -159,7 +153,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         save_checkpoint(run_dir / "checkpoints" / name, model, optimizer, st, config_yaml,
                         run_dir / "tokenizer.json", {"params": params})
         if not final:
-            prune_checkpoints(run_dir, int(t.keep_checkpoints))
+            prune_checkpoints(run_dir, t.keep_checkpoints)
 
     val_points = [(e["step"], e["loss"]) for e in read_metrics(run_dir) if e.get("split") == "val"] \
         if state.step else []
@@ -170,21 +164,13 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     hooks = LoopHooks(
         batch=prefetch.get, terms=pretrain_terms,
-        evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, str(cfg.runtime.precision)),
+        evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, cfg.runtime.precision),
         save=save, log=metrics.log, status=status)
     t0 = time.time()
-    first_val = None
-    try:
-        if state.step == 0:  # the starting point of the validation curve
-            first_val = evaluate_terms(model, val, pretrain_terms, dist, device, str(cfg.runtime.precision))
-            metrics.log(step=0, split="val", tokens=0, elapsed_s=0.0, **first_val)
-        state = train_loop(step_model, optimizer, t, state, hooks, dist, device, str(cfg.runtime.precision),
-                           show_progress=bool(cfg.runtime.progress), description=cfg.corruption.name)
-    except Interrupted as stop:
-        raise RunInterrupted(stop.step, run_dir) from None
-    finally:
-        prefetch.close()
-        metrics.close()
+    state = run_training(step_model, optimizer, t, state, hooks, metrics, dist, device, cfg.runtime, run_dir,
+                         description=cfg.corruption.name, split="val", cleanup=prefetch.close,
+                         first_eval=lambda: {"tokens": 0, "elapsed_s": 0.0, **evaluate_terms(
+                             model, val, pretrain_terms, dist, device, cfg.runtime.precision)})
     if dist.is_main:
         write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len, budget=budget)
         from maskbench.report.plots import plot_runs
@@ -204,9 +190,9 @@ def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
     sample = PretrainBatches(store, corruption, cfg.seed, t.batch_size)
     flops = sum(batch_flops(cfg.model, cfg.arch.name, vocab_size, sample.batch(s)[0]) for s in range(8)) / 8
     tokens = t.batch_size * store.content_len
-    unit, amount = t.get("budget_unit", "steps"), t.get("budget")
+    unit, amount = t.budget_unit, t.budget
     if amount is None:
-        steps = int(t.max_steps)
+        steps = t.max_steps
     else:
         per_step = {"steps": 1.0, "tokens": float(tokens), "flops": flops}[unit]
         steps = max(1, int(round(float(amount) / per_step)))

@@ -4,7 +4,6 @@ command skips what is complete, resumes what was interrupted, and runs only what
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from rich.markup import escape
 
 from maskbench.config import load_config, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError, RunInterrupted
-from maskbench.runs.rundir import RunDir
+from maskbench.runs.rundir import RunDir, SweepDir
 
 
 def expand_grid(overrides: list[str]) -> list[list[str]]:
@@ -51,10 +50,9 @@ def run_sweep(overrides: list[str], console=None) -> Path:
                              f"give sweep.dir={first.run.dir} instead")
     # The folder is named by the pretraining grid: adding fine-tuning tasks later reuses the same runs.
     pretraining = [o for o in overrides if not o.startswith(("sweep.tasks", "sweep.finetune", "sweep.scratch"))]
-    grid_id = hashlib.sha256(" ".join(sorted(pretraining)).encode()).hexdigest()[:8]
-    root = Path(str(first.sweep.dir)).expanduser().resolve() if first.sweep.dir else \
-        (Path(str(first.run.root)) / f"sweep-{grid_id}").resolve()
-    configs = [load_config(point + [f"run.root={root / 'pretrain'}"]) for point in grid]  # validate all first
+    sweep = SweepDir.for_grid(first, pretraining)
+    root = sweep.path
+    configs = [load_config(point + [f"run.root={sweep.pretrain_root}"]) for point in grid]  # validate all first
     for task in first.sweep.tasks:  # and every fine-tuning, before any pretraining runs
         load_config([f"task={task}"] + list(first.sweep.finetune) + runtime_overrides(first), root="finetune")
     say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
@@ -65,7 +63,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
                              f"run the same `maskbench sweep` command again; it finishes only what is missing") from None
     from maskbench.report.tables import write_report
 
-    write_report([root], root / "report", console)
+    write_report([root], sweep.report, console)
     return root
 
 
@@ -86,29 +84,28 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
     from maskbench.train.finetune import resolve_init, run_finetune
     from maskbench.train.pretrain import run_pretrain
 
-    cfg = load_config(point + [f"run.root={root / 'pretrain'}"])
+    sweep = SweepDir(root)
+    cfg = load_config(point + [f"run.root={sweep.pretrain_root}"])
     run = RunDir.for_pretraining(cfg)
     run_dir, status = run.path, run.status
     if status != "done":
         if status == "partial":
-            cfg = load_config(point + [f"run.root={root / 'pretrain'}", "train.resume=true"])
+            cfg = load_config(point + [f"run.root={sweep.pretrain_root}", "train.resume=true"])
         run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
     for task in cfg.sweep.tasks:
         ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
                          root="finetune")
         pre = resolve_init(with_changes(ft, init=str(run_dir)))
-        jobs = [(root / "finetune" / str(task) / run_dir.name, pre)]
+        jobs = [(sweep.finetuning(task, run_dir), pre)]
         if cfg.sweep.scratch:
-            name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}"
-            jobs.append((root / "finetune" / str(task) / name,
-                         pre.scratch_twin()))
-        for ft_dir, backbone in jobs:
-            if RunDir(ft_dir).status == "done":
+            jobs.append((sweep.scratch(task, cfg), pre.scratch_twin()))
+        for ft_run, backbone in jobs:
+            if ft_run.status == "done":
                 continue
             try:
-                run_finetune(with_changes(ft, **RunDir(ft_dir).resume_changes()),
+                run_finetune(with_changes(ft, **ft_run.resume_changes()),
                              command="maskbench sweep " + " ".join(overrides), console=console,
-                             backbone=backbone, run_dir=ft_dir)
+                             backbone=backbone, run_dir=ft_run.path)
             except MaskbenchError as exc:
                 # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
                 # parallel launcher another job may be training it right now, and it will finish it.

@@ -1,0 +1,72 @@
+"""Schemas of the `compare` and `sweep` groups: which runs a command plans, not what a run does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from maskbench.errors import MaskbenchError
+from maskbench.schema.fields import option
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+@dataclass
+class CompareConfig:
+    name: str = "custom"
+    seeds: List[int] = option(factory=lambda: [0, 1])
+    init: Optional[str] = None                 # a pretraining run folder; null = pretrain first
+    pretrain: List[str] = option(factory=lambda: ["experiment=demo"])
+    train_sizes: Optional[List[Any]] = None    # [100,300,1000,all]: label-efficiency curves
+    checkpoints: Any = "last"                  # last | all | [N,...] pretraining steps
+    baselines: Optional[Dict[str, Any]] = None  # {name: [pretraining overrides] or a run folder}
+    tasks: Optional[List[str]] = None
+    bootstrap: int = option(2000, low=100, hint="resamples for the intervals")
+
+    def check(self) -> None:
+        if not self.seeds:
+            raise MaskbenchError("compare.seeds=[] must list at least one seed, e.g. \"compare.seeds=[0,1,2]\"")
+        sizes = self.train_sizes
+        if sizes is not None and (not sizes or not all(x == "all" or (_is_int(x) and x >= 1) for x in sizes)):
+            raise MaskbenchError(f"compare.train_sizes={list(sizes)} must be a list of example counts and/or all, "
+                                 f"e.g. compare.train_sizes=[100,300,1000,all] (or null)")
+        ck = self.checkpoints
+        if not (ck in ("last", "all") or (isinstance(ck, list) and ck and all(_is_int(x) and x >= 0 for x in ck))):
+            raise MaskbenchError(f"compare.checkpoints={ck} must be last, all or a list of pretraining steps, "
+                                 f"e.g. compare.checkpoints=[400,1200,2000]")
+        if self.tasks is not None and not self.tasks:
+            raise MaskbenchError("compare.tasks=[] must name tasks, e.g. compare.tasks=[pos,sst2] (or null)")
+        if self.baselines is not None and not all(isinstance(v, (str, list)) for v in self.baselines.values()):
+            raise MaskbenchError(f"compare.baselines={self.baselines} must map names to pretraining overrides or run "
+                                 f"folders, e.g. \"compare.baselines={{en:['experiment=xl_pretrain_en']}}\"")
+
+
+@dataclass
+class SlurmConfig:
+    partition: Optional[str] = None
+    time_min: int = option(240, low=1)
+    gpus: int = option(1, low=0)
+    cpus: int = option(8, low=1)
+    mem: Optional[str] = None          # e.g. 32G
+    account: Optional[str] = None
+
+
+@dataclass
+class SweepConfig:
+    name: str = "custom"
+    dir: Optional[str] = None          # null = outputs/sweep-<hash of the grid>
+    tasks: List[str] = option(factory=list)
+    finetune: List[str] = option(factory=list)
+    scratch: bool = True
+    grid: List[str] = option(factory=list)
+    launcher: str = option("sequential", choices=("sequential", "local", "slurm"))
+    jobs: int = option(2, low=1)
+    slurm: SlurmConfig = option(factory=SlurmConfig)
+
+    def check(self) -> None:
+        import importlib.util
+
+        if self.launcher != "sequential" and importlib.util.find_spec("submitit") is None:
+            raise MaskbenchError(f"sweep.launcher={self.launcher} needs submitit: pip install 'maskbench[cluster]'")

@@ -1,0 +1,84 @@
+"""Schemas of the `corruption` group, one per family (maskbench/corruption/ has one module per family;
+`family` picks the schema). Shares of masked positions are probabilities; the [MASK]/random/kept
+split must leave a non-negative kept share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+from maskbench.errors import MaskbenchError
+from maskbench.schema.fields import option
+
+
+@dataclass
+class Corruption:
+    name: str = "custom"
+    family: str = "bert"
+    archs: List[str] = option(factory=lambda: ["encoder", "encoder_decoder"])
+
+    def check(self) -> None:
+        pass
+
+
+@dataclass
+class _MaskSplit(Corruption):
+    """BERT's 80/10/10: of the selected positions, a share becomes [MASK], a share a random token."""
+    mask_token_prob: float = option(0.8, prob=True)
+    random_token_prob: float = option(0.1, prob=True)
+
+    def check(self) -> None:
+        total = self.mask_token_prob + self.random_token_prob
+        if total > 1.0 + 1e-9:
+            raise MaskbenchError(f"corruption.mask_token_prob + corruption.random_token_prob = {total:g} > 1: "
+                                 f"the [MASK]/random/kept shares must sum to at most 1")
+
+
+@dataclass
+class BertMasking(_MaskSplit):
+    mask_prob: float = option(0.15, prob=True)
+    exact_count: bool = False
+    whole_word: bool = False
+    nsp: bool = False
+
+
+@dataclass
+class SpanMasking(_MaskSplit):
+    mask_prob: float = option(0.15, prob=True)
+    mean_span_length: float = option(3.0, low=1.0)
+
+
+@dataclass
+class MassSpan(_MaskSplit):
+    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    span_frac: float = option(0.5, prob=True)
+    start_at_begin_prob: float = option(0.2, prob=True)
+    start_at_end_prob: float = option(0.2, prob=True)
+
+    def check(self) -> None:
+        super().check()
+        if self.start_at_begin_prob + self.start_at_end_prob > 1.0 + 1e-9:
+            raise MaskbenchError("corruption.start_at_begin_prob + start_at_end_prob > 1: they must sum to at most 1")
+
+
+@dataclass
+class T5Span(Corruption):
+    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    noise_density: float = option(0.15, prob=True)
+    mean_noise_span_length: float = option(3.0, low=1.0)
+
+
+@dataclass
+class BartNoise(Corruption):
+    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    span: str = option("poisson", choices=("none", "token", "poisson"))
+    replace: str = option("mask", choices=("mask", "delete"))
+    mask_prob: float = option(0.3, prob=True)
+    poisson_lambda: float = option(3.0, above=0.0)
+    random_token_prob: float = option(0.0, prob=True)
+    permute_prob: float = option(0.0, prob=True)
+    rotate_prob: float = option(0.0, prob=True)
+
+
+FAMILIES: dict[str, type[Corruption]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,
+                                         "bart": BartNoise}

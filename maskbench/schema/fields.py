@@ -1,0 +1,64 @@
+"""Field declarations that carry their own checks, and the one checker that reads them.
+
+A schema field is a dataclass field whose metadata says what values it allows (`low`, `high`,
+`above`, `below`, `choices`, `prob`). OmegaConf enforces the field's type when a config is merged into the
+schema; `check_fields` enforces the rest, so every rule sits next to the field it is about and every
+refusal is one line that names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from maskbench.errors import MaskbenchError
+
+_MISSING = dataclasses.MISSING
+
+
+def option(default=_MISSING, *, factory=None, low=None, above=None, high=None, below=None, choices=None,
+           prob=False, number=False, hint: str = ""):
+    """A schema field: `low`/`high` are inclusive bounds, `above`/`below` exclusive ones, `choices` the allowed
+    values, `prob` a probability in [0, 1], `number` an int or a float (for `Any` fields: a count or a
+    fraction); `hint` is appended to the refusal (e.g. what null means)."""
+    meta = {"low": low, "above": above, "high": high, "below": below, "choices": choices, "prob": prob,
+            "number": number, "hint": hint}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _kind(tp) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    base = args[0] if args else tp
+    return "an integer" if base is int else "a number"
+
+
+def _refuse(key: str, value, allowed: str, hint: str) -> MaskbenchError:
+    shown = str(value).lower() if isinstance(value, bool) else value
+    return MaskbenchError(f"{key}={shown} {allowed}" + (f" ({hint})" if hint else ""))
+
+
+def check_fields(obj, prefix: str) -> None:
+    """Check every field of a schema object against its declared bounds and choices."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, meta, key = getattr(obj, f.name), f.metadata, f"{prefix}{f.name}"
+        if value is None or not meta:
+            continue
+        hint = meta.get("hint", "")
+        if meta.get("number") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise _refuse(key, value, "must be a number", hint)
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            raise _refuse(key, value, f"is unknown: choose {', '.join(map(str, meta['choices']))}", hint)
+        if meta.get("prob") and not 0.0 <= value <= 1.0:
+            raise _refuse(key, value, "is not a probability: give a value in [0, 1]", hint)
+        kind = _kind(hints[f.name])
+        if meta.get("low") is not None and value < meta["low"]:
+            raise _refuse(key, value, f"must be {kind} >= {meta['low']}", hint)
+        if meta.get("above") is not None and not value > meta["above"]:
+            raise _refuse(key, value, f"must be {kind} > {meta['above']}", hint)
+        if meta.get("high") is not None and value > meta["high"]:
+            raise _refuse(key, value, f"must be {kind} <= {meta['high']}", hint)
+        if meta.get("below") is not None and not value < meta["below"]:
+            raise _refuse(key, value, f"must be {kind} below {meta['below']}", hint)

@@ -1,0 +1,43 @@
+"""Schema of the `arch` and `model` groups: the Transformer's shape and its variant switches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from maskbench.errors import MaskbenchError
+from maskbench.models.shape import ACTIVATIONS, NORMS  # torch-free
+from maskbench.schema.fields import option
+
+ARCHS = ("encoder", "encoder_decoder")
+
+
+@dataclass
+class ArchConfig:
+    name: str = option("encoder", choices=ARCHS)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "custom"
+    d_model: int = option(256, low=1)
+    n_layers: int = option(4, low=1)
+    n_heads: int = option(4, low=1)
+    d_ff: int = option(1024, low=1)
+    n_decoder_layers: Optional[int] = option(None, low=1, hint="null = model.n_layers")
+    dropout: float = option(0.0, prob=True)
+    max_positions: int = option(512, low=1)
+    # null = the architecture's standard: BERT's transform on the encoder, BART's bare projection.
+    mlm_transform: Optional[bool] = None
+    tie_embeddings: bool = True
+    norm: str = option("pre", choices=NORMS)
+    embed_norm: bool = False
+    pos_offset: int = option(0, low=0)
+    n_segments: int = option(2, low=0)
+    ln_eps: float = option(1e-5, above=0.0, below=1.0, hint="e.g. 1e-5")
+    activation: str = option("gelu", choices=ACTIVATIONS)
+    scale_embedding: bool = False
+
+    def check(self) -> None:
+        if self.d_model % self.n_heads:
+            raise MaskbenchError(f"model.d_model={self.d_model} is not divisible by model.n_heads={self.n_heads}")

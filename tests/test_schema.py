@@ -1,0 +1,75 @@
+"""Typed configs (maskbench/schema/): values get their declared types, checks sit next to fields, derived
+values are properties, the schemas are in Hydra's ConfigStore, and a user's YAML is checked like ours."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from maskbench.config import load_config
+from maskbench.errors import MaskbenchError
+from maskbench.schema import as_object
+
+
+def test_values_get_their_declared_types():
+    cfg = load_config(["train.lr=1", "model.dropout=0", "train.max_steps=12"])
+    assert isinstance(cfg.train.lr, float) and cfg.train.lr == 1.0
+    assert isinstance(cfg.model.dropout, float) and isinstance(cfg.train.max_steps, int)
+    assert load_config(["data.lowercase=false"]).data.lowercase is False
+
+
+def test_derived_values_are_properties():
+    cfg = load_config(["data.seq_len=64", "train.max_steps=200", "train.warmup_steps=0.1"])
+    assert as_object("data", cfg.data).content_len == 62
+    assert as_object("train", cfg.train).warmup == 20
+    assert as_object("train", load_config(["train.warmup_steps=7"]).train).warmup == 7
+
+
+def test_each_corruption_family_and_task_kind_has_its_schema():
+    from maskbench.schema.corruption import BartNoise, BertMasking, T5Span
+    from maskbench.schema.task import QATask, TaggingTask
+
+    assert isinstance(as_object("corruption", load_config(["corruption=bert_mlm"]).corruption), BertMasking)
+    bart = load_config(["corruption=bart_infill", "arch=encoder_decoder"])
+    assert isinstance(as_object("corruption", bart.corruption), BartNoise)
+    assert isinstance(as_object("corruption", load_config(["corruption=t5_span", "arch=encoder_decoder"]).corruption), T5Span)
+    assert isinstance(as_object("task", load_config(["task=qa"], root="finetune").task), QATask)
+    assert isinstance(as_object("task", load_config(["task=pos"], root="finetune").task), TaggingTask)
+    with pytest.raises(MaskbenchError, match="corruption.mask_token_prob"):  # a field the t5 schema lacks
+        load_config(["corruption=t5_span", "arch=encoder_decoder", "+corruption.mask_token_prob=0.5"])
+
+
+def test_schemas_are_in_the_config_store():
+    from hydra.core.config_store import ConfigStore
+
+    load_config([])
+    repo = ConfigStore.instance().repo["schema"]
+    assert {"model", "data", "train", "runtime", "run", "corruption", "task", "compare", "sweep"} <= set(repo)
+    assert {"bert.yaml", "span.yaml", "mass.yaml", "t5.yaml", "bart.yaml"} <= set(repo["corruption"])
+    assert {"classification.yaml", "pair_classification.yaml", "tagging.yaml", "qa.yaml"} <= set(repo["task"])
+
+
+def test_a_users_preset_is_checked_like_the_packaged_ones(tmp_path, monkeypatch):
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "typo.yaml").write_text(
+        "# @package _global_\ntrain:\n  max_step: 5\n")
+    (tmp_path / "conf" / "experiment" / "badtype.yaml").write_text(
+        "# @package _global_\nmodel:\n  d_model: wide\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MASKBENCH_CONFIG_DIR", raising=False)
+    with pytest.raises(MaskbenchError) as err:
+        load_config(["experiment=typo"])
+    assert "train.max_step" in str(err.value) and "train.max_steps" in str(err.value)
+    with pytest.raises(MaskbenchError, match=r"model.d_model=wide must be an integer"):
+        load_config(["experiment=badtype"])
+    assert os.getcwd() == str(tmp_path)
+
+
+def test_a_users_model_can_extend_the_schema(tmp_path, monkeypatch):
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "model" / "narrow.yaml").write_text(
+        "defaults:\n  - /schema/model/default@_here_\n  - _self_\nname: narrow\nd_model: 64\nn_heads: 2\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(["model=narrow"])
+    assert (cfg.model.name, cfg.model.d_model, cfg.model.n_layers, cfg.model.ln_eps) == ("narrow", 64, 4, 1e-5)
