@@ -126,3 +126,19 @@ def test_given_tokenizer_file_reproduces_the_cache(tiny_overrides, tiny_setup, t
     a = np.fromfile(cache / "train.tokens.bin", dtype=np.uint16)
     b = np.fromfile(other / "train.tokens.bin", dtype=np.uint16)
     assert np.array_equal(a, b)
+
+
+def test_segment_embeddings_start_at_zero_and_pairs_learn_them(tiny_overrides, tmp_path):
+    """Segment 0 is added to every single input (BERT's semantics): it starts at zero, so a fresh model's single
+    inputs read exactly as without segments; NSP pretraining (pairs) moves segment 1 away from segment 0."""
+    from safetensors.torch import load_file
+
+    from maskbench.models import build_model
+
+    cfg = load_config(tiny_overrides)
+    model = build_model(cfg.model, "encoder", 400)
+    assert model.encoder.seg.weight.shape == (2, cfg.model.d_model) and not model.encoder.seg.weight.any()
+    run = run_pretrain(load_config(tiny_overrides + ["corruption=bert_mlm_nsp", "train.max_steps=6",
+                                                     f"run.dir={tmp_path / 'nsp'}"]))
+    seg = load_file(str(run / "checkpoints" / "final" / "model.safetensors"))["encoder.seg.weight"]
+    assert (seg[1] - seg[0]).abs().max() > 1e-4
