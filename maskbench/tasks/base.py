@@ -65,6 +65,10 @@ class TaskKind:
     def encode(self, examples: list, labels: list[str], tok, vocab, arch: str, task, train: bool) -> list:
         raise NotImplementedError
 
+    def pooling(self, task) -> str:
+        """How a sentence-level head reads the sequence (task.pooling); per-position kinds read every state."""
+        return "token"
+
     def head_size(self, labels: list[str]) -> int:
         return len(labels)
 

@@ -15,6 +15,9 @@ class SentenceClassification(TaskKind):
 
     schema = SentenceTask
 
+    def pooling(self, task) -> str:
+        return task.pooling
+
     def read(self, task, path, fmt, columns):
         from maskbench.data.tasks import read_text_examples
 

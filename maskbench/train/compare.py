@@ -128,7 +128,7 @@ def run_compare_tasks(overrides: list[str], command: str = "", console=None) -> 
 
 
 def run_compare(cfg, command: str = "", console=None) -> Path:
-    if str(cfg.get("init", "scratch")) != "scratch":  # the finetune spelling would be silently ignored
+    if cfg.init != "scratch":  # the finetune spelling would be silently ignored
         raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
     pre_dir = ensure_pretrained(cfg, console)
     points = checkpoint_points(pre_dir, cfg.compare.checkpoints)

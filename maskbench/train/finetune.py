@@ -88,7 +88,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     backbone.load_into(net)
     torch.manual_seed(cfg.seed + 1)
     model = TaskModel(net, kind.sentence_level, kind.head_size(data.labels), task.dropout,
-                      str(task.get("pooling", "token")), freeze=bool(task.freeze),
+                      kind.pooling(task), freeze=task.freeze,
                       probe_layer=task.probe_layer).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(run_dir / "metrics.jsonl")

@@ -68,7 +68,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
 
 
 def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> None:
-    launcher = str(configs[0].sweep.get("launcher", "sequential"))
+    launcher = configs[0].sweep.launcher
     if launcher != "sequential":
         from maskbench.train.launch import launch_grid
 
