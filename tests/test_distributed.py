@@ -52,3 +52,21 @@ def test_two_processes_match_one(tiny_overrides, tmp_path):
     out = launch(lambda: torchrun() + [f"run.dir={two}", "train.resume=true"])
     assert out.returncode == 0, out.stderr[-2000:]
     assert metrics(two) == b
+
+
+def test_two_nodes_rendezvous_and_match_one(tiny_overrides, tmp_path):
+    """The multi-node launch (one torchrun agent per node, --nnodes=2, rendezvous at --master_addr), here with
+    both "nodes" on this machine: the same curve as one process."""
+    over = tiny_overrides + ["train.max_steps=6", "train.log_every=1", "train.eval_every=3", "train.ckpt_every=3"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, "-m", "maskbench", "pretrain", *over, f"run.dir={one}"], check=True,
+                   capture_output=True)
+    port = free_port()
+    node = lambda rank: [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}",  # noqa: E731
+                         "--nproc_per_node=1", "--master_addr=127.0.0.1", f"--master_port={port}",
+                         "-m", "maskbench", "pretrain", *over, f"run.dir={two}"]
+    second = subprocess.Popen(node(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.run(node(0), capture_output=True, text=True, timeout=300)
+    _, err = second.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr + err)[-2000:]
+    assert [(s, k, round(x, 4)) for s, k, x in metrics(one)] == [(s, k, round(x, 4)) for s, k, x in metrics(two)]
