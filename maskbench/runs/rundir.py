@@ -30,9 +30,9 @@ class RunDir:
 
         if cfg.run.dir:
             return cls(cfg.run.dir)
-        name = str(cfg.run.name) if cfg.run.name else \
+        name = cfg.run.name if cfg.run.name else \
             f"{cfg.corruption.name}-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}-{config_hash(cfg)}"
-        return cls(Path(str(cfg.run.root)) / name)
+        return cls(Path(cfg.run.root) / name)
 
     @classmethod
     def for_finetuning(cls, cfg, backbone_label: str) -> "RunDir":
@@ -40,7 +40,7 @@ class RunDir:
 
         if cfg.run.dir:
             return cls(cfg.run.dir)
-        return cls(Path(str(cfg.run.root)) / f"ft-{cfg.task.name}-{backbone_label}-s{cfg.seed}-{config_hash(cfg)}")
+        return cls(Path(cfg.run.root) / f"ft-{cfg.task.name}-{backbone_label}-s{cfg.seed}-{config_hash(cfg)}")
 
     @classmethod
     def for_comparison(cls, cfg, pretrained_name: str) -> "RunDir":
@@ -48,7 +48,7 @@ class RunDir:
 
         if cfg.run.dir:
             return cls(cfg.run.dir)
-        return cls(Path(str(cfg.run.root)) / f"compare-{cfg.task.name}-{pretrained_name}-{config_hash(cfg)}")
+        return cls(Path(cfg.run.root) / f"compare-{cfg.task.name}-{pretrained_name}-{config_hash(cfg)}")
 
     @property
     def status(self) -> str:
@@ -96,7 +96,7 @@ class SweepDir:
         if cfg.sweep.dir:
             return cls(cfg.sweep.dir)
         grid_id = hashlib.sha256(" ".join(sorted(pretraining_overrides)).encode()).hexdigest()[:8]
-        return cls(Path(str(cfg.run.root)) / f"sweep-{grid_id}")
+        return cls(Path(cfg.run.root) / f"sweep-{grid_id}")
 
     @property
     def pretrain_root(self) -> Path:

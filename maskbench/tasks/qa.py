@@ -53,7 +53,7 @@ class ExtractiveQA(TaskKind):
         return loss, ys.new_tensor(ys.numel()), correct
 
     def scorer(self, metric, examples, task):
-        return SpanScorer(self, metric, examples, int(task.max_answer_len))
+        return SpanScorer(self, metric, examples, task.max_answer_len)
 
 
 def best_spans(start, end, context, max_answer: int):

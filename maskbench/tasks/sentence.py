@@ -27,7 +27,7 @@ class SentenceClassification(TaskKind):
         from maskbench.data.hub import task_dataset, text_task_file
 
         ref, ds = task_dataset(spec)
-        return str(text_task_file(ref, ds, list(task.text_fields), str(task.label_field), cache_root)), "jsonl", {}
+        return str(text_task_file(ref, ds, list(task.text_fields), task.label_field, cache_root)), "jsonl", {}
 
     def label_names(self, train, task, where):
         from maskbench.data.tasks import label_set

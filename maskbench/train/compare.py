@@ -34,7 +34,7 @@ def ensure_pretrained(cfg, console=None, spec=None) -> Path:
     """The pretraining run to start from: compare.init, or the run that compare.pretrain (or `spec`, a
     baseline's overrides or folder) describes (trained now if missing, resumed if interrupted, reused if complete)."""
     if spec is None and cfg.compare.init:
-        return Path(str(cfg.compare.init)).expanduser().resolve()
+        return Path(cfg.compare.init).expanduser().resolve()
     if isinstance(spec, str):
         return Path(spec).expanduser().resolve()
     from maskbench.train.pretrain import run_pretrain

@@ -36,11 +36,11 @@ from maskbench.train.setup import configure_torch, pick_device
 def resolve_init(cfg) -> ModelSource:
     """init=scratch (the model, arch and data groups with random weights), a maskbench run or checkpoint,
     or a transformers model folder."""
-    if str(cfg.init) == "scratch":
+    if cfg.init == "scratch":
         from maskbench.data.cache import build_cache
 
         return ModelSource.scratch(cfg.model, cfg.arch.name, build_cache(cfg.data) / "tokenizer.json")
-    return resolve_source(str(cfg.init), cfg.data.get("cache_dir"))
+    return resolve_source(cfg.init, cfg.data.cache_dir)
 
 
 def with_subset(cfg, data: TaskData, say) -> tuple:
@@ -50,7 +50,7 @@ def with_subset(cfg, data: TaskData, say) -> tuple:
     n = count_examples(data.train)
     if n < n_all:
         steps, every = subset_schedule(cfg.train.max_steps, cfg.train.eval_every, n, n_all,
-                                       int(cfg.train.subset_min_steps))
+                                       cfg.train.subset_min_steps)
         say(f"{n:,} of {n_all:,} training examples (task.train_size, seeded by seed={cfg.seed}): {steps} steps, "
             f"evaluated every {every}")
         cfg = with_changes(cfg, train={"max_steps": steps, "eval_every": every})
@@ -65,7 +65,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
     configure_torch(cfg.runtime, cfg.seed, device)
     tok = load_tokenizer(backbone.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
-    cfg, data = with_subset(cfg, load_task(cfg.task, tok, vocab, backbone.arch, cfg.data.get("cache_dir")), say)
+    cfg, data = with_subset(cfg, load_task(cfg.task, tok, vocab, backbone.arch, cfg.data.cache_dir), say)
     if max(len(f.ids) for f in data.train + data.eval) > backbone.model_cfg.max_positions:
         raise MaskbenchError(f"task.max_len={cfg.task.max_len} exceeds the model's max_positions="
                              f"{backbone.model_cfg.max_positions}: lower task.max_len")
@@ -130,7 +130,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
                "model": backbone.model_cfg.get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
-               "metric": task.metric, "freeze": bool(task.freeze), "probe_layer": task.probe_layer,
+               "metric": task.metric, "freeze": task.freeze, "probe_layer": task.probe_layer,
                "final_eval": final, "initial_eval": dict(first),
                "extra_eval": {e.name: {"examples": len(e.examples), **{k[len(e.name) + 1:]: v for k, v in final.items()
                                                                      if k.startswith(e.name + "_")}} for e in data.extra}}

@@ -75,7 +75,7 @@ def slurm_script(cfg, root: Path) -> str:
 
 def slurm_parameters(cfg) -> dict:
     sl = cfg.sweep.slurm
-    params = {"timeout_min": int(sl.time_min), "slurm_partition": sl.partition, "gpus_per_node": int(sl.gpus),
+    params = {"timeout_min": sl.time_min, "slurm_partition": sl.partition, "gpus_per_node": sl.gpus,
               "cpus_per_task": sl.cpus, "slurm_mem": sl.mem, "slurm_array_parallelism": cfg.sweep.jobs,
               "name": "maskbench"}
     if sl.get("account"):

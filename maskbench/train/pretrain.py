@@ -53,7 +53,7 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
 
 def run_pretrain(cfg, command: str = "", console=None) -> Path:
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
-    dist = init_distributed(str(cfg.runtime.device) if cfg.runtime.device != "auto" else
+    dist = init_distributed(cfg.runtime.device if cfg.runtime.device != "auto" else
                             ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         return _run(cfg, command, say, dist)
@@ -68,7 +68,7 @@ def apply_init(cfg):
         return cfg, None
     from maskbench.models.source import resolve_source
 
-    src = resolve_source(cfg.init, cfg.data.get("cache_dir"))
+    src = resolve_source(cfg.init, cfg.data.cache_dir)
     if src.arch != cfg.arch.name:
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
     if cfg.data.get("tokenizer_file"):
