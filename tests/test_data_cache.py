@@ -87,3 +87,17 @@ def test_appending_a_file_encodes_only_that_file(tmp_path):
                                               f"data.tokenizer_file={one / 'tokenizer.json'}"]).data)
     for name in SPLIT_FILES:  # ... and ends with the new file encoded alone (its own document split)
         assert (two / name).read_bytes() == (one / name).read_bytes() + (alone / name).read_bytes()
+
+
+def test_sentence_split_fast_path_agrees_with_the_full_rule():
+    from maskbench.data.corpus import _SENT_END, split_sentences
+
+    full = lambda p: [s.strip() for s in _SENT_END.split(p) if s and s.strip()]  # noqa: E731
+    paragraphs = ["The cat sat. It purred! Did it? \"Yes.\" (Maybe.) 3 cats. e.g. this. ok",
+                  "No end here", "Mr. Smith went. 9 lives.  Two  spaces. [1] A ref.",
+                  "他来了。她走了！真的吗？好。", "Mixed text. 中文句子。 English again! Done?"]
+    for p in paragraphs:
+        assert split_sentences(p) == full(p)
+    assert split_sentences(paragraphs[0])[:3] == ["The cat sat.", "It purred!", "Did it?"]
+    assert split_sentences(paragraphs[3]) == ["他来了。", "她走了！", "真的吗？", "好。"]
+    assert split_sentences(paragraphs[4]) == ["Mixed text. 中文句子。", "English again!", "Done?"]  # 中 opens nothing

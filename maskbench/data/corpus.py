@@ -23,6 +23,10 @@ _TITLE = re.compile(r"^ ?= [^=].* = ?$")          # " = Anarchism = "
 _HEADING = re.compile(r"^ ?(= ){2,}.*( =){2,} ?$")  # " = = Etymology = = "
 # A sentence ends at . ! ? (or CJK 。！？) followed by space and an opening character.
 _SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|(?<=[。！？])")
+# The same without the CJK branch: its zero-width match is tried at every position, 60% of the split's time
+# on text that has no CJK full stop (the same sentences; the regexes agree there).
+_SENT_END_LATIN = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+_CJK_ENDS = ("。", "！", "？")
 GENSIM_WIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 
@@ -34,7 +38,8 @@ def cache_root(cfg_dir: str | None = None) -> Path:
 
 
 def split_sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENT_END.split(paragraph) if s and s.strip()]
+    pattern = _SENT_END if any(c in paragraph for c in _CJK_ENDS) else _SENT_END_LATIN
+    return [s.strip() for s in pattern.split(paragraph) if s and s.strip()]
 
 
 def _clean_wiki_markup(text: str) -> str:
