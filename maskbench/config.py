@@ -39,9 +39,9 @@ def group_options(group: str) -> list[str]:
 
 
 def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
-    """group -> the YAML file its option came from, in Hydra's search order (packaged configs first, then
-    --config-dir and ./conf: a user config needs a name of its own). The experiment preset, listed first,
-    may set values over any group."""
+    """group -> the YAML file its option came from, in the search order (--config-dir, ./conf, then the
+    packaged configs: a user's config of the same name wins). The experiment preset, listed first, may set
+    values over any group."""
     out = {}
     for group in ("experiment",) + GROUPS:
         node = cfg.get(group)
@@ -50,7 +50,7 @@ def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
             name = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
         if not name:
             continue
-        for folder in [CONF_DIR, *user_config_dirs()]:
+        for folder in [*user_config_dirs(), CONF_DIR]:
             f = folder / group / f"{name}.yaml"
             if f.exists():
                 out[group] = str(f)
@@ -129,9 +129,24 @@ def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pr
     return MaskbenchError(f"bad config override ({first}): overrides look like key=value or group=option")
 
 
+def _initialize_hydra(user_dirs: list[Path]) -> None:
+    """Hydra's search path with the user's folders *before* the packaged configs, so conf/experiment/demo.yaml
+    replaces the packaged demo (hydra.searchpath would only append them). This is what initialize_config_dir
+    does, plus the prepends; Hydra's search-path type is internal, hence the narrow use."""
+    from hydra import version
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+
+    version.setbase(None)
+    search = create_config_search_path(search_path_dir=str(CONF_DIR))
+    for folder in reversed(user_dirs):
+        search.prepend(provider="maskbench-user", path=f"file://{folder}")
+    Hydra.create_main_hydra2(task_name="maskbench", config_search_path=search)
+
+
 def load_config(overrides: list[str] | None = None, root: str = "pretrain", validate: bool = True):
     """Compose `conf/<root>.yaml` with command-line style overrides; validate; return a read-only DictConfig."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
@@ -139,13 +154,11 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
-    user_dirs = user_config_dirs()
-    search = [f"hydra.searchpath=[{','.join('file://' + str(d) for d in user_dirs)}]"] if user_dirs else []
     GlobalHydra.instance().clear()
     register_schemas()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose(config_name=root, overrides=search + overrides)
+        _initialize_hydra(user_config_dirs())
+        cfg = compose(config_name=root, overrides=overrides)
     except Exception as exc:  # hydra raises several types; all become one line
         raise _translate_hydra_error(exc, overrides, root) from None
     finally:

@@ -20,6 +20,20 @@ def test_conf_in_the_working_directory_composes(tmp_path, monkeypatch):
     assert "mine" in group_options("experiment") and "debug" in group_options("experiment")
 
 
+def test_a_users_config_of_the_same_name_replaces_the_packaged_one(tmp_path, monkeypatch):
+    from maskbench.config import config_sources
+
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "debug.yaml").write_text("# @package _global_\ntrain:\n  max_steps: 77\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MASKBENCH_CONFIG_DIR", raising=False)
+    cfg = load_config(["experiment=debug"])
+    assert cfg.train.max_steps == 77 and cfg.model.name == "mini"  # theirs, not the packaged debug (tiny, 20 steps)
+    assert config_sources(cfg, ["experiment=debug"])["experiment"] == str(tmp_path / "conf" / "experiment" / "debug.yaml")
+    monkeypatch.chdir(tmp_path.parent)
+    assert load_config(["experiment=debug"]).train.max_steps == 20  # elsewhere, the packaged one
+
+
 def test_config_dir_option(tmp_path):
     (tmp_path / "mine_confs" / "experiment").mkdir(parents=True)
     (tmp_path / "mine_confs" / "experiment" / "mine.yaml").write_text(MINE)
