@@ -125,7 +125,7 @@ def resolve_builtin(path, cache_dir: str | None = None) -> Path:
     """`builtin:NAME` -> the cached file (written on first use, atomically); other paths pass through."""
     if not is_builtin(path):
         return Path(str(path)).expanduser()
-    from maskbench.data.corpus import cache_root
+    from maskbench.data.cache_root import cache_root
 
     name = str(path)[len(PREFIX):]
     if name not in BUILDERS:

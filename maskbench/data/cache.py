@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maskbench.data.corpus import cache_root, iter_documents, resolve_paths
+from maskbench.data.cache_root import cache_root
+from maskbench.data.corpus import iter_documents, resolve_paths
 from maskbench.data.encode_pool import default_workers, encode_stream
 from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer

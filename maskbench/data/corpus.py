@@ -8,12 +8,12 @@ User corpora are UTF-8 files or folders given in `data.paths`; `builtin:NAME` na
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Iterator
 
 from maskbench.data.builtin import resolve_builtin
+from maskbench.data.cache_root import cache_root
 from maskbench.data.hub import is_hub
 from maskbench.data.hub import text_file as hub_text_file
 from maskbench.errors import MaskbenchError
@@ -28,13 +28,6 @@ _SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|(?<=[。！？])")
 _SENT_END_LATIN = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 _CJK_ENDS = ("。", "！", "？")
 GENSIM_WIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-
-
-def cache_root(cfg_dir: str | None = None) -> Path:
-    root = cfg_dir or os.environ.get("MASKBENCH_CACHE") or "~/.cache/maskbench"
-    path = Path(root).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def split_sentences(paragraph: str) -> list[str]:

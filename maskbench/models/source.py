@@ -75,7 +75,7 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
 
 
 def _transformers_source(folder: Path, cache_dir) -> ModelSource:
-    from maskbench.data.corpus import cache_root
+    from maskbench.data.cache_root import cache_root
     from maskbench.interop.families import shape_from_hf
     from maskbench.interop.hf_folder import load_hf_weights, read_family
     from maskbench.interop.tokenizer import import_tokenizer

@@ -33,7 +33,7 @@ def task_file(spec, task, kind: TaskKind, cache_dir=None) -> tuple[str, str, dic
     from maskbench.data.hub import is_hub
 
     if is_hub(spec):
-        from maskbench.data.corpus import cache_root
+        from maskbench.data.cache_root import cache_root
 
         return kind.hub_file(str(spec), task, cache_root(cache_dir))
     return str(resolve_builtin(spec, cache_dir)), task.format, kind.columns(task)
