@@ -39,12 +39,12 @@ _ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Ru
                       # enough that 2 x workers batches in flight stay a few MB
 
 
-def _corpus_fingerprint(files: list[Path], d, tokenizer_file: Path | None) -> str:
+def _corpus_fingerprint(files: list[Path], digests: list[str], d, tokenizer_file: Path | None) -> str:
     """The cache key: each file's content (a hash: an edit that keeps size and time still counts),
     the settings, and the given tokenizer."""
     h = hashlib.sha256()
-    for f in files:
-        h.update(f"{f.resolve()}|{sha256_file(f)}\n".encode())
+    for f, digest in zip(files, digests):
+        h.update(f"{f.resolve()}|{digest}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
              f"{d.get('tokenizer_sample_mb')}|v2".encode())
     if tokenizer_file is not None:  # _given_tokenizer checked that it exists
@@ -128,7 +128,8 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
     files = resolve_paths(d.paths, d.cache_dir, str(d.get("text_column") or "text"))
     given = _given_tokenizer(files, d)
-    key = _corpus_fingerprint(files, d, given)
+    digests = [sha256_file(f) for f in files]  # read once: the corpus key and the shard keys both need them
+    key = _corpus_fingerprint(files, digests, d, given)
     folder = cache_root(d.cache_dir) / "tokens" / key
     say = progress or (lambda msg: None)
     if cache_problem(folder) is None:
@@ -141,7 +142,7 @@ def build_cache(d, progress=None, show_bar: bool = False) -> Path:
         if folder.exists():  # damaged, or never finished: build anew
             say(f"token cache {folder.name}: {problem}; rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
-        return _build(d, files, given, folder, progress, show_bar)
+        return _build(d, files, digests, given, folder, progress, show_bar)
 
 
 def cache_problem(folder: Path) -> str | None:
@@ -168,7 +169,7 @@ def cache_problem(folder: Path) -> str | None:
     return None
 
 
-def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
+def _build(d, files, digests, given, folder: Path, progress, show_bar: bool) -> Path:
     t0 = time.time()
     say = progress or (lambda msg: None)
     root = folder.parent
@@ -176,7 +177,7 @@ def _build(d, files, given, folder: Path, progress, show_bar: bool) -> Path:
     say(f"using the tokenizer {tok_path}" if given is not None else f"tokenizer {tok_path.name}")
     tok = load_tokenizer(tok_path)
     dtype = np.uint16 if tok.get_vocab_size() <= 65536 else np.uint32
-    shards = [(f, root / "shards" / _shard_key(f, tok_path, d)) for f in files]
+    shards = [(f, root / "shards" / _shard_key(digest, tok_path, d)) for f, digest in zip(files, digests)]
     todo = [(f, sh) for f, sh in shards if cache_problem(sh) is not None]
     if todo:
         say(f"tokenizing {len(todo)} of {len(files)} corpus file(s) into the memory-mapped cache"
@@ -258,8 +259,8 @@ def _trained_tokenizer(d, files, folder: Path, say) -> Path:
     return path
 
 
-def _shard_key(file: Path, tokenizer: Path, d) -> str:
-    h = hashlib.sha256(f"{sha256_file(file)}|{d.doc_split}|{d.val_fraction}|shard-v1".encode())
+def _shard_key(file_digest: str, tokenizer: Path, d) -> str:
+    h = hashlib.sha256(f"{file_digest}|{d.doc_split}|{d.val_fraction}|shard-v1".encode())
     h.update(tokenizer.read_bytes())
     return h.hexdigest()[:16]
 
