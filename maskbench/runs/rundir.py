@@ -76,9 +76,6 @@ class RunDir:
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.path / "summary.json", json.dumps(summary, indent=1))
 
-    def summary(self) -> dict:
-        return json.loads((self.path / "summary.json").read_text())
-
 
 class SweepDir:
     """A sweep's folder and every run folder in it: pretrain/<run>, finetune/<task>/<pretraining run> and

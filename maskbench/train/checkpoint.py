@@ -69,19 +69,17 @@ def usable_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
     """The newest whole checkpoint (final, then step-N newest first); a damaged one is passed over
     with one line saying so."""
     final = Path(run_dir) / "checkpoints" / "final"
-    candidates = ([final] if final.is_dir() else []) + [p for _, p in reversed(_all_steps(run_dir))]
-    for c in candidates:
-        why = damage(c)
-        if why is None:
-            return c
-        say(f"checkpoint {c.name} is damaged ({why}): passing over it")
-    return None
+    return _first_whole(([final] if final.is_dir() else []) + [p for _, p in reversed(_all_steps(run_dir))], say)
 
 
 def latest_step_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
     """The newest whole step-N checkpoint (what an interrupted fine-tuning resumes from); damaged ones are
     passed over with one line."""
-    for _, c in reversed(_all_steps(run_dir)):
+    return _first_whole([p for _, p in reversed(_all_steps(run_dir))], say)
+
+
+def _first_whole(candidates: list[Path], say) -> Path | None:
+    for c in candidates:
         why = damage(c)
         if why is None:
             return c
