@@ -11,6 +11,7 @@ never on a plateau; a short pause is not one either.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 
 BAND = 0.01
@@ -29,7 +30,8 @@ def find_plateaus(points: list[tuple[int, float]], band: float = BAND, min_evals
     starts, flat = [], []
     for i, (step, loss) in enumerate(pts):
         back = max(window * step, 2 * gap)
-        j = max((k for k in range(i) if steps[k] <= step - back), default=None)
+        j = bisect.bisect_right(steps, step - back, hi=i) - 1  # the last evaluation at least `back` earlier
+        j = j if j >= 0 else None
         starts.append(j)
         flat.append(j is not None and abs(losses[j] - loss) < band * abs(losses[j]))
     out, i = [], 0
