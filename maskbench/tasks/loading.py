@@ -28,7 +28,8 @@ class TaskData:
 
 
 def task_file(spec, task, kind: TaskKind, cache_dir=None) -> tuple[str, str, dict]:
-    """(file, reader format, reader options) of one task file."""
+    """(file, reader format, reader options) of one task file: the task's own options, or those of the file an
+    hf: dataset was converted into."""
     from maskbench.data.builtin import resolve_builtin
     from maskbench.data.hub import is_hub
 
@@ -43,8 +44,8 @@ def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
     kind = task_kind(task.kind)
     train_file, train_fmt, train_cols = task_file(task.train_file, task, kind, cache_dir)
     eval_file, eval_fmt, eval_cols = task_file(task.eval_file, task, kind, cache_dir)
-    train = kind.read(task, train_file, train_fmt, {**kind.columns(task), **train_cols})
-    dev = kind.read(task, eval_file, eval_fmt, {**kind.columns(task), **eval_cols})[:task.max_eval_examples]
+    train = kind.read(task, train_file, train_fmt, train_cols)
+    dev = kind.read(task, eval_file, eval_fmt, eval_cols)[:task.max_eval_examples]
     labels = kind.label_names(train, task, train_file)
     kind.check_labels(train, labels, train_file)
     kind.check_labels(dev, labels, eval_file)
@@ -70,7 +71,7 @@ def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir)
     except Exception as exc:  # a key the task does not have
         raise MaskbenchError(f"task.extra_eval item {name}: {str(exc).splitlines()[0]} (use the task's own keys)") from None
     path, fmt, cols = task_file(spec["file"], view, kind, cache_dir)
-    examples = kind.relabel(kind.read(view, path, fmt, {**kind.columns(view), **cols}), mapping)
+    examples = kind.relabel(kind.read(view, path, fmt, cols), mapping)
     examples = examples[:view.get("max_eval_examples")]
     kind.check_labels(examples, labels, path)
     return EvalSet(name, kind.encode(examples, labels, tok, vocab, arch, view, train=False), examples)
