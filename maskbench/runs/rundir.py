@@ -62,10 +62,15 @@ class RunDir:
         """Config changes that continue this folder if it is partial (for commands that run many runs)."""
         return {"train": {"resume": True}} if self.status == "partial" else {}
 
-    def claim(self, resume: bool) -> None:
-        """Refuse to overwrite: a partial folder needs train.resume=true."""
-        if self.status != "missing" and not resume:
+    def refuse_overwrite(self, resume: bool, status: str | None = None) -> None:
+        """A folder with anything in it is continued with train.resume=true, never overwritten without it
+        (`status`: one taken earlier, so that every rank of a distributed run decides on the same one)."""
+        if (status or self.status) != "missing" and not resume:
             raise _exists_error(self.path)
+
+    def claim(self, resume: bool) -> None:
+        """refuse_overwrite, then make the folder."""
+        self.refuse_overwrite(resume)
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_metadata(self, config_yaml: str, command: str, env: dict) -> None:

@@ -40,8 +40,7 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
     try:
         status = RunDir(run_dir).status
         dist.barrier()
-        if status != "missing" and not cfg.train.resume:
-            RunDir(run_dir).claim(False)  # raises: never overwrite
+        RunDir(run_dir).refuse_overwrite(bool(cfg.train.resume), status)
         if dist.is_main:
             clean_leftovers(run_dir)
         return usable_checkpoint(run_dir, say if dist.is_main else (lambda msg: None)), lock
