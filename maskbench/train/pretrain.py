@@ -40,7 +40,7 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
     try:
         status = RunDir(run_dir).status
         dist.barrier()
-        RunDir(run_dir).refuse_overwrite(bool(cfg.train.resume), status)
+        RunDir(run_dir).refuse_overwrite(cfg.train.resume, status)
         if dist.is_main:
             clean_leftovers(run_dir)
         return usable_checkpoint(run_dir, say if dist.is_main else (lambda msg: None)), lock
