@@ -130,3 +130,20 @@ def test_compare_summary_final_and_curve_gaps(tmp_path):
     f = compare_summary(flipped, "accuracy", "sst2", "pre")  # scratch ahead beyond the spread is a finding too
     assert f["curve_mean"]["gap"] == pytest.approx(65.0 - 75.25) and f["curve_mean"]["separable"] is True
     assert f["curve_mean"]["ci"] == [-10.5, -10.0]
+
+
+def test_two_runs_of_one_config_get_their_folder_names_in_the_legend(tmp_path):
+    import json as _json
+
+    from maskbench.report.plots import run_labels
+
+    runs = []
+    for name in ("before", "after", "other"):
+        run = tmp_path / name
+        run.mkdir()
+        corruption = "span_mlm" if name == "other" else "bert_mlm"
+        (run / "summary.json").write_text(_json.dumps({"corruption": corruption, "arch": "encoder", "model": "mini",
+                                                       "seed": 0}))
+        runs.append(run)
+    assert run_labels(runs) == ["bert_mlm / encoder / mini s0 (before)", "bert_mlm / encoder / mini s0 (after)",
+                                "span_mlm / encoder / mini s0"]

@@ -28,6 +28,13 @@ def _label(run_dir: Path) -> str:
     return run_dir.name
 
 
+def run_labels(run_dirs: list[Path]) -> list[str]:
+    """One legend label per run: its objective, architecture, model and seed, plus the folder name where two
+    runs would otherwise read the same (the same config trained twice, say before and after a change)."""
+    labels = [_label(run) for run in run_dirs]
+    return [f"{label} ({run.name})" if labels.count(label) > 1 else label for label, run in zip(labels, run_dirs)]
+
+
 def smooth(values: list[float], weight: float = 0.8) -> list[float]:
     out, last = [], None
     for v in values:
@@ -44,12 +51,12 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
 
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, run in enumerate(map(Path, run_dirs)):
+    run_dirs = [Path(r) for r in run_dirs]
+    for i, (run, label) in enumerate(zip(run_dirs, run_labels(run_dirs))):
         events = read_metrics(run)
         color = colors[i % len(colors)]
         train = [e for e in events if e.get("split") == "train"]
         val = [e for e in events if e.get("split") == "val"]
-        label = _label(run)
         if train:
             ax.plot([e["step"] for e in train], smooth([e["loss"] for e in train]), color=color, alpha=0.35,
                     lw=1.2, label=f"{label} (train)")
