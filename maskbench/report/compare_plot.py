@@ -78,7 +78,7 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     solid, scratch dashed) with a min-max band over seeds; step 0 (before any fine-tuning) is drawn too."""
     fig, (ax_loss, ax_metric) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
     colors = {"pretrained": "#1f77b4", "scratch": "#d62728"}
-    trained_values = []
+    trained_values, starts = [], []
     n_seeds = len({seed for _, seed, _ in runs})
     for label in ("pretrained", "scratch"):
         mine = [run for lab, _, run in sorted(runs, key=lambda r: r[1]) if lab == label]
@@ -100,10 +100,19 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
             ax_metric.fill_between(steps, low, high, color=color, alpha=0.15, lw=0,
                                    label="min-max over seeds" if label == "pretrained" and n_seeds > 1 else None)
             trained_values += [v for ev in evals for e, v in ((e, e[metric]) for e in ev) if e["step"] > 0]
+            if steps and steps[0] == 0:
+                starts.append((label, mean[0], color))
     if trained_values:  # zoom on the trained range; step-0 points below it are marked at the edge
         lo, hi = min(trained_values), max(trained_values)
         pad = max((hi - lo) * 0.08, 0.5)
         ax_metric.set_ylim(lo - pad, hi + pad)
+        below = [(label, value, color) for label, value, color in starts if value < lo - pad]
+        for _, _, color in below:  # a down-pointing marker on the axis for a start below the zoomed range
+            ax_metric.plot([0], [lo - pad], marker="v", ms=7, color=color, clip_on=False, zorder=5)
+        if below:  # and the values they stand for, in the empty lower-right corner
+            ax_metric.text(0.98, 0.04, "step 0 (▼): " + ", ".join(f"{label} {value:.1f}" for label, value, _ in below),
+                           transform=ax_metric.transAxes, ha="right", va="bottom", fontsize=7,
+                           bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     ax_loss.set(xlabel="fine-tuning step", ylabel="train loss (smoothed)", title="training loss")
     ax_metric.set(xlabel="fine-tuning step", ylabel=f"eval {metric}", title=f"eval {metric}")
     for ax in (ax_loss, ax_metric):

@@ -3,6 +3,7 @@ and an atomic-enough save (parent folders made, figure closed)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 
@@ -23,7 +24,9 @@ def save_figure(fig, out: Path, title: str, seeds: int, note: str = "", spread: 
     """Title with '(N seeds; note; band: min-max over seeds)', tight layout, save to `out` (folders made), close.
     `spread` names how the seed spread is drawn (band, whiskers), said only when there are several seeds."""
     parts = [seeds_phrase(seeds)] + ([note] if note else []) + ([f"{spread}: min-max over seeds"] if seeds > 1 else [])
-    fig.suptitle(f"{title}  ({'; '.join(parts)})", fontsize=10)
+    text = f"{title}  ({'; '.join(parts)})"
+    # Wrapped to the figure's width: a long run name must not push the title off the canvas.
+    fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 13)), fontsize=10)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
