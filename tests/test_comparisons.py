@@ -155,6 +155,11 @@ def test_compare_figure_draws_bands_and_says_seeds(tmp_path, saved_figures):
     assert means["pretrained (mean)"] == pytest.approx([50.0, 81.0, 82.0])  # mean over seeds, step 0 kept
     plot_compare(runs[:2], "accuracy", tmp_path / "one.png", title="sst2")
     assert "one seed" in saved_figures[-1]._suptitle.get_text()
+    # step 0 (50) lies below the zoomed range (80-84): marked on the axis, its value written in a corner
+    assert ax_metric.get_ylim()[0] > 50
+    assert any(t.get_text() == "step 0 (▼): pretrained 50.0, scratch 50.0" for t in ax_metric.texts)
+    plot_compare(runs, "accuracy", tmp_path / "long.png", title="sst2: pretrained (" + "x" * 120 + ") vs scratch")
+    assert all(len(line) <= 11 * 13 for line in saved_figures[-1]._suptitle.get_text().splitlines())  # wrapped
 
 
 def test_label_efficiency_figure(tmp_path, saved_figures):
