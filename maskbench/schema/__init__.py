@@ -19,7 +19,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.compare import CompareConfig, SweepConfig
 from maskbench.schema.corruption import FAMILIES
 from maskbench.schema.data import INFILL_ROOM, DataConfig
-from maskbench.schema.fields import check_fields
+from maskbench.schema.fields import check_fields, is_int
 from maskbench.schema.model import ArchConfig, ModelConfig
 from maskbench.schema.train import FinetuneTrainConfig, RunConfig, RuntimeConfig, TrainConfig
 
@@ -27,9 +27,16 @@ GROUP_SCHEMAS = {"arch": ArchConfig, "model": ModelConfig, "data": DataConfig, "
                  "run": RunConfig, "compare": CompareConfig, "sweep": SweepConfig}
 
 
+_registered = False
+
+
 def register() -> None:
     """Store every schema in Hydra's ConfigStore, e.g. `schema/model/default` or `schema/corruption/bart`, so a
-    user's YAML can extend one (`defaults: [/schema/model/default@_here_, _self_]`)."""
+    user's YAML can extend one (`defaults: [/schema/model/default@_here_, _self_]`). Once per process: the store
+    outlives Hydra's global state, which load_config clears every time."""
+    global _registered
+    if _registered:
+        return
     from hydra.core.config_store import ConfigStore
 
     from maskbench.tasks import KINDS
@@ -42,6 +49,7 @@ def register() -> None:
         cs.store(group="schema/corruption", name=family, node=cls)
     for name, kind in KINDS.items():
         cs.store(group="schema/task", name=name, node=kind.schema)
+    _registered = True
 
 
 def schema_of(group: str, node, cfg) -> type:
@@ -64,14 +72,14 @@ def typed_config(cfg):
     """`cfg` with every group merged into its schema and checked; returns a new (typed) DictConfig."""
     from omegaconf import OmegaConf
 
-    groups = {}
+    groups, objects = {}, {}
     for group in cfg:
         node = cfg[group]
         if group in GROUP_SCHEMAS or group in ("train", "corruption", "task"):
-            groups[group] = _typed_group(group, node, cfg)
+            groups[group], objects[group] = _typed_group(group, node, cfg)
     out = OmegaConf.merge(OmegaConf.create({k: v for k, v in cfg.items() if k not in groups}), groups)
     _check_root(out)
-    _check_across(out)
+    _check_across(objects)
     return out
 
 
@@ -86,6 +94,7 @@ def as_object(group: str, node, cfg=None):
 
 
 def _typed_group(group: str, node, cfg):
+    """(the group merged into its schema, as a DictConfig; the same as a checked schema object)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import ConfigKeyError, ValidationError
 
@@ -104,7 +113,7 @@ def _typed_group(group: str, node, cfg):
         obj.check(task_kind(obj.kind))
     elif hasattr(obj, "check"):
         obj.check()
-    return merged
+    return merged, obj
 
 
 def _check_object(obj, prefix: str) -> None:
@@ -157,7 +166,7 @@ def _unknown_key(group: str, cls, key: str) -> MaskbenchError:
 
 def _check_root(cfg) -> None:
     seed = cfg.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise MaskbenchError(f"seed={seed} must be an integer >= 0")
     init = cfg.get("init")
     if init is not None and str(init).startswith("-"):
@@ -165,23 +174,23 @@ def _check_root(cfg) -> None:
                              f"init=scratch")
 
 
-def _check_across(cfg) -> None:
-    """Checks that span groups: corruption against the architecture, blocks against the model's positions."""
-    m, d = cfg.get("model"), cfg.get("data")
+def _check_across(objects: dict) -> None:
+    """Checks that span groups (on the checked schema objects): corruption against the architecture, blocks
+    against the model's positions, T5's sentinels against the vocabulary's."""
+    m, d = objects.get("model"), objects.get("data")
     if m is not None and d is not None and d.seq_len + INFILL_ROOM > m.max_positions:
         raise MaskbenchError(f"data.seq_len={d.seq_len} needs model.max_positions >= {d.seq_len + INFILL_ROOM} "
                              f"(now {m.max_positions})")
-    c = cfg.get("corruption")
+    c = objects.get("corruption")
     if c is None:
         return
-    arch = cfg.arch.name
+    arch = objects["arch"].name
     if arch not in c.archs:
         fits = " or ".join(f"arch={a}" for a in c.archs)
         raise MaskbenchError(f"corruption={c.name} does not fit arch={arch}: it needs {fits} "
                              f"(encoder-only takes bert_mlm, bert_mlm_nsp, span_mlm)")
     if c.family == "t5":
-        content_len = as_object("data", d).content_len
-        n_spans = round(round(c.noise_density * content_len) / c.mean_noise_span_length)
+        n_spans = round(round(c.noise_density * d.content_len) / c.mean_noise_span_length)
         if n_spans > d.n_sentinels:
             raise MaskbenchError(f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: "
                                  f"raise it")

@@ -6,11 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+from maskbench.schema.fields import is_int, option
 
 
 @dataclass
@@ -29,11 +25,11 @@ class CompareConfig:
         if not self.seeds:
             raise MaskbenchError("compare.seeds=[] must list at least one seed, e.g. \"compare.seeds=[0,1,2]\"")
         sizes = self.train_sizes
-        if sizes is not None and (not sizes or not all(x == "all" or (_is_int(x) and x >= 1) for x in sizes)):
+        if sizes is not None and (not sizes or not all(x == "all" or (is_int(x) and x >= 1) for x in sizes)):
             raise MaskbenchError(f"compare.train_sizes={list(sizes)} must be a list of example counts and/or all, "
                                  f"e.g. compare.train_sizes=[100,300,1000,all] (or null)")
         ck = self.checkpoints
-        if not (ck in ("last", "all") or (isinstance(ck, list) and ck and all(_is_int(x) and x >= 0 for x in ck))):
+        if not (ck in ("last", "all") or (isinstance(ck, list) and ck and all(is_int(x) and x >= 0 for x in ck))):
             raise MaskbenchError(f"compare.checkpoints={ck} must be last, all or a list of pretraining steps, "
                                  f"e.g. compare.checkpoints=[400,1200,2000]")
         if self.tasks is not None and not self.tasks:

@@ -28,6 +28,11 @@ def option(default=_MISSING, *, factory=None, low=None, above=None, high=None, b
     return dataclasses.field(default=default, metadata=meta)
 
 
+def is_int(x) -> bool:
+    """An integer and not a bool (YAML's true is an int to Python)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _kind(tp) -> str:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     base = args[0] if args else tp
