@@ -55,7 +55,11 @@ def run_pretrain(cfg, command: str = "", console=None) -> Path:
     dist = init_distributed(cfg.runtime.device if cfg.runtime.device != "auto" else
                             ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
-        return _run(cfg, command, say, dist)
+        run_dir = _run(cfg, command, say, dist)
+        # Leave together: a rank that tears down gloo while rank 0 still writes the summary and plot can
+        # see its peer's sockets close mid-exit and abort, failing a run that finished (seen on a loaded machine).
+        dist.barrier()
+        return run_dir
     finally:
         shutdown(dist)
 
