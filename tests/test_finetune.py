@@ -154,7 +154,7 @@ def test_overfit_one_batch_every_head():
             model = TaskModel(build_model(mcfg, arch, V.size), k.sentence_level, n_out, 0.0)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
             terms = task_terms(k)
-            for _ in range(150):
+            for _ in range(300):  # 150 left the enc-dec tagging head at 0.06 with one intra-op thread
                 s, n, _ = terms(model, batch)["task"]
                 loss = s / n
                 opt.zero_grad()
