@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from maskbench.data.cache_root import cache_root
-from maskbench.data.corpus import iter_documents, resolve_paths
+from maskbench.data.corpus import iter_documents, iter_paragraph_documents, resolve_paths
 from maskbench.data.encode_pool import default_workers, encode_stream
 from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
@@ -35,8 +35,9 @@ from maskbench.errors import MaskbenchError
 from maskbench.runs.lock import FolderLock
 from maskbench.runs.rundir import sha256_file
 
-_ENCODE_BATCH = 2048  # sentences per encode_batch call: large enough for the Rust thread pool, small
-                      # enough that 2 x workers batches in flight stay a few MB
+_ENCODE_BATCH = 2048  # sentences per tokenizer-training batch
+_ENCODE_BATCH_CHARS = 256_000  # text per encoding job (~2,000 Wikipedia sentences): large enough for the Rust
+                               # thread pool, small enough that 2 x workers jobs in flight stay a few MB
 
 
 def _corpus_fingerprint(files: list[Path], digests: list[str], d, tokenizer_file: Path | None) -> str:
@@ -274,24 +275,23 @@ def _encode_file(d, file: Path, tokenizer: Path, dtype, shard: Path, bar, worker
     writers = {"train": _Writer(tmp, "train"), "val": _Writer(tmp, "val")}
     n_chars = 0
 
-    def document_batches():
-        nonlocal n_chars
+    def document_batches():  # documents of paragraphs; the workers split them into sentences
         batch: list[list[str]] = []
-        n_sentences = 0
-        for doc in iter_documents([file], d.doc_split):
+        chars = 0
+        for doc in iter_paragraph_documents([file], d.doc_split):
             batch.append(doc)
-            n_sentences += len(doc)
-            chars = sum(map(len, doc))
-            n_chars += chars
-            bar.advance(chars)
-            if n_sentences >= _ENCODE_BATCH:
+            doc_chars = sum(map(len, doc))
+            chars += doc_chars
+            bar.advance(doc_chars)
+            if chars >= _ENCODE_BATCH_CHARS:
                 yield batch
-                batch, n_sentences = [], 0
+                batch, chars = [], 0
         if batch:
             yield batch
 
     first_doc = 0
-    for tokens, flags, doc_lens in encode_stream(document_batches(), tokenizer, dtype, workers):
+    for tokens, flags, doc_lens, chars in encode_stream(document_batches(), tokenizer, dtype, workers):
+        n_chars += chars
         # Document-level split by document index; boolean masks keep each split's order.
         doc_idx = first_doc + np.arange(len(doc_lens))
         first_doc += len(doc_lens)

@@ -136,6 +136,18 @@ def _detect_split(path: Path) -> str:
 
 def iter_documents(files: list[Path], doc_split: str = "auto") -> Iterator[list[str]]:
     """Yield documents (lists of sentences) from the files, streaming: memory is bounded by a document."""
+    for paragraphs in iter_paragraph_documents(files, doc_split):
+        yield split_document(paragraphs)
+
+
+def split_document(paragraphs: list[str]) -> list[str]:
+    """A document's paragraphs -> its sentences."""
+    return [s for para in paragraphs for s in split_sentences(para)]
+
+
+def iter_paragraph_documents(files: list[Path], doc_split: str = "auto") -> Iterator[list[str]]:
+    """Yield documents as lists of paragraphs, not yet split into sentences: the cheap, serial part of reading,
+    so that corpus preparation can leave the sentence split to its worker processes."""
     for path in files:
         mode = _detect_split(path) if doc_split == "auto" else doc_split
         doc: list[str] = []
@@ -143,7 +155,7 @@ def iter_documents(files: list[Path], doc_split: str = "auto") -> Iterator[list[
 
         def flush_para():
             if para:
-                doc.extend(split_sentences(" ".join(para)))
+                doc.append(" ".join(para))
                 para.clear()
 
         for line in _lines(path):
