@@ -4,9 +4,10 @@ Why worker processes: the tokenizers library's `encode_batch` is parallel in Rus
 (turning Encodings into Python id lists, flattening them into arrays) is serial Python, and while it runs
 the Rust thread pool idles; on a 2-core machine that serial part was a third of preparation time. With one
 single-threaded encoder per core, sentence splitting, encoding *and* the array work run in parallel, and the
-parent process only reads lines into paragraphs (splitting there too left the workers waiting on the parent:
-1 GB in 4 shards ran at 4.3 MB/s). Results come back in submission order, so the cache is byte-identical to
-the in-process path; at most `2 x workers` batches are in flight, so memory stays bounded.
+parent process only reads lines into paragraphs: the serial share that would cap a machine with more cores
+(on 2 cores, where the workers' encoding already fills both, the A/B measured the same rate). Results come
+back in submission order, so the cache is byte-identical to the in-process path; at most `2 x workers`
+batches are in flight, so memory stays bounded.
 """
 
 from __future__ import annotations
