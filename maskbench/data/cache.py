@@ -35,7 +35,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.runs.lock import FolderLock
 from maskbench.runs.rundir import sha256_file
 
-_ENCODE_BATCH = 2048  # sentences per tokenizer-training batch
+_TRAINING_BATCH = 2048  # sentences per tokenizer-training batch
 _ENCODE_BATCH_CHARS = 256_000  # text per encoding job (~2,000 Wikipedia sentences): large enough for the Rust
                                # thread pool, small enough that 2 x workers jobs in flight stay a few MB
 
@@ -63,7 +63,7 @@ def _given_tokenizer(files: list[Path], d) -> Path | None:
     return pinned_tokenizer(files, d)
 
 
-def _sentence_batches(files, doc_split, max_chars: float, batch=_ENCODE_BATCH):
+def _sentence_batches(files, doc_split, max_chars: float, batch=_TRAINING_BATCH):
     """Sentence batches for tokenizer training, stopping after `max_chars` characters."""
     buf: list[str] = []
     seen = 0

@@ -21,6 +21,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from maskbench.data.corpus import split_document
+
 SENT_START = 1  # flag bit: a sentence starts at this token
 DOC_START = 2   # flag bit: a document starts at this token
 
@@ -90,8 +92,6 @@ def _init_worker(tokenizer_json: str, dtype_name: str) -> None:
 
 def encode_paragraph_documents(tok, paragraph_docs: Documents, dtype, ascii_tok=None) -> EncodedText:
     """Split documents of paragraphs into sentences, encode them, and count their characters."""
-    from maskbench.data.corpus import split_document
-
     docs = [split_document(paragraphs) for paragraphs in paragraph_docs]
     chars = sum(len(s) for doc in docs for s in doc)
     return (*encode_documents(tok, docs, dtype, ascii_tok), chars)
