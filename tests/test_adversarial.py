@@ -3,6 +3,7 @@ execution, a traceback or a silently wrong result."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import subprocess
@@ -330,6 +331,23 @@ def test_adding_tasks_to_a_finished_sweep_reuses_its_pretraining(tiny_overrides,
     assert sorted(p.name for p in (tmp_path / "s" / "pretrain").iterdir()) == runs  # no second pretraining
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "pretrain").rglob("summary.json")} == stamp
     assert list((tmp_path / "s" / "finetune" / "sst2").iterdir())
+
+
+def test_sweep_finetunes_every_pretraining_once_per_finetune_seed(tiny_overrides, tmp_path, task_files_for_sweep):
+    from maskbench.report.tables import find_summaries, finetune_rows
+    from maskbench.train.sweep import run_sweep
+
+    root = run_sweep(tiny_overrides + [f"sweep.dir={tmp_path / 's'}", "train.max_steps=4", "sweep.tasks=[sst2]",
+                                       "sweep.finetune_seeds=[3,4]"] + task_files_for_sweep)
+    [pre] = [p.name for p in (root / "pretrain").iterdir()]
+    folders = sorted(p.name for p in (root / "finetune" / "sst2").iterdir())
+    assert folders == sorted([f"{pre}-f3", f"{pre}-f4", "scratch-encoder-tiny-s0-f3", "scratch-encoder-tiny-s0-f4"])
+    seeds = {p.name: json.loads((p / "summary.json").read_text())["seed"] for p in (root / "finetune" / "sst2").iterdir()}
+    assert seeds[f"{pre}-f3"] == seeds["scratch-encoder-tiny-s0-f3"] == 3 and seeds[f"{pre}-f4"] == 4
+    rows = {r["objective"]: r for r in finetune_rows(find_summaries([root]))}
+    assert rows["scratch"]["seeds"] == 2 and rows["bert_mlm"]["seeds"] == 2 and rows["bert_mlm"]["vs_scratch"]["seeds"] == 2
+    with pytest.raises(MaskbenchError, match="sweep.finetune_seeds"):
+        load_config(["sweep.finetune_seeds=[1,1]"])
 
 
 @pytest.fixture

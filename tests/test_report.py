@@ -53,6 +53,10 @@ def test_means_spreads_and_ranks(runs):
     assert not by["bart_infill"]["not_separable_from_next"] and by["bart_infill"]["gap_to_next"]["ci"] == [10.0, 10.5]
     assert by["mass_span"]["not_separable_from_next"] and by["mass_span"]["gap_to_next"]["ci"] == [-0.5, 1.0]
     assert [by[o]["rank"] for o in ("bart_infill", "mass_span", "bart_rotate", "scratch")] == [1, 2, 2, 3]
+    # each objective against scratch, paired by seed: infill (20, 21), mass (9.5, 11), rotate (10, 10)
+    assert by["bart_infill"]["vs_scratch"]["gap"] == 20.5 and by["bart_infill"]["vs_scratch"]["ci"] == [20.0, 21.0]
+    assert by["mass_span"]["vs_scratch"]["ci"] == [9.5, 11.0] and by["mass_span"]["vs_scratch"]["separable"]
+    assert "vs_scratch" not in by["scratch"]
     # BART Table 1 (MNLI column for sst2-like tasks): infill > mass > rotate; measured order agrees
     assert (by["bart_infill"]["bart_rank"], by["mass_span"]["bart_rank"], by["bart_rotate"]["bart_rank"]) == (1, 2, 3)
     assert by["bart_rotate"]["measured_bart_rank"] == 3
@@ -70,9 +74,27 @@ def test_report_files(runs, tmp_path):
     assert "≈" in md and "BART Table 1 rank" in md
     rows = (out / "report.csv").read_text().splitlines()
     assert rows[0].startswith("kind,task,objective") and len(rows) == 1 + 2 + 4
-    for name in ("pretrain-loss.png", "finetune-sst2.png"):
+    assert "| +20.50 [+20.00, +21.00] |" in md  # infill against scratch
+    for name in ("pretrain-loss.png", "finetune-sst2.png", "ranking-sst2.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    assert len(result["files"]) == 2
+    assert len(result["files"]) == 3
+
+
+def test_ranking_plot_draws_every_objective_with_its_interval(runs, monkeypatch):
+    from maskbench.report import ranking_plot
+
+    drawn = {}
+    monkeypatch.setattr(ranking_plot, "save_figure", lambda fig, out, title, seeds, **kw: drawn.update(
+        fig=fig, title=title, seeds=seeds, kw=kw) or out)
+    ft = finetune_rows(find_summaries([runs]))
+    [path] = ranking_plot.plot_rankings(ft, runs / "out")
+    assert path.name == "ranking-sst2.png" and drawn["seeds"] == 2 and "objectives against scratch" in drawn["title"]
+    ax = drawn["fig"].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0].startswith("bart_infill (rank 1") and len(labels) == 3  # best first; scratch is the 0 line
+    bars = [c for c in ax.containers]  # one errorbar per objective, at its gap with its interval
+    xs = sorted(float(b.lines[0].get_xdata()[0]) for b in bars)
+    assert xs == pytest.approx([10.0, 10.25, 20.5])
 
 
 def test_flops_formula_hand_count():

@@ -3,7 +3,9 @@
 Rows: objective x architecture (x task for fine-tuning), mean ± spread (max - min) over seeds, with
 pretraining loss, tokens, model FLOPs, wall time and parameters. Where seeds >= 2, a difference from
 the next row inside the seed spread is marked "≈". Beside the measured order stands the order BART's
-Table 1 found (OBJECTIVES.md), so a reader sees where a small run agrees and where it does not.
+Table 1 found (OBJECTIVES.md), so a reader sees where a small run agrees and where it does not. Every
+pretrained row also has its gap to the from-scratch row of its task, with its interval, drawn as one
+picture per task (report/ranking_plot.py).
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ def finetune_rows(summaries) -> list[dict]:
             r["rank"] = tier
         for r in group:
             r["tied"] = sum(x["rank"] == r["rank"] for x in group) > 1
+        scratch = next((r for r in group if r["objective"] == "scratch"), None)
+        for r in group:  # every pretrained row against the group's from-scratch baseline
+            if scratch is not None and r is not scratch:
+                r["vs_scratch"] = _gap_to(r, scratch)
         present = [r for r in group if r["objective"] in BART_TABLE1]
         col = 0 if group[0]["task"] == "qa" else 1
         for i, r in enumerate(sorted(present, key=lambda r: -BART_TABLE1[r["objective"]][col]), 1):
@@ -118,6 +124,13 @@ def _gap_to(a: dict, b: dict) -> dict:
     k = min(len(a["dirs"]), len(b["dirs"]))
     gap = gap_between(a["dirs"][:k], b["dirs"][:k], a["values"][:k], b["values"][:k])
     return {**gap, "separable": bool(gap["separable"])}
+
+
+def _scratch_text(r: dict) -> str:
+    g = r.get("vs_scratch")
+    if not g:
+        return ""
+    return f"{g['gap']:+.2f}" + (f" [{g['ci'][0]:+.2f}, {g['ci'][1]:+.2f}]" if g["ci"] else "")
 
 
 def _rank_text(r: dict) -> str:
@@ -146,11 +159,13 @@ def markdown(pre: list[dict], ft: list[dict]) -> str:
                   "across objectives; compare fine-tuning scores.\n\n")
     if ft:
         out.write("## Fine-tuning\n\n| task | arch | rank | objective | seeds | score (mean ± half-spread) | "
-                  "gap to next row (95% interval) | BART Table 1 rank | wall s |\n|---|---|---|---|---|---|---|---|---|\n")
+                  "gap to next row (95% interval) | vs scratch (95% interval) | BART Table 1 rank | wall s |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|\n")
         for r in ft:
             bart = f"{r['bart_rank']} (measured {r['measured_bart_rank']})" if "bart_rank" in r else ""
             out.write(f"| {r['task']} | {r['arch']} | {_rank_text(r)} | {r['objective']} | {r['seeds']} | "
-                      f"{r['metric']} {_fmt(r['score'], 2)} | {_gap_text(r)} | {bart} | {_fmt(r['wall_s'], 0)} |\n")
+                      f"{r['metric']} {_fmt(r['score'], 2)} | {_gap_text(r)} | {_scratch_text(r)} | {bart} | "
+                      f"{_fmt(r['wall_s'], 0)} |\n")
         out.write("\nrank ≈: rows sharing a rank could not be told apart: the 95% interval of the gap between "
                   "neighbours covers 0 (paired bootstrap over evaluation examples and seeds, docs/comparisons.md). "
                   "BART Table 1 rank: the order the paper found among the BART-table objectives present "
@@ -227,7 +242,10 @@ def write_report(dirs, out_dir: Path, console=None) -> dict:
         pngs.append(plot_runs([Path(d) for r in pre for d in r["dirs"]], out_dir / "pretrain-loss.png",
                               title="pretraining loss by objective"))
     if ft:
+        from maskbench.report.ranking_plot import plot_rankings
+
         pngs += plot_finetune_curves(ft, out_dir)
+        pngs += plot_rankings(ft, out_dir)
     if console:
         print_tables(pre, ft, console)
         console.print(f"wrote {out_dir / 'report.md'}, report.csv, " + ", ".join(p.name for p in pngs), markup=False)
@@ -247,10 +265,11 @@ def print_tables(pre, ft, console) -> None:
         console.print(t)
     if ft:
         t = Table(title="fine-tuning (rank ≈: not separable from its neighbour, 95% interval)")
-        for c in ("task", "arch", "rank", "objective", "seeds", "score", "gap to next [95%]", "BART T1 rank"):
+        for c in ("task", "arch", "rank", "objective", "seeds", "score", "gap to next [95%]", "vs scratch [95%]",
+                  "BART T1 rank"):
             t.add_column(c)
         for r in ft:
             bart = f"{r['bart_rank']} (here {r['measured_bart_rank']})" if "bart_rank" in r else ""
             t.add_row(r["task"], r["arch"], _rank_text(r), r["objective"], str(r["seeds"]),
-                      f"{r['metric']} {_fmt(r['score'], 2)}", _gap_text(r), bart)
+                      f"{r['metric']} {_fmt(r['score'], 2)}", _gap_text(r), _scratch_text(r), bart)
         console.print(t)

@@ -85,6 +85,7 @@ class RunDir:
 class SweepDir:
     """A sweep's folder and every run folder in it: pretrain/<run>, finetune/<task>/<pretraining run> and
     finetune/<task>/scratch-<arch>-<model>-s<seed> (one scratch baseline per task and (arch, model, seed)),
+    each with -f<seed> where the sweep fine-tunes with several seeds (sweep.finetune_seeds),
     jobs/<point> (submitit's logs), report/."""
 
     def __init__(self, path):
@@ -104,11 +105,13 @@ class SweepDir:
     def pretrain_root(self) -> Path:
         return self.path / "pretrain"
 
-    def finetuning(self, task: str, pretraining: Path) -> RunDir:
-        return RunDir(self.path / "finetune" / str(task) / Path(pretraining).name)
+    def finetuning(self, task: str, pretraining: Path, finetune_seed: int | None = None) -> RunDir:
+        """`finetune_seed`: set where sweep.finetune_seeds gives several seeds (the folder then ends -f<seed>)."""
+        return RunDir(self.path / "finetune" / str(task) / (Path(pretraining).name + _seed_suffix(finetune_seed)))
 
-    def scratch(self, task: str, cfg) -> RunDir:
-        return RunDir(self.path / "finetune" / str(task) / f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}")
+    def scratch(self, task: str, cfg, finetune_seed: int | None = None) -> RunDir:
+        name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}" + _seed_suffix(finetune_seed)
+        return RunDir(self.path / "finetune" / str(task) / name)
 
     def jobs(self, name: str = "") -> Path:
         return self.path / "jobs" / name if name else self.path / "jobs"
@@ -116,6 +119,10 @@ class SweepDir:
     @property
     def report(self) -> Path:
         return self.path / "report"
+
+
+def _seed_suffix(finetune_seed: int | None) -> str:
+    return "" if finetune_seed is None else f"-f{finetune_seed}"
 
 
 def _exists_error(path: Path):

@@ -55,6 +55,9 @@ class SweepConfig:
     dir: Optional[str] = None          # null = outputs/sweep-<hash of the grid>
     tasks: List[str] = option(factory=list)
     finetune: List[str] = option(factory=list)
+    # Fine-tuning seeds per pretraining run (each task, and its scratch baseline, once per seed); null = the
+    # pretraining's own seed. Several seeds put the fine-tuning noise into the report's intervals.
+    finetune_seeds: Optional[List[int]] = None
     scratch: bool = True
     grid: List[str] = option(factory=list)
     launcher: str = option("sequential", choices=("sequential", "local", "slurm"))
@@ -66,3 +69,7 @@ class SweepConfig:
 
         if self.launcher != "sequential" and importlib.util.find_spec("submitit") is None:
             raise MaskbenchError(f"sweep.launcher={self.launcher} needs submitit: pip install 'maskbench[cluster]'")
+        seeds = self.finetune_seeds
+        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds) or not all(is_int(x) for x in seeds)):
+            raise MaskbenchError(f"sweep.finetune_seeds={list(seeds)} must list distinct integer seeds, "
+                                 f"e.g. \"sweep.finetune_seeds=[0,1]\" (or null: the pretraining's seed)")

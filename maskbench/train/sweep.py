@@ -80,7 +80,8 @@ def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> No
 
 
 def run_point(point: list[str], root: Path, overrides, runtime, console=None) -> str:
-    """One grid point: its pretraining (skipped if done, resumed if partial), then its fine-tunings."""
+    """One grid point: its pretraining (skipped if done, resumed if partial), then its fine-tunings: every
+    task once per fine-tuning seed (sweep.finetune_seeds, else the pretraining's seed), and the scratch twins."""
     from maskbench.train.finetune import resolve_init, run_finetune
     from maskbench.train.pretrain import run_pretrain
 
@@ -92,13 +93,14 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
         if status == "partial":
             cfg = load_config(point + [f"run.root={sweep.pretrain_root}", "train.resume=true"])
         run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
-    for task in cfg.sweep.tasks:
-        ft = load_config([f"task={task}", f"seed={cfg.seed}"] + list(cfg.sweep.finetune) + runtime,
-                         root="finetune")
+    seeds = cfg.sweep.finetune_seeds
+    for task, ft_seed in itertools.product(cfg.sweep.tasks, seeds or [None]):
+        seed = cfg.seed if ft_seed is None else ft_seed
+        ft = load_config([f"task={task}", f"seed={seed}"] + list(cfg.sweep.finetune) + runtime, root="finetune")
         pre = resolve_init(with_changes(ft, init=str(run_dir)))
-        jobs = [(sweep.finetuning(task, run_dir), pre)]
+        jobs = [(sweep.finetuning(task, run_dir, ft_seed), pre)]
         if cfg.sweep.scratch:
-            jobs.append((sweep.scratch(task, cfg), pre.scratch_twin()))
+            jobs.append((sweep.scratch(task, cfg, ft_seed), pre.scratch_twin()))
         for ft_run, backbone in jobs:
             if ft_run.status == "done":
                 continue
