@@ -338,16 +338,21 @@ def test_sweep_finetunes_every_pretraining_once_per_finetune_seed(tiny_overrides
     from maskbench.train.sweep import run_sweep
 
     root = run_sweep(tiny_overrides + [f"sweep.dir={tmp_path / 's'}", "train.max_steps=4", "sweep.tasks=[sst2]",
-                                       "sweep.finetune_seeds=[3,4]"] + task_files_for_sweep)
+                                       "sweep.finetune_seeds=[3,4]", "sweep.task_overrides={sst2:['train.max_steps=3']}"]
+                     + task_files_for_sweep)
     [pre] = [p.name for p in (root / "pretrain").iterdir()]
     folders = sorted(p.name for p in (root / "finetune" / "sst2").iterdir())
     assert folders == sorted([f"{pre}-f3", f"{pre}-f4", "scratch-encoder-tiny-s0-f3", "scratch-encoder-tiny-s0-f4"])
     seeds = {p.name: json.loads((p / "summary.json").read_text())["seed"] for p in (root / "finetune" / "sst2").iterdir()}
     assert seeds[f"{pre}-f3"] == seeds["scratch-encoder-tiny-s0-f3"] == 3 and seeds[f"{pre}-f4"] == 4
+    # the task's own overrides win over sweep.finetune (max_steps=2 there)
+    assert json.loads((root / "finetune" / "sst2" / f"{pre}-f3" / "summary.json").read_text())["steps"] == 3
     rows = {r["objective"]: r for r in finetune_rows(find_summaries([root]))}
     assert rows["scratch"]["seeds"] == 2 and rows["bert_mlm"]["seeds"] == 2 and rows["bert_mlm"]["vs_scratch"]["seeds"] == 2
     with pytest.raises(MaskbenchError, match="sweep.finetune_seeds"):
         load_config(["sweep.finetune_seeds=[1,1]"])
+    with pytest.raises(MaskbenchError, match="sweep.task_overrides names pos"):
+        load_config(["sweep.tasks=[sst2]", "sweep.task_overrides={pos:['train.lr=1']}"])
 
 
 @pytest.fixture

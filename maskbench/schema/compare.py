@@ -58,6 +58,9 @@ class SweepConfig:
     # Fine-tuning seeds per pretraining run (each task, and its scratch baseline, once per seed); null = the
     # pretraining's own seed. Several seeds put the fine-tuning noise into the report's intervals.
     finetune_seeds: Optional[List[int]] = None
+    # Overrides for one task's fine-tunings on top of sweep.finetune, e.g. a probe's learning rate:
+    # {pos_probe: ['train.lr=5e-3']}.
+    task_overrides: Optional[Dict[str, List[str]]] = None
     scratch: bool = True
     grid: List[str] = option(factory=list)
     launcher: str = option("sequential", choices=("sequential", "local", "slurm"))
@@ -69,6 +72,10 @@ class SweepConfig:
 
         if self.launcher != "sequential" and importlib.util.find_spec("submitit") is None:
             raise MaskbenchError(f"sweep.launcher={self.launcher} needs submitit: pip install 'maskbench[cluster]'")
+        stray = sorted(set(self.task_overrides or {}) - set(self.tasks))
+        if stray:
+            raise MaskbenchError(f"sweep.task_overrides names {', '.join(stray)}, which sweep.tasks={list(self.tasks)} "
+                                 f"does not run: add it to sweep.tasks or drop its overrides")
         seeds = self.finetune_seeds
         if seeds is not None and (not seeds or len(set(seeds)) != len(seeds) or not all(is_int(x) for x in seeds)):
             raise MaskbenchError(f"sweep.finetune_seeds={list(seeds)} must list distinct integer seeds, "

@@ -54,7 +54,7 @@ def run_sweep(overrides: list[str], console=None) -> Path:
     root = sweep.path
     configs = [load_config(point + [f"run.root={sweep.pretrain_root}"]) for point in grid]  # validate all first
     for task in first.sweep.tasks:  # and every fine-tuning, before any pretraining runs
-        load_config([f"task={task}"] + list(first.sweep.finetune) + runtime_overrides(first), root="finetune")
+        load_config([f"task={task}"] + finetune_overrides(first, task) + runtime_overrides(first), root="finetune")
     say(f"[bold]sweep[/]: {len(configs)} pretraining run(s) -> {escape(str(root))}")
     try:
         _run_grid(grid, configs, root, overrides, runtime_overrides(first), console, say)
@@ -79,6 +79,11 @@ def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> No
         run_point(point, root, overrides, runtime, console)
 
 
+def finetune_overrides(cfg, task: str) -> list[str]:
+    """sweep.finetune, then the task's own sweep.task_overrides (which win)."""
+    return list(cfg.sweep.finetune) + list((cfg.sweep.task_overrides or {}).get(task, []))
+
+
 def run_point(point: list[str], root: Path, overrides, runtime, console=None) -> str:
     """One grid point: its pretraining (skipped if done, resumed if partial), then its fine-tunings: every
     task once per fine-tuning seed (sweep.finetune_seeds, else the pretraining's seed), and the scratch twins."""
@@ -96,7 +101,7 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
     seeds = cfg.sweep.finetune_seeds
     for task, ft_seed in itertools.product(cfg.sweep.tasks, seeds or [None]):
         seed = cfg.seed if ft_seed is None else ft_seed
-        ft = load_config([f"task={task}", f"seed={seed}"] + list(cfg.sweep.finetune) + runtime, root="finetune")
+        ft = load_config([f"task={task}", f"seed={seed}"] + finetune_overrides(cfg, task) + runtime, root="finetune")
         pre = resolve_init(with_changes(ft, init=str(run_dir)))
         jobs = [(sweep.finetuning(task, run_dir, ft_seed), pre)]
         if cfg.sweep.scratch:
