@@ -71,3 +71,33 @@ def test_the_shipped_example_composes(monkeypatch):
 def test_a_misspelled_key_gets_the_nearest_one(wrong, meant, root):
     with pytest.raises(MaskbenchError, match=f"did you mean {meant}\\?"):
         load_config([wrong], root=root)
+
+
+def test_sweep_presets_compose_with_every_finetuning_they_plan():
+    """Each packaged sweep preset: its pretraining config and, per task, the fine-tuning config the sweep will
+    build (sweep.finetune plus the task's own overrides) are valid before anything runs."""
+    from maskbench.config import CONF_DIR, load_config
+    from maskbench.train.sweep import finetune_overrides
+
+    checked = 0
+    for preset in sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")):  # the packaged presets
+        cfg = load_config([f"experiment={preset}"], root=root_for_preset(preset))
+        if not cfg.get("sweep") or not cfg.sweep.tasks:
+            continue
+        for task in cfg.sweep.tasks:
+            ft = load_config([f"task={task}"] + finetune_overrides(cfg, task), root="finetune")
+            assert ft.task.name == task
+        checked += 1
+    assert checked >= 2  # compare_objectives and compare_objectives_gpu
+    cfg = load_config(["experiment=compare_objectives"])
+    probe = load_config(["task=pos_probe"] + finetune_overrides(cfg, "pos_probe"), root="finetune")
+    assert probe.task.freeze and probe.train.lr == 5e-3 and probe.task.train_size == 1000
+    assert list(cfg.sweep.finetune_seeds) == [0, 1, 2] and cfg.model.name == "bert_tiny" and cfg.model.d_model == 128
+
+
+def root_for_preset(preset: str) -> str:
+    """Compare presets set task/compare keys and compose under the fine-tuning root."""
+    from maskbench.config import CONF_DIR
+
+    text = (CONF_DIR / "experiment" / f"{preset}.yaml").read_text()
+    return "finetune" if any(line.startswith(("task:", "compare:")) for line in text.splitlines()) else "pretrain"
