@@ -89,6 +89,7 @@ def test_ranking_plot_draws_every_objective_with_its_interval(runs, monkeypatch)
     ft = finetune_rows(find_summaries([runs]))
     [path] = ranking_plot.plot_rankings(ft, runs / "out")
     assert path.name == "ranking-sst2.png" and drawn["seeds"] == 2 and "objectives against scratch" in drawn["title"]
+    assert drawn["kw"]["spread"] is None and "95% interval" in drawn["kw"]["note"]  # not a min-max band
     ax = drawn["fig"].axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[0].startswith("bart_infill (rank 1") and len(labels) == 3  # best first; scratch is the 0 line

@@ -20,10 +20,12 @@ def seeds_phrase(n: int) -> str:
     return "one seed" if n == 1 else f"{n} seeds"
 
 
-def save_figure(fig, out: Path, title: str, seeds: int, note: str = "", spread: str = "band") -> Path:
+def save_figure(fig, out: Path, title: str, seeds: int, note: str = "", spread: str | None = "band") -> Path:
     """Title with '(N seeds; note; band: min-max over seeds)', tight layout, save to `out` (folders made), close.
-    `spread` names how the seed spread is drawn (band, whiskers), said only when there are several seeds."""
-    parts = [seeds_phrase(seeds)] + ([note] if note else []) + ([f"{spread}: min-max over seeds"] if seeds > 1 else [])
+    `spread` names how the seed spread is drawn (band, whiskers), said only when there are several seeds;
+    None where the figure draws no seed spread (its note then says what its error bars are)."""
+    shown = spread is not None and seeds > 1
+    parts = [seeds_phrase(seeds)] + ([note] if note else []) + ([f"{spread}: min-max over seeds"] if shown else [])
     text = f"{title}  ({'; '.join(parts)})"
     # Wrapped to the figure's width: a long run name must not push the title off the canvas.
     fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 13)), fontsize=10)

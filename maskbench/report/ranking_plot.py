@@ -45,4 +45,5 @@ def _plot_group(task: str, arch: str, rows: list[dict], out: Path) -> Path:
     ax.legend(fontsize=7, loc="lower right")
     seeds = min(r["seeds"] for r in rows)
     return save_figure(fig, out, f"{task} ({arch}): objectives against scratch", seeds,
-                       note="green/red: interval clear of 0", spread="interval")
+                       note="bars: 95% interval, paired bootstrap over dev examples and seeds; green/red: clear of 0",
+                       spread=None)
