@@ -98,7 +98,10 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     run.write_metadata(config_yaml, command, env_info(cfg.seed, device))
     write_atomic(run_dir / "labels.json", json.dumps(data.labels))
     (run_dir / "tokenizer.json").write_text(backbone.tokenizer_path.read_text())
-    say(f"[bold]{task.name}[/] from [bold]{escape(backbone.source)}[/] ({backbone.arch}, {params / 1e6:.2f}M params, "
+    # A probe trains its head alone: say how many of the model's parameters that is.
+    sized = (f"{count_params(model, trainable_only=False) / 1e6:.2f}M params, {params:,} trained (frozen probe)"
+             if task.freeze else f"{params / 1e6:.2f}M params")
+    say(f"[bold]{task.name}[/] from [bold]{escape(backbone.source)}[/] ({backbone.arch}, {sized}, "
         f"{len(data.train):,} train / {len(data.eval):,} eval) -> {escape(str(run_dir))}")
     batches = FinetuneBatches(data.train, t.batch_size, cfg.seed, kind, backbone.arch, vocab.pad)
     metrics.trackers = open_trackers(cfg, run_dir)
