@@ -5,6 +5,7 @@ order beside them. One figure answers "which objective helps, by how much, and i
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from maskbench.report.figures import pyplot, save_figure
@@ -16,9 +17,7 @@ def plot_rankings(ft: list[dict], out_dir: Path) -> list[Path]:
     for r in ft:
         if r.get("vs_scratch"):
             groups.setdefault((r["task"], r["arch"]), []).append(r)
-    archs_per_task = {}
-    for task, arch in groups:
-        archs_per_task[task] = archs_per_task.get(task, 0) + 1
+    archs_per_task = Counter(task for task, _ in groups)  # the arch joins the file name only where needed
     return [_plot_group(task, arch, rows, Path(out_dir) / (f"ranking-{task}" + (f"-{arch}" if archs_per_task[task] > 1
                                                                                   else "") + ".png"))
             for (task, arch), rows in sorted(groups.items())]
