@@ -3,8 +3,11 @@
     python benchmarks/bench_train.py --arch encoder --corruption bert_mlm
     python benchmarks/bench_train.py --arch encoder_decoder --corruption bart_infill --layers 2
 
-Each repeat runs one worker process per implementation, alternating (maskbench, hf, maskbench, hf, ...),
-so both see the same machine state; the report gives medians. Every worker builds the same batches
+Each repeat runs one worker process per implementation, alternating (maskbench, hf, maskbench, hf, ...);
+the report gives medians, and each implementation's peak memory alone in its process. Then one process
+holds both models and runs one step of each in turn (`--pairs` pairs, order alternating): on a shared
+machine whose speed drifts by tens of percent within minutes, the ratio of the two steps of a pair is the
+steadiest measure, and the headline is its median with quartiles. Every worker builds the same batches
 from the default corpus with maskbench's corruption (HF gets them pre-built, so its data time is not
 counted against it), warms up, then times `--steps` optimizer steps (AdamW, grad clipping, fp32 on CPU,
 bf16 autocast on CUDA).
@@ -14,8 +17,11 @@ implementation actually runs: 2*d*(3d + d + 2*d_ff) per token per layer (project
 layers add cross-attention 2*d*2d per target token for queries and output, 2*d*2d per source token
 for memory keys/values), 4*S*d per token per layer for attention scores and values, and 2*d*V per position where the
 vocabulary projection is computed (maskbench: labelled positions only; HF: every position), plus BERT's
-2*d*d transform at the same positions for the encoder (both have it: maskbench's default encoder head). Achieved FLOP/s = FLOPs per step / step time; the ceiling is a measured fp32 (or
-bf16 on CUDA) matmul rate in this run.
+2*d*d transform at the same positions for the encoder (both have it: maskbench's default encoder head).
+maskbench's encoder runs its last block's queries, attention output and FFN only at the positions its losses
+read (labels, and position 0 under NSP); keys and values at every position.
+Achieved FLOP/s = FLOPs per step / step time; the ceiling is a measured fp32 (or bf16 on CUDA) matmul rate
+in this run.
 """
 
 from __future__ import annotations
@@ -69,10 +75,14 @@ def flops_per_step(args, batch, impl: str, vocab: int) -> float:
         head_positions = int((batch.labels >= 0).sum()) if impl == "maskbench" else B * S
         fwd += head_positions * 2 * d * vocab
         fwd += head_positions * 2 * d * d  # BERT's prediction-head transform (maskbench's encoder default too)
+        if impl == "maskbench":  # its last block runs queries, output and FFN only at the positions read
+            read = head_positions + (B if batch.nsp_labels is not None else 0)
+            fwd -= (B * S - read) * (2 * d * (2 * d + 2 * ff) + 4 * S * d)
     return 3.0 * fwd
 
 
-def worker(args) -> dict:
+def setup(args):
+    """Config, vocabulary and the batch source every implementation shares."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     from maskbench.config import load_config
@@ -80,94 +90,128 @@ def worker(args) -> dict:
     from maskbench.data.blocks import BlockStore
     from maskbench.data.cache import build_cache, load_cache_tokenizer
     from maskbench.data.tokenizer import Vocab
-    from maskbench.models import build_model, count_params
-    from maskbench.train.batches import PretrainBatches, Prefetcher
-    from maskbench.train.loop import _autocast
-    from maskbench.train.losses import pretrain_terms
-    from maskbench.train.optim import build_optimizer
+    from maskbench.train.batches import PretrainBatches
 
     cfg = load_config(overrides(args))
     cache = build_cache(cfg.data)
     vocab = Vocab.from_tokenizer(load_cache_tokenizer(cache))
     store = BlockStore(cache, "train", args.seq - 2)
-    corruption = build_corruption(cfg.corruption, args.arch, vocab)
-    batches = PretrainBatches(store, corruption, 0, args.batch)
-    device = args.device
-    total = args.warmup + args.steps
-    build_times = []
+    batches = PretrainBatches(store, build_corruption(cfg.corruption, args.arch, vocab), 0, args.batch)
+    return cfg, vocab, batches
 
-    def make(step):
+
+class Trainer:
+    """One implementation's training step on the shared batches. maskbench builds its batches as `pretrain`
+    does (a prefetch thread where it has a core of its own, else inline, counted in the step); HF gets them
+    pre-built, so its data time is not counted against it."""
+
+    def __init__(self, impl: str, args, cfg, vocab, batches):
+        from maskbench.models import build_model, count_params
+        from maskbench.train.batches import Prefetcher, prefetch_wanted
+        from maskbench.train.loop import _autocast
+        from maskbench.train.losses import pretrain_terms
+        from maskbench.train.optim import build_optimizer
+
+        self.impl, self.device = impl, args.device
+        self.build_times: list[float] = []
+        total = args.warmup + args.steps
+        torch.manual_seed(0)
+
+        def make(step):
+            t0 = time.perf_counter()
+            b, n = batches.batch(step)
+            b = b.drop_diagnostics().to(self.device, non_blocking=True)
+            self.build_times.append(time.perf_counter() - t0)
+            return b, n
+
+        self.make = make
+        if impl == "maskbench":
+            model = build_model(cfg.model, args.arch, vocab.size).to(self.device)
+            if args.compile:
+                model = torch.compile(model)
+            opt = build_optimizer(model, cfg.train)
+            prefetch = Prefetcher(make, 0, total, enabled=prefetch_wanted(None, self.device))  # as `pretrain` does
+
+            def step_fn(b):
+                with _autocast(self.device, "auto"):
+                    terms = pretrain_terms(model, b)
+                s, n, _ = terms["mlm"]
+                return s / n
+            self.get = prefetch.get
+            self.params = count_params(model)
+        else:
+            model, to_hf = hf_model(args, vocab)
+            model = model.to(self.device)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+            prebuilt = [to_hf(make(s)[0]) for s in range(total)]
+            self.build_times.clear()
+
+            def step_fn(b):
+                with _autocast(self.device, "auto"):
+                    return model(**b).loss
+            self.get = lambda s: (prebuilt[s], None)  # noqa: E731
+            self.params = sum(p.numel() for p in model.parameters())
+        model.train()
+        self.model, self.opt, self.loss_fn = model, opt, step_fn
+
+    def step(self, s: int) -> tuple[float, float]:
+        """Run optimizer step `s`; (seconds waiting for its batch, seconds in all)."""
         t0 = time.perf_counter()
-        b, n = batches.batch(step)
-        b = b.drop_diagnostics().to(device, non_blocking=True)
-        build_times.append(time.perf_counter() - t0)
-        return b, n
-
-    if args.impl == "maskbench":
-        model = build_model(cfg.model, args.arch, vocab.size).to(device)
-        if args.compile:
-            model = torch.compile(model)
-        opt = build_optimizer(model, cfg.train)
-        prefetch = Prefetcher(make, 0, total)
-
-        def step_fn(b):
-            with _autocast(device, "auto"):
-                terms = pretrain_terms(model, b)
-            s, n, _ = terms["mlm"]
-            loss = s / n
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        get = prefetch.get
-        params = count_params(model)
-    else:
-        model, to_hf = hf_model(args, vocab)
-        model = model.to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-        prebuilt = [to_hf(make(s)[0]) for s in range(total)]
-        build_times.clear()
-
-        def step_fn(b):
-            with _autocast(device, "auto"):
-                loss = model(**b).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        get = lambda s: (prebuilt[s], None)  # noqa: E731
-        params = sum(p.numel() for p in model.parameters())
-    model.train()
-    waits, times = [], []
-    sample = None
-    for s in range(total):
-        t0 = time.perf_counter()
-        b, _ = get(s)
+        b, _ = self.get(s)
         t1 = time.perf_counter()
-        if sample is None and args.impl == "maskbench":
-            sample = b
-        step_fn(b)
-        if device.startswith("cuda"):
+        loss = self.loss_fn(b)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if self.device.startswith("cuda"):
             torch.cuda.synchronize()
-        t2 = time.perf_counter()
+        return t1 - t0, time.perf_counter() - t0
+
+
+def worker(args) -> dict:
+    """One implementation alone in this process: its speed and its peak memory."""
+    cfg, vocab, batches = setup(args)
+    trainer = Trainer(args.impl, args, cfg, vocab, batches)
+    waits, times = [], []
+    for s in range(args.warmup + args.steps):
+        wait, took = trainer.step(s)
         if s >= args.warmup:
-            waits.append(t1 - t0)
-            times.append(t2 - t0)
+            waits.append(wait)
+            times.append(took)
     step_s = statistics.median(times)
-    if sample is None:  # the HF worker counts FLOPs on maskbench's batch of the same step
-        sample, _ = make(0)
+    sample, _ = trainer.make(0)  # FLOPs are counted on maskbench's batch of the same step
     flops = flops_per_step(args, sample, args.impl, vocab.size)
     out = {
-        "impl": args.impl, "params": params, "step_s": step_s,
+        "impl": args.impl, "params": trainer.params, "step_s": step_s,
         "tokens_per_s": args.batch * args.seq / step_s,
         "flops_per_step": flops, "flops_per_s": flops / step_s,
         "batch_wait_share": sum(waits) / sum(times),
-        "batch_build_share": (statistics.median(build_times) / step_s) if build_times else None,
+        "batch_build_share": (statistics.median(trainer.build_times) / step_s) if args.impl == "maskbench" else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    if device.startswith("cuda"):
+    if args.device.startswith("cuda"):
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
     return out
+
+
+def interleaved(args) -> dict:
+    """Both implementations in one process, one step each in turn (the order alternating): a shared machine's
+    speed drifts by tens of percent within minutes, and each pair of steps sees the same moment of it."""
+    cfg, vocab, batches = setup(args)
+    ours = Trainer("maskbench", args, cfg, vocab, batches)
+    theirs = Trainer("hf", args, cfg, vocab, batches)
+    ratios, mine, hf = [], [], []
+    for s in range(args.warmup + args.steps):
+        pair = (ours, theirs) if s % 2 == 0 else (theirs, ours)
+        took = {t.impl: t.step(s)[1] for t in pair}
+        if s >= args.warmup:
+            mine.append(took["maskbench"])
+            hf.append(took["hf"])
+            ratios.append(took["hf"] / took["maskbench"])
+    q = statistics.quantiles(ratios, n=4)
+    return {"pairs": len(ratios), "ratio": statistics.median(ratios), "ratio_q1": q[0], "ratio_q3": q[2],
+            "maskbench_step_s": statistics.median(mine), "hf_step_s": statistics.median(hf)}
 
 
 def hf_model(args, vocab):
@@ -219,8 +263,13 @@ def main():
     p.add_argument("--compile", action="store_true")
     p.add_argument("--peak-tflops", type=float, default=None, help="GPU peak for MFU (H100 SXM bf16: 989)")
     p.add_argument("--impls", default="maskbench,hf")
+    p.add_argument("--pairs", type=int, default=24,
+                   help="interleaved step pairs for the headline ratio (0: skip that phase)")
     p.add_argument("--impl", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.impl == "both":
+        print(json.dumps(interleaved(args)))
+        return
     if args.impl:
         print(json.dumps(worker(args)))
         return
@@ -259,8 +308,17 @@ def main():
         print(line)
     if "maskbench" in med and "hf" in med:
         ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(results["maskbench"], results["hf"])]
-        print(f"maskbench / HF tokens/s: {med['maskbench']['tokens_per_s'] / med['hf']['tokens_per_s']:.2f}x "
+        print(f"maskbench / HF tokens/s, separate processes: "
+              f"{med['maskbench']['tokens_per_s'] / med['hf']['tokens_per_s']:.2f}x "
               f"(per repeat: {', '.join(f'{r:.2f}' for r in ratios)})")
+        if args.pairs:
+            out = subprocess.run(base + ["--impl", "both", "--steps", str(args.pairs)], capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"interleaved worker failed:\n{out.stderr[-3000:]}")
+            both = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"maskbench / HF tokens/s, interleaved step by step in one process: {both['ratio']:.2f}x "
+                  f"(median of {both['pairs']} step pairs, quartiles {both['ratio_q1']:.2f}-{both['ratio_q3']:.2f}; "
+                  f"steps {both['maskbench_step_s']:.3f} s vs {both['hf_step_s']:.3f} s)")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def speed(peak: float | None, quick: bool) -> list[str]:
         out = subprocess.run(cmd, capture_output=True, text=True)
         text = out.stdout.strip().splitlines()
         lines.append(f"== {arch} {corruption} seq {seq} batch {batch} (bf16)")
-        lines += text[-5:] if out.returncode == 0 else [f"FAILED: {(out.stderr or out.stdout)[-400:]}"]
+        lines += text[-6:] if out.returncode == 0 else [f"FAILED: {(out.stderr or out.stdout)[-400:]}"]
     return lines
 
 

@@ -60,14 +60,18 @@ class Encoder(Embedded):
                                           act=s.activation) for _ in range(s.n_layers))
         self.ln_f = nn.LayerNorm(s.d_model, eps=s.ln_eps) if s.norm == "pre" else None
 
-    def forward(self, input_ids, pad_mask=None, token_type_ids=None, upto: int | None = None):
-        """Final states, or with `upto=K` the states after the first K blocks (0 = the embeddings)."""
+    def forward(self, input_ids, pad_mask=None, token_type_ids=None, upto: int | None = None, at=None):
+        """Final states [B, S, D]; with `upto=K` the states after the first K blocks (0 = the embeddings); with
+        `at` (a models.rows.Rows) the final states [N, D] at those positions only, the last block run there."""
         x = self.embed(input_ids, token_type_ids)
         mask = key_padding_mask(pad_mask)
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             if upto is not None and i >= upto:
                 return x
-            x = block(x, self_mask=mask)
+            x = block.forward_at(x, at, self_mask=mask) if at is not None and i == last else block(x, self_mask=mask)
+        if at is not None and not self.blocks:
+            x = at.take(x)
         return self.ln_f(x) if self.ln_f is not None else x
 
 
@@ -90,8 +94,8 @@ class Backbone(nn.Module):
     def token_embedding(self) -> nn.Embedding:
         return self.encoder.tok
 
-    def encode(self, batch) -> torch.Tensor:
-        return self.encoder(batch.input_ids, batch.pad_mask, batch.token_type_ids)
+    def encode(self, batch, at=None) -> torch.Tensor:
+        return self.encoder(batch.input_ids, batch.pad_mask, batch.token_type_ids, at=at)
 
     def pooled(self, encoder_hidden):
         """The pooled first ENCODER position: pass the encoder's hidden states."""
@@ -111,6 +115,6 @@ class EncoderModel(Backbone):
             # starts from the no-segment forward; NSP and pairs still learn segment 1 against segment 0.
             nn.init.zeros_(self.encoder.seg.weight)
 
-    def forward(self, batch) -> torch.Tensor:
-        """Hidden states [B, S, D] (no head: callers gather the positions they need)."""
-        return self.encode(batch)
+    def forward(self, batch, at=None) -> torch.Tensor:
+        """Hidden states [B, S, D] (no head: callers gather the positions they need), or [N, D] at `at` only."""
+        return self.encode(batch, at=at)

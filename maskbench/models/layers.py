@@ -37,6 +37,17 @@ class Attention(nn.Module):
         B, H, T, Dh = y.shape
         return self.out(y.transpose(1, 2).reshape(B, T, H * Dh))
 
+    def forward_at(self, x, rows, attn_mask=None):
+        """Self-attention output [N, D] at `rows` only (maskbench/models/rows.py), over keys at every position."""
+        D = x.shape[-1]
+        w, b = self.qkv.weight, self.qkv.bias
+        k, v = map(self._heads, F.linear(x, w[D:], b[D:]).chunk(2, dim=-1))
+        q = self._heads(rows.to_slots(F.linear(rows.take(x), w[:D], b[:D]), x.shape[0]))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        B, H, W, Dh = y.shape
+        return self.out(rows.from_slots(y.transpose(1, 2).reshape(B, W, H * Dh)))
+
 
 def activation(name: str) -> nn.Module:
     """gelu (exact erf form: BERT's, BART's), gelu_tanh (GPT-2's approximation) or relu."""
@@ -80,6 +91,16 @@ class Block(nn.Module):
         if self.cross is not None:
             x = x + self.drop(self.cross(self.ln_x(x), memory=memory, attn_mask=memory_mask))
         return x + self.ffn(self.ln2(x))
+
+    def forward_at(self, x, rows, self_mask=None):
+        """This (self-attention only) block's output [N, D] at `rows` alone: what an encoder's last block needs
+        when the loss reads a few positions. The same numbers as `forward(x)` taken at those rows."""
+        here = rows.take(x)
+        if self.post:
+            here = self.ln1(here + self.drop(self.attn.forward_at(x, rows, attn_mask=self_mask)))
+            return self.ln2(here + self.ffn(here))
+        here = here + self.drop(self.attn.forward_at(self.ln1(x), rows, attn_mask=self_mask))
+        return here + self.ffn(self.ln2(here))
 
 
 def key_padding_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:

@@ -54,7 +54,7 @@ class RuntimeConfig:
     threads: Optional[int] = option(None, low=1, hint="or null for torch's default")
     compile: bool = False
     tf32: bool = True
-    prefetch: bool = True
+    prefetch: Optional[bool] = None  # null: a background thread only where it has a core of its own
     progress: bool = True
 
     def check(self) -> None:

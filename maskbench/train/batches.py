@@ -73,6 +73,18 @@ def validation_batches(store: BlockStore, corruption, seed: int, n_blocks: int, 
     return out
 
 
+def prefetch_wanted(setting: bool | None, device: str) -> bool:
+    """runtime.prefetch: true/false as given; null builds batches in a thread only where that thread has a core
+    of its own. On a CPU whose every core runs torch's matmul threads, the thread preempts one of them and every
+    parallel op waits for it (measured on 2 cores: 0.50 s per step with the thread, 0.48 s building inline)."""
+    if setting is not None:
+        return bool(setting)
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return not device.startswith("cpu") or torch.get_num_threads() < cores
+
+
 class Prefetcher:
     """Produce batch(step) for steps start..end-1 in a background thread, `depth` ahead."""
 

@@ -22,7 +22,7 @@ from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, wr
 from maskbench.runs.trackers import open_trackers
 from maskbench.schema import as_object
 from maskbench.runs.lock import run_lock
-from maskbench.train.batches import PretrainBatches, Prefetcher, validation_batches
+from maskbench.train.batches import PretrainBatches, Prefetcher, prefetch_wanted, validation_batches
 from maskbench.train.checkpoint import TrainState, clean_leftovers, prune_checkpoints, save_checkpoint, usable_checkpoint
 from maskbench.train.distributed import init_distributed, shutdown
 from maskbench.train.loop import LoopHooks, evaluate_terms
@@ -147,7 +147,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     if dist.is_main:
         metrics.trackers = open_trackers(cfg, run_dir)
-    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=cfg.runtime.prefetch)
+    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=prefetch_wanted(cfg.runtime.prefetch, device))
 
     def save(st: TrainState, final: bool):
         if not dist.is_main:
