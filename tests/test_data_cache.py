@@ -38,7 +38,8 @@ def test_encode_documents_flags_sentence_and_document_starts(tiny_setup):
 
 
 def test_ascii_twin_gives_the_same_ids(tiny_setup):
-    """The accent-stripping shortcut for ASCII sentences must not change a single id."""
+    """The Python-normalised twin for ASCII sentences must not change a single id: capitals, punctuation,
+    digits, control characters BERT deletes (joining the words around them), tabs and returns it spaces."""
     import json
 
     from maskbench.data.encode_pool import ascii_twin
@@ -46,17 +47,20 @@ def test_ascii_twin_gives_the_same_ids(tiny_setup):
     cfg, cache, tok, vocab, store = tiny_setup
     text = (cache / "tokenizer.json").read_text()
     twin = ascii_twin(text)
-    assert twin is not None
-    docs = [["The City, its RIVER and 3 apples.", "Café Müller in Zürich.", "naïve tree."], ["Garden (island) 42!"]]
+    assert twin is not None and json.loads(twin.tokenizer.to_str())["normalizer"] is None
+    docs = [["The City, its RIVER and 3 apples.", "Café Müller in Zürich.", "naïve tree."], ["Garden (island) 42!"],
+            ["The\x01city\tand\x0bthe\x7fRIVER\r\x00garden", "tree\x1fmusic"]]
     with_twin = encode_documents(tok, docs, np.uint16, twin)
     without = encode_documents(tok, docs, np.uint16)
     for a, b in zip(with_twin, without):
         assert a.tolist() == b.tolist()
+    # a control character really is deleted (BERT's clean_text), not turned into a word break
+    assert tok.encode("the\x01city", add_special_tokens=False).ids != tok.encode("the city", add_special_tokens=False).ids
     # accented words still lose their accents (through the full tokenizer, not the twin)
     assert tok.encode("cafe", add_special_tokens=False).ids == tok.encode("Café", add_special_tokens=False).ids
     spec = json.loads(text)
-    spec["normalizer"]["strip_accents"] = False
-    assert ascii_twin(json.dumps(spec)) is None  # nothing to skip: no twin
+    spec["normalizer"] = {"type": "Lowercase"}
+    assert ascii_twin(json.dumps(spec)) is None  # not BERT's normaliser: no twin
 
 
 def test_appending_a_file_encodes_only_that_file(tmp_path):
