@@ -159,6 +159,9 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
     try:
         _initialize_hydra(user_config_dirs())
         cfg = compose(config_name=root, overrides=overrides)
+        arch = _architecture_for_corruption(cfg, overrides)
+        if arch:
+            cfg = compose(config_name=root, overrides=overrides + [f"arch={arch}"])
     except Exception as exc:  # hydra raises several types; all become one line
         raise _translate_hydra_error(exc, overrides, root) from None
     finally:
@@ -171,6 +174,16 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
         cfg = validate_config(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+
+def _architecture_for_corruption(cfg, overrides: list[str]) -> str | None:
+    """The architecture to use instead of the default, or None. `arch` defaults to the encoder; a corruption
+    that cannot run there (BART's, MASS, T5's) takes its own architecture, unless the command line named an
+    `arch=`, which then stays and is refused with the fix if it does not fit."""
+    if "arch" not in cfg or "corruption" not in cfg or any(ov.lstrip("+~").startswith("arch=") for ov in overrides):
+        return None
+    archs = list(cfg.corruption.get("archs") or [])
+    return archs[0] if archs and cfg.arch.get("name") not in archs else None
 
 
 def validate_config(cfg):

@@ -21,7 +21,7 @@ def assert_one_line_error(code, out, err, needle):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["pretrain", "corruption=bart_infill"], "arch=encoder_decoder"),
+    (["pretrain", "corruption=bart_infill", "arch=encoder"], "arch=encoder_decoder"),
     (["pretrain", "corruption=bogus"], "unknown corruption 'bogus'"),
     (["pretrain", "train.bogus=3"], "unknown config option 'train.bogus'"),
     (["pretrain", "corruption.mask_prob=2"], "not a probability"),

@@ -72,3 +72,13 @@ def test_experiment_preset_and_cli_precedence():
     assert cfg.model.name == "tiny" and cfg.train.max_steps == 20
     cfg = load_config(["experiment=debug", "model=mini", "train.max_steps=7"])
     assert cfg.model.name == "mini" and cfg.train.max_steps == 7
+
+
+def test_a_corruption_without_an_arch_takes_its_own_architecture():
+    """`arch` defaults to the encoder; a corruption that cannot run there brings its own architecture (so
+    `sweep corruption=bart_infill,mass_span,bart_rotate` runs as written), unless `arch=` is named."""
+    assert load_config(["corruption=bart_infill"]).arch.name == "encoder_decoder"
+    assert load_config(["experiment=debug", "corruption=mass_span"]).arch.name == "encoder_decoder"
+    assert load_config(["corruption=span_mlm"]).arch.name == "encoder"  # fits the default: kept
+    with pytest.raises(MaskbenchError, match="needs arch=encoder_decoder"):
+        load_config(["corruption=t5_span", "arch=encoder"])
