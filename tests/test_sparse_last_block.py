@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from maskbench.batch import IGNORE, Batch
 from maskbench.config import load_config
+from maskbench.cores import usable_cores
 from maskbench.models import build_model
 from maskbench.models.rows import Rows
 from maskbench.train.batches import prefetch_wanted
@@ -78,6 +79,5 @@ def test_prefetch_thread_only_with_a_core_of_its_own(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 64)
     assert not prefetch_wanted(None, "cpu")  # every core runs matmuls: build inline
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    import os
-    if len(os.sched_getaffinity(0)) > 1:
+    if usable_cores() > 1:
         assert prefetch_wanted(None, "cpu")

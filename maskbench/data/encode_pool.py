@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from maskbench.cores import usable_cores
 from maskbench.data.corpus import split_document
 
 SENT_START = 1  # flag bit: a sentence starts at this token
@@ -85,10 +86,10 @@ def _encode_sentences(tok, sentences: list[str], twin: AsciiTwin | None = None):
     return [next(plain) if a else next(other) for a in is_ascii]
 
 
-def encode_documents(tok, docs: Documents, dtype, ascii_tok=None) -> Encoded:
+def encode_documents(tok, docs: Documents, dtype, twin=None) -> Encoded:
     """Token ids and flags of `docs` back to back, and each document's token count (0 for empty ones)."""
     sentences = [s for doc in docs for s in doc]
-    ids = [e.ids for e in _encode_sentences(tok, sentences, ascii_tok)]
+    ids = [e.ids for e in _encode_sentences(tok, sentences, twin)]
     sent_lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=dtype, count=int(sent_lens.sum()))
     doc_of_sentence = np.repeat(np.arange(len(docs)), [len(doc) for doc in docs])
@@ -114,35 +115,34 @@ def _load(tokenizer_json: Path) -> tuple:
 def _init_worker(tokenizer_json: str, dtype_name: str) -> None:
     # One Rust thread per worker: the workers themselves are the parallelism. Set before tokenizers loads.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    _worker["tok"], _worker["ascii_tok"] = _load(Path(tokenizer_json))
+    _worker["tok"], _worker["twin"] = _load(Path(tokenizer_json))
     _worker["dtype"] = np.dtype(dtype_name)
 
 
-def encode_paragraph_documents(tok, paragraph_docs: Documents, dtype, ascii_tok=None) -> EncodedText:
+def encode_paragraph_documents(tok, paragraph_docs: Documents, dtype, twin=None) -> EncodedText:
     """Split documents of paragraphs into sentences, encode them, and count their characters."""
     docs = [split_document(paragraphs) for paragraphs in paragraph_docs]
     chars = sum(len(s) for doc in docs for s in doc)
-    return (*encode_documents(tok, docs, dtype, ascii_tok), chars)
+    return (*encode_documents(tok, docs, dtype, twin), chars)
 
 
 def _encode_in_worker(paragraph_docs: Documents) -> EncodedText:
-    return encode_paragraph_documents(_worker["tok"], paragraph_docs, _worker["dtype"], _worker["ascii_tok"])
+    return encode_paragraph_documents(_worker["tok"], paragraph_docs, _worker["dtype"], _worker["twin"])
 
 
 def default_workers(corpus_bytes: int, requested: int | None) -> int:
     """Worker processes to use: the request, else one per usable core for corpora worth the start-up."""
     if requested:
         return max(1, int(requested))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if corpus_bytes >= 16_000_000 else 1  # spawning costs ~1 s: not worth it for small text
+    return usable_cores() if corpus_bytes >= 16_000_000 else 1  # spawning costs ~1 s: not worth it for small text
 
 
 def encode_stream(batches: Iterable[Documents], tokenizer_json: Path, dtype, workers: int) -> Iterator[EncodedText]:
     """Split and encode each batch of paragraph documents, yielding results in input order."""
     if workers <= 1:
-        tok, ascii_tok = _load(tokenizer_json)
+        tok, twin = _load(tokenizer_json)
         for docs in batches:
-            yield encode_paragraph_documents(tok, docs, dtype, ascii_tok)
+            yield encode_paragraph_documents(tok, docs, dtype, twin)
         return
     import multiprocessing
     import sys
