@@ -412,3 +412,52 @@ def test_every_unknown_key_is_one_line_with_the_nearest_key(root, over, suggesti
     assert "\n" not in msg and over.split("=")[0].split(".")[-1] in msg
     if suggestion:
         assert suggestion in msg
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_overrides, tmp_path_factory):
+    return run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path_factory.mktemp('exp') / 'r'}"]))
+
+
+def test_export_never_touches_a_users_folder_beside_the_target(tiny_run, tmp_path):
+    pytest.importorskip("transformers")
+    from maskbench.interop.export import export_model
+
+    mine = tmp_path / "mine.tmp-export"  # the name the old export removed
+    mine.mkdir()
+    (mine / "important.txt").write_text("keep me")
+    out = export_model(tiny_run, tmp_path / "mine")
+    assert (mine / "important.txt").read_text() == "keep me"
+    assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "mine.tmp-export"]  # no leftovers of ours
+
+
+def test_export_to_a_target_filled_meanwhile_is_refused_and_leaves_it_alone(tiny_run, tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from maskbench.interop import export as export_module
+
+    out = tmp_path / "hf"
+    real_write = export_module._write_folder
+
+    def write_then_race(*args):  # another export finishes first, while this one writes
+        real_write(*args)
+        out.mkdir()
+        (out / "theirs.txt").write_text("first export")
+
+    monkeypatch.setattr(export_module, "_write_folder", write_then_race)
+    with pytest.raises(MaskbenchError, match="filled by another export"):
+        export_module.export_model(tiny_run, out)
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf"]  # this export's private folder is gone
+
+
+def test_export_into_an_existing_empty_folder_and_onto_a_file(tiny_run, tmp_path):
+    pytest.importorskip("transformers")
+    from maskbench.interop.export import export_model
+
+    (tmp_path / "empty").mkdir()
+    assert (export_model(tiny_run, tmp_path / "empty") / "model.safetensors").is_file()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(MaskbenchError, match="is a file"):
+        export_model(tiny_run, tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "x"

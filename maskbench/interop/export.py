@@ -13,7 +13,10 @@ model is run on a sample and its logits are compared with maskbench's.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -62,7 +65,6 @@ def _fold_segments(model, fam: Family, out: dict) -> None:
 def export_model(path, out: Path, console=None) -> Path:
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.interop import require_transformers
-    from maskbench.interop.tokenizer import export_tokenizer
     from maskbench.models import build_model
     from maskbench.models.source import resolve_source
 
@@ -70,8 +72,7 @@ def export_model(path, out: Path, console=None) -> Path:
     say = console.print if console else (lambda *a, **k: None)
     src = resolve_source(path, what="export")
     out = Path(out).expanduser().resolve()
-    if out.exists() and any(out.iterdir()):
-        raise MaskbenchError(f"{out} exists and is not empty: give -o a new folder")
+    _check_target(out)
     tok = load_tokenizer(src.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
     model = build_model(src.model_cfg, src.arch, vocab.size)
@@ -99,9 +100,44 @@ def export_model(path, out: Path, console=None) -> Path:
     if diff > TOLERANCE:
         raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
                              f"nothing was written; please report it")
-    tmp = out.with_name(out.name + ".tmp-export")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    _check_target(out)
+    # A private folder of this process beside the target (same file system, so the final rename is atomic):
+    # a user's folder is never reused or deleted, and two exports to one target never share files.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export-tmp", dir=out.parent))
+    try:
+        _write_folder(hf, fam, s, vocab, src, tmp)
+        reloaded = getattr(transformers, class_name).from_pretrained(str(tmp)).eval()
+        if max_logit_difference(model, reloaded, vocab, src.arch, with_heads) > TOLERANCE:
+            raise MaskbenchError(f"internal: the written folder does not reload to the same outputs; nothing was "
+                                 f"kept at {out}; please report it")
+        _move_into_place(tmp, out)
+    except OSError as e:
+        raise MaskbenchError(f"export to {out} failed ({e.strerror or e}); nothing was kept there: "
+                             f"choose a folder you can write to, or free space") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours alone; gone already after a successful move
+    say(f"exported {src.source} as {class_name} ({fam.name} layout; largest output difference {diff:.1e}) -> {out}",
+        markup=False, highlight=False)
+    if not with_heads:
+        say("note: this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
+            "the folder holds the encoder (AutoModel), not a fill-mask model", markup=False, highlight=False)
+    return out
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise MaskbenchError(f"{out} is a file: give -o a new folder")
+    if out.exists() and any(out.iterdir()):
+        raise MaskbenchError(f"{out} exists and is not empty: give -o a new folder")
+    if out.exists() and os.path.ismount(out):
+        raise MaskbenchError(f"{out} is a mount point, which cannot be replaced: give -o a new folder inside it, "
+                             f"e.g. -o {out / 'model'}")
+
+
+def _write_folder(hf, fam: Family, s, vocab, src, tmp: Path) -> None:
+    from maskbench.interop.tokenizer import export_tokenizer
+
     if fam.arch == "encoder_decoder":
         g = hf.generation_config
         g.decoder_start_token_id, g.bos_token_id, g.eos_token_id, g.pad_token_id = vocab.bos, vocab.bos, vocab.eos, vocab.pad
@@ -112,15 +148,18 @@ def export_model(path, out: Path, console=None) -> Path:
         g.suppress_tokens = sorted({vocab.pad, vocab.mask, vocab.cls, vocab.bos})
     hf.save_pretrained(str(tmp))
     export_tokenizer(src.tokenizer_path, src.arch, s.max_positions, tmp)
-    if out.exists():
-        out.rmdir()
-    tmp.rename(out)
-    say(f"exported {src.source} as {class_name} ({fam.name} layout; largest output difference {diff:.1e}) -> {out}",
-        markup=False, highlight=False)
-    if not with_heads:
-        say("note: this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
-            "the folder holds the encoder (AutoModel), not a fill-mask model", markup=False, highlight=False)
-    return out
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """rename(2) replaces only a missing or empty folder, atomically: an export that finished first wins and
+    a later one to the same target is refused, never merged into it."""
+    try:
+        os.rename(tmp, out)
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise MaskbenchError(f"{out} was filled by another export while this one ran; this export was not "
+                                 f"kept: give -o a new folder") from None
+        raise
 
 
 @torch.no_grad()
