@@ -197,7 +197,9 @@ def probe(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transf
 
 @app.command()
 def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay."),
-         out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG path (default: loss.png here).")):
+         out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG path (default: loss.png here)."),
+         x: str = typer.Option("steps", "--x", help="x axis: steps | tokens | flops | seconds (compute, "
+                                                     "as budgets are matched).")):
     """Overlay loss curves of finished or running runs into one PNG."""
     def body():
         from maskbench.errors import MaskbenchError
@@ -206,7 +208,7 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay
         for d in run_dirs:
             if not (d / "metrics.jsonl").exists():
                 raise MaskbenchError(f"{d} has no metrics.jsonl: give maskbench run folders")
-        path = plot_runs(run_dirs, out or Path("loss.png"))
+        path = plot_runs(run_dirs, out or Path("loss.png"), x=x)
         _console().print(f"wrote {path}")
     _guard(body)
 

@@ -40,10 +40,23 @@ def test_pos_sets_are_conll_and_disjoint_from_pretraining_text(cache):
 def test_review_sets_are_tsv_with_two_labels(cache):
     train = read_text_examples(resolve_builtin("builtin:online_reviews_train", cache), "tsv", ["sentence"], "label")
     dev = read_text_examples(resolve_builtin("builtin:online_reviews_eval", cache), "tsv", ["sentence"], "label")
-    assert len(dev) == 2000 and len(train) > 30000
+    assert len(dev) == 2000 and len(train) == 15361  # 17,361 distinct texts with one label
     assert {e.label for e in train} == {e.label for e in dev} == {"positive", "negative"}
     share = sum(e.label == "positive" for e in dev) / len(dev)
     assert 0.35 < share < 0.65  # shuffled, not one file then the other
+    train_texts = {e.texts[0] for e in train}
+    assert len(train_texts) == len(train) and not train_texts & {e.texts[0] for e in dev}  # no repeat, no leak
+
+
+def test_review_pretraining_text_is_the_training_reviews_without_labels(cache):
+    text = resolve_builtin("builtin:online_reviews_text", cache).read_text(encoding="utf-8")
+    train = read_text_examples(resolve_builtin("builtin:online_reviews_train", cache), "tsv", ["sentence"], "label")
+    dev = read_text_examples(resolve_builtin("builtin:online_reviews_eval", cache), "tsv", ["sentence"], "label")
+    lines = [line for line in text.splitlines() if line]
+    assert lines == [e.texts[0] for e in train]
+    assert not set(lines) & {e.texts[0] for e in dev}  # task-adaptive text never holds an evaluation review
+    assert "positive" not in text and "\t" not in text
+    assert text.count("\n\n") == -(-len(train) // 10) - 1  # documents of 10 reviews
 
 
 def test_unknown_builtin_names_the_choices(cache):

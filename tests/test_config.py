@@ -6,7 +6,8 @@ from maskbench.config import group_options, load_config
 from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
 
-ENCODER_OK = {"bert_mlm", "bert_mlm_nsp", "span_mlm"}
+ENCODER_OK = {"bert_mlm", "bert_mlm_nsp", "span_mlm", "electra"}
+ENCODER_ONLY = {"electra"}
 
 
 @pytest.mark.parametrize("corruption", group_options("corruption"))
@@ -17,6 +18,10 @@ def test_every_corruption_arch_pair_composes_or_says_what_fits(corruption, arch)
             load_config([f"corruption={corruption}", f"arch={arch}"])
         msg = str(err.value)
         assert "arch=encoder_decoder" in msg and corruption in msg and "\n" not in msg
+    elif arch == "encoder_decoder" and corruption in ENCODER_ONLY:
+        with pytest.raises(MaskbenchError) as err:
+            load_config([f"corruption={corruption}", f"arch={arch}"])
+        assert "arch=encoder" in str(err.value) and "\n" not in str(err.value)
     else:
         cfg = load_config([f"corruption={corruption}", f"arch={arch}"])
         assert cfg.corruption.name == corruption  # the file name and the `name:` agree

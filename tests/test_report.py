@@ -170,3 +170,28 @@ def test_two_runs_of_one_config_get_their_folder_names_in_the_legend(tmp_path):
         runs.append(run)
     assert run_labels(runs) == ["bert_mlm / encoder / mini s0 (before)", "bert_mlm / encoder / mini s0 (after)",
                                 "span_mlm / encoder / mini s0"]
+
+
+def test_plot_x_axes_put_compute_on_the_x_axis(tiny_overrides, tmp_path):
+    import json
+
+    from maskbench.config import load_config
+    from maskbench.errors import MaskbenchError
+    from maskbench.report.plots import plot_runs, x_values
+    from maskbench.runs.rundir import read_metrics
+    from maskbench.train.pretrain import run_pretrain
+
+    run = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'r'}"]))
+    events = [e for e in read_metrics(run) if e["split"] == "val"]
+    per_step = json.loads((run / "summary.json").read_text())["budget"]["flops_per_step"]
+    assert x_values(run, events, "flops") == [e["step"] * per_step for e in events]
+    assert x_values(run, events, "tokens") == [e["tokens"] for e in events]
+    assert x_values(run, events, "seconds") == [e["elapsed_s"] for e in events]
+    assert x_values(run, events, "seconds")[-1] > 0
+    for x in ("steps", "tokens", "flops", "seconds"):
+        assert plot_runs([run], tmp_path / f"{x}.png", x=x).stat().st_size > 10_000
+    with pytest.raises(MaskbenchError, match="not an axis"):
+        x_values(run, events, "epochs")
+    (run / "summary.json").unlink()  # a run still going: no FLOPs per step yet
+    with pytest.raises(MaskbenchError, match="--x steps, tokens or seconds"):
+        x_values(run, events, "flops")

@@ -142,3 +142,50 @@ def test_segment_embeddings_start_at_zero_and_pairs_learn_them(tiny_overrides, t
                                                      f"run.dir={tmp_path / 'nsp'}"]))
     seg = load_file(str(run / "checkpoints" / "final" / "model.safetensors"))["encoder.seg.weight"]
     assert (seg[1] - seg[0]).abs().max() > 1e-4
+
+
+def test_lr_follows_the_share_of_a_seconds_budget():
+    from maskbench.schema.train import TrainConfig
+    from maskbench.train.optim import lr_at_time
+
+    t = TrainConfig(lr=1.0, budget=100.0, budget_unit="seconds", warmup_steps=0.1)
+    assert lr_at_time(0, 0.0, t) == pytest.approx(1e-3)  # warm-up: a tenth of the budget, from ~0
+    assert lr_at_time(5, 5.0, t) == pytest.approx(0.5)
+    assert lr_at_time(9, 10.0, t) == pytest.approx(1.0)
+    assert lr_at_time(50, 55.0, t) == pytest.approx(0.5)  # linear decay over the other 90 s
+    assert lr_at_time(99, 100.0, t) == 0.0
+    t = TrainConfig(lr=1.0, budget=100.0, budget_unit="seconds", warmup_steps=4, schedule="cosine")
+    assert lr_at_time(1, 0.2, t) == pytest.approx(0.5)  # a warm-up count stays in steps
+    assert lr_at_time(4, 50.0, t) == pytest.approx(0.5)
+
+
+def test_seconds_budget_stops_on_the_clock_with_its_schedule_completed_and_resumes(tiny_overrides, tmp_path):
+    budget = ["train.budget_unit=seconds", "train.budget=3", "train.max_steps=5", "train.eval_every=20",
+              "train.ckpt_every=20", "train.log_every=1"]
+    run = pretrain(tiny_overrides, tmp_path / "s", *budget)
+    s = json.loads((run / "summary.json").read_text())
+    assert s["steps"] > 5  # max_steps does not stop a seconds budget
+    assert 3.0 <= s["wall_s"] < 6.0 and s["budget"]["unit"] == "seconds"
+    train = [e for e in read_metrics(run) if e["split"] == "train"]
+    peak = max(e["lr"] for e in train)
+    assert train[-1]["lr"] < 0.1 * peak  # the schedule ran to its end
+    assert [e["split"] for e in read_metrics(run)][-1] == "val"  # evaluated at the stop
+    # Resume from the step-20 checkpoint: the budget continues from the checkpoint's clock, not from zero.
+    import shutil
+
+    shutil.rmtree(run / "checkpoints" / "final")
+    (run / "summary.json").unlink()
+    keep = [json.dumps(e) for e in read_metrics(run) if e["step"] <= 20]
+    (run / "metrics.jsonl").write_text("\n".join(keep) + "\n")
+    at_20 = [e for e in read_metrics(run) if e["step"] == 20 and e["split"] == "train"][0]["elapsed_s"]
+    pretrain(tiny_overrides, run, *budget, "train.resume=true")
+    after = [e for e in read_metrics(run) if e["split"] == "train" and e["step"] > 20]
+    assert after and after[0]["elapsed_s"] > at_20
+    assert 3.0 <= json.loads((run / "summary.json").read_text())["wall_s"] < 6.0
+
+
+def test_seconds_budget_needs_its_amount(tiny_overrides):
+    from maskbench.errors import MaskbenchError
+
+    with pytest.raises(MaskbenchError, match="train.budget=SECONDS"):
+        load_config(tiny_overrides + ["train.budget_unit=seconds"])

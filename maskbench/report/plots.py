@@ -43,7 +43,33 @@ def smooth(values: list[float], weight: float = 0.8) -> list[float]:
     return out
 
 
-def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
+X_AXES = {"steps": "optimizer step", "tokens": "text tokens seen", "flops": "training FLOPs (model matmuls)",
+          "seconds": "wall-clock seconds of training"}
+
+
+def x_values(run: Path, events: list[dict], x: str) -> list[float]:
+    """Where each event sits on the chosen axis: its step, tokens seen, elapsed seconds, or FLOPs (steps x the
+    run's measured FLOPs per step, from summary.json: the count budgets are matched by)."""
+    from maskbench.errors import MaskbenchError
+
+    if x not in X_AXES:
+        raise MaskbenchError(f"--x {x} is not an axis: choose one of {', '.join(X_AXES)}")
+    if x == "flops":
+        summary = run / "summary.json"
+        per_step = (json.loads(summary.read_text()).get("budget") or {}).get("flops_per_step") \
+            if summary.exists() else None
+        if not per_step:
+            raise MaskbenchError(f"{run} has no FLOPs per step in summary.json (a pretraining run writes it when it "
+                                 f"ends): plot it --x steps, tokens or seconds")
+        return [e["step"] * float(per_step) for e in events]
+    key = {"steps": "step", "tokens": "tokens", "seconds": "elapsed_s"}[x]
+    missing = [e["step"] for e in events if key not in e]
+    if missing:
+        raise MaskbenchError(f"{run}/metrics.jsonl has no '{key}' at step {missing[0]}: plot it --x steps")
+    return [float(e[key]) for e in events]
+
+
+def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str = "steps") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,14 +84,15 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         train = [e for e in events if e.get("split") == "train"]
         val = [e for e in events if e.get("split") == "val"]
         if train:
-            ax.plot([e["step"] for e in train], smooth([e["loss"] for e in train]), color=color, alpha=0.35,
+            ax.plot(x_values(run, train, x), smooth([e["loss"] for e in train]), color=color, alpha=0.35,
                     lw=1.2, label=f"{label} (train)")
         if val:
-            ax.plot([e["step"] for e in val], [e["loss"] for e in val], color=color, lw=2.2, marker="o", ms=3,
+            ax.plot(x_values(run, val, x), [e["loss"] for e in val], color=color, lw=2.2, marker="o", ms=3,
                     label=f"{label} (val)")
-            shade_plateaus(ax, find_plateaus([(e["step"], e["loss"]) for e in val]), val[-1]["step"], color=color,
-                           label=i == 0)
-    ax.set_xlabel("optimizer step")
+            if x == "steps":  # plateaus are found and drawn in steps
+                shade_plateaus(ax, find_plateaus([(e["step"], e["loss"]) for e in val]), val[-1]["step"],
+                               color=color, label=i == 0)
+    ax.set_xlabel(X_AXES[x])
     ax.set_ylabel("loss (cross-entropy per predicted token, nats)")
     ax.set_title(title or "pretraining loss")
     ax.grid(alpha=0.3)

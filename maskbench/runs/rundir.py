@@ -211,5 +211,27 @@ def env_info(seed: int, device: str) -> dict:
         rev = None
     return {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
             "device": device, "threads": torch.get_num_threads(), "git_revision": rev, "seed": seed,
-            "pid": os.getpid(),
-            "argv": sys.argv}
+            "pid": os.getpid(), **numeric_environment(), "argv": sys.argv}
+
+
+def numeric_environment() -> dict:
+    """What decides the last bits of float results besides the seed (docs/reproducibility.md): the CPU and the
+    instruction set torch's kernels chose, the BLAS/oneDNN build, and the thread count (a matmul split over
+    other threads sums in another order)."""
+    import torch
+
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor() or None
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")),
+                None)
+    capability = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else None
+    return {"cpu": cpu, "cpu_capability": capability, "blas": blas, "mkldnn": torch.backends.mkldnn.is_available(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "cuda": torch.version.cuda if torch.cuda.is_available() else None}

@@ -80,5 +80,21 @@ class BartNoise(Corruption):
     rotate_prob: float = option(0.0, prob=True)
 
 
+@dataclass
+class ElectraRTD(BertMasking):
+    """ELECTRA's replaced-token detection: BERT-style selection for a small generator, whose samples the
+    discriminator (the model that is kept) tells from the original at every position."""
+    archs: List[str] = option(factory=lambda: ["encoder"])
+    mask_token_prob: float = option(0.85, prob=True)
+    random_token_prob: float = option(0.0, prob=True)
+    generator_size: float = option(0.25, above=0.0, high=1.0)
+    disc_weight: float = option(50.0, above=0.0)
+
+    def check(self) -> None:
+        super().check()
+        if self.nsp:
+            raise MaskbenchError("corruption=electra has no next-sentence prediction: drop corruption.nsp=true")
+
+
 FAMILIES: dict[str, type[Corruption]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,
-                                         "bart": BartNoise}
+                                         "bart": BartNoise, "electra": ElectraRTD}

@@ -27,7 +27,7 @@ class TrainConfig:
     log_every: int = option(10, low=1)
     resume: bool = False
     budget: Any = option(None, number=True, above=0.0, hint="or null to use train.max_steps")
-    budget_unit: str = option("steps", choices=("steps", "tokens", "flops"))
+    budget_unit: str = option("steps", choices=("steps", "tokens", "flops", "seconds"))
 
     @property
     def warmup(self) -> int:
@@ -35,7 +35,14 @@ class TrainConfig:
         w = self.warmup_steps
         return int(round(w * self.max_steps)) if w < 1 else int(w)
 
+    @property
+    def seconds_budget(self) -> float | None:
+        """The wall-clock budget in seconds (train.budget_unit=seconds), else None (train to max_steps)."""
+        return float(self.budget) if self.budget_unit == "seconds" and self.budget is not None else None
+
     def check(self) -> None:
+        if self.budget_unit == "seconds" and self.budget is None:
+            raise MaskbenchError("train.budget_unit=seconds needs the budget: add train.budget=SECONDS (e.g. 600)")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise MaskbenchError(f"train.betas={list(self.betas)} must be two numbers in [0, 1), e.g. [0.9,0.98]")
 

@@ -9,6 +9,7 @@ A background thread builds the next batches while the model trains.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 
@@ -84,9 +85,10 @@ def prefetch_wanted(setting: bool | None, device: str) -> bool:
 
 
 class Prefetcher:
-    """Produce batch(step) for steps start..end-1 in a background thread, `depth` ahead."""
+    """Produce batch(step) for steps start..end-1 in a background thread, `depth` ahead (end=None: no last step,
+    for a run that stops on the clock)."""
 
-    def __init__(self, make, start: int, end: int, depth: int = 2, enabled: bool = True):
+    def __init__(self, make, start: int, end: int | None, depth: int = 2, enabled: bool = True):
         self.make, self.enabled = make, enabled
         self.next_step = start
         if enabled:
@@ -96,7 +98,7 @@ class Prefetcher:
             self.thread.start()
 
     def _run(self, start, end):
-        for step in range(start, end):
+        for step in (range(start, end) if end is not None else itertools.count(start)):
             if self.stop.is_set():
                 return
             try:

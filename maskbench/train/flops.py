@@ -23,11 +23,28 @@ def step_flops(d: int, d_ff: int, n_layers: int, n_dec_layers: int, vocab: int, 
     return 3.0 * fwd
 
 
-def batch_flops(model_cfg, arch: str, vocab: int, batch) -> float:
-    """FLOPs of one training step on this (corrupted) batch."""
+def electra_step_flops(d: int, d_ff: int, n_layers: int, n_heads: int, vocab: int, batch: int, seq: float,
+                       head_positions: float, generator_size: float) -> float:
+    """ELECTRA: the discriminator at every position (blocks + its dense/dense replaced-token head) plus the
+    generator (projection to its width, its blocks, dense back to the embedding width and the vocabulary
+    projection at the selected positions). Sampling is an argmax, not a matmul: not counted."""
+    from maskbench.models.electra import generator_sizes
+
+    gw, _, g_ff = generator_sizes(d, n_heads, d_ff, generator_size)
+    disc = step_flops(d, d_ff, n_layers, 0, vocab, batch, seq) + 3.0 * batch * seq * (2 * d * d + 2 * d)
+    gen = step_flops(gw, g_ff, n_layers, 0, vocab, batch, seq) + 3.0 * batch * seq * 2 * d * gw
+    gen += 3.0 * head_positions * (2 * gw * d + 2 * d * vocab)
+    return disc + gen
+
+
+def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg=None) -> float:
+    """FLOPs of one training step on this (corrupted) batch (ELECTRA's generator included)."""
     B, S = batch.input_ids.shape
     T = batch.decoder_input_ids.shape[1] if batch.decoder_input_ids is not None else 0
     heads = int((batch.labels >= 0).sum())
+    if corruption_cfg is not None and corruption_cfg.family == "electra":
+        return electra_step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, model_cfg.n_heads, vocab,
+                                  B, S, heads, corruption_cfg.generator_size)
     n_dec = (model_cfg.n_decoder_layers or model_cfg.n_layers) if arch == "encoder_decoder" else 0
     from maskbench.models.shape import ModelShape
 

@@ -20,7 +20,7 @@ import torch
 from maskbench.runs.progress import progress_bar
 from maskbench.train.checkpoint import TrainState
 from maskbench.schema import as_object
-from maskbench.train.optim import lr_at
+from maskbench.train.optim import lr_at, lr_at_time
 
 
 class Interrupted(Exception):
@@ -81,19 +81,31 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
     last_log_time, tokens_since = time.time(), 0
     wall_start = time.time() - state.wall_s
     val = None
-    with _StopRequest() as stop, progress_bar(t.max_steps, description, show_progress and dist.is_main,
-                                              start=state.step) as bar:
-        while state.step < t.max_steps:
+    budget_s = t.seconds_budget  # a wall-clock budget: stop when it is spent, the schedule following its share
+
+    def finished() -> bool:
+        return state.wall_s >= budget_s if budget_s is not None else state.step >= t.max_steps
+
+    def bar_position() -> int:
+        return int(state.wall_s) if budget_s is not None else state.step
+
+    total = int(math.ceil(budget_s)) if budget_s is not None else t.max_steps
+    if budget_s is not None:
+        description += " (seconds)"
+    with _StopRequest() as stop, progress_bar(total, description, show_progress and dist.is_main,
+                                              start=bar_position()) as bar:
+        while not finished():
             step = state.step
-            lr = lr_at(step, t)
+            lr = lr_at(step, t) if budget_s is None else lr_at_time(step, state.wall_s, t)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch, n_tok = hooks.batch(step)
             with _autocast(device, precision):
                 terms = hooks.terms(model, batch)
             # Global counts first, so every rank divides by the same numbers.
-            counts = dist.all_reduce_(torch.stack([c.float() for _, c, _ in terms.values()]).cpu())
-            loss = sum(s / max(float(n), 1.0) for (s, _, _), n in zip(terms.values(), counts))
+            counts = dist.all_reduce_(torch.stack([t[1].float() for t in terms.values()]).cpu())
+            loss = sum(term_weight(t) * t[0] / max(float(n), 1.0) for t, n in zip(terms.values(), counts)
+                       if term_weight(t))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             dist.sum_grads(model)
@@ -102,9 +114,14 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
             state.step += 1
             state.tokens_seen += n_tok * dist.world
             tokens_since += n_tok * dist.world
-            if state.step % t.log_every == 0 or state.step == t.max_steps:
-                sums = dist.all_reduce_(torch.stack([s.detach().float() for s, _, _ in terms.values()]).cpu())
-                loss_val = float(sum(s / max(float(n), 1.0) for s, n in zip(sums, counts)))
+            # Every rank stops at the same step: rank 0's clock decides.
+            state.wall_s = _shared_clock(dist, time.time() - wall_start) if budget_s is not None \
+                else time.time() - wall_start
+            last = finished()
+            if state.step % t.log_every == 0 or last:
+                sums = dist.all_reduce_(torch.stack([t[0].detach().float() for t in terms.values()]).cpu())
+                weights = [term_weight(t) for t in terms.values()]
+                loss_val = float(sum(w * s / max(float(n), 1.0) for s, n, w in zip(sums, counts, weights)))
                 if not math.isfinite(loss_val):
                     raise FloatingPointError(f"loss became {loss_val} at step {state.step}: lower train.lr")
                 now = time.time()
@@ -113,27 +130,40 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
                 event = {"step": state.step, "split": "train", "loss": round(loss_val, 5), "lr": lr,
                          "tokens_per_s": round(tps, 1), "tokens": state.tokens_seen,
                          "grad_norm": round(float(gnorm), 4), "elapsed_s": round(now - wall_start, 2)}
-                for (name, _), s, n in zip(terms.items(), sums, counts):
+                for name, s, n, w in zip(terms, sums, counts, weights):
                     if len(terms) > 1:
-                        event[f"{name}_loss"] = round(float(s / max(float(n), 1.0)), 5)
+                        event[f"{name}_{'share' if w == 0 else 'loss'}"] = round(float(s / max(float(n), 1.0)), 5)
                 hooks.log(**event)
-                bar(step=state.step, loss=loss_val, tps=tps)
+                bar(step=bar_position(), loss=loss_val, tps=tps)
             else:
-                bar(step=state.step)
-            if state.step % t.eval_every == 0 or state.step == t.max_steps:
+                bar(step=bar_position())
+            if state.step % t.eval_every == 0 or last:
                 val = hooks.evaluate()
                 model.train()
                 hooks.log(step=state.step, split=eval_split, tokens=state.tokens_seen,
                           elapsed_s=round(time.time() - wall_start, 2), **val)
                 bar(val=val["loss"], note=hooks.status(state.step, val["loss"]) if hooks.status else None)
-            state.wall_s = time.time() - wall_start
-            if state.step % t.ckpt_every == 0 and state.step < t.max_steps:
+            if budget_s is None:  # evaluation time counts in the run's wall time (a seconds budget: from the next step)
+                state.wall_s = time.time() - wall_start
+            if state.step % t.ckpt_every == 0 and not last:
                 hooks.save(state, False)
             if dist_flag(dist, stop.requested):
                 hooks.save(state, False)
                 raise Interrupted(state.step)
     hooks.save(state, True)
     return state
+
+
+def _shared_clock(dist, seconds: float) -> float:
+    if not dist.enabled:
+        return seconds
+    return float(dist.all_reduce_(torch.tensor([seconds]))[0]) / dist.world  # the same mean on every rank
+
+
+def term_weight(term: tuple) -> float:
+    """A loss term is (sum, count, correct) or (sum, count, correct, weight): its weight in the loss (1 unless
+    given; ELECTRA's discriminator 50; 0 for a share that is only logged)."""
+    return float(term[3]) if len(term) > 3 else 1.0
 
 
 def dist_flag(dist, flag: bool) -> bool:
@@ -148,18 +178,23 @@ def evaluate_terms(model, batches, terms_fn, dist, device: str, precision: str) 
     """Loss (and accuracy) over fixed batches, summed over ranks."""
     model.eval()
     sums: dict[str, torch.Tensor] = {}
+    weights: dict[str, float] = {}
     for batch in batches:
         with _autocast(device, precision):
             terms = terms_fn(model, batch.to(device))
-        for name, (s, n, c) in terms.items():
-            acc = torch.stack([s.float(), n.float(), c.float()]).cpu()
+        for name, t in terms.items():
+            acc = torch.stack([t[0].float(), t[1].float(), t[2].float()]).cpu()
             sums[name] = sums.get(name, torch.zeros(3)) + acc
+            weights[name] = term_weight(t)
     out = {}
     total = 0.0
     for name, v in sums.items():
         v = dist.all_reduce_(v)
         loss = float(v[0] / max(float(v[1]), 1.0))
-        total += loss
+        if weights[name] == 0:  # a share that is logged, not trained (ELECTRA's replaced positions)
+            out[f"{name}_share"] = round(loss, 5)
+            continue
+        total += weights[name] * loss
         if len(sums) > 1:
             out[f"{name}_loss"] = round(loss, 5)
         out[f"{name}_acc"] = round(float(v[2] / max(float(v[1]), 1.0)), 5)

@@ -11,7 +11,10 @@ from maskbench.models.rows import Rows
 
 def pretrain_terms(model, batch) -> dict:
     """{'mlm': (loss_sum, n_labels, n_correct), 'nsp': (...)} for one batch. Accuracy (an extra
-    vocabulary-sized argmax) is computed in evaluation only; training reports -1."""
+    vocabulary-sized argmax) is computed in evaluation only; training reports -1. A term may carry a fourth
+    element, its weight in the loss (train/loop.py: term_weight); ELECTRA's model computes its own terms."""
+    if hasattr(model, "electra_terms"):
+        return model.electra_terms(batch)
     labels = batch.labels
     sel = labels != IGNORE
     target = labels[sel]

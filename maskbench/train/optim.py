@@ -35,3 +35,20 @@ def lr_at(step: int, t: TrainConfig) -> float:
     if t.schedule == "cosine":
         return peak * 0.5 * (1 + math.cos(math.pi * frac))
     return peak * (1 - frac)
+
+
+def lr_at_time(step: int, elapsed_s: float, t: TrainConfig) -> float:
+    """Learning rate under a wall-clock budget (train.budget_unit=seconds, cramming's): the schedule follows the
+    share of the budget spent. Warm-up: warmup_steps optimizer steps when >= 1, else that share of the budget."""
+    peak, budget, w = t.lr, float(t.budget), t.warmup_steps
+    if w >= 1 and step < w:
+        return peak * (step + 1) / w
+    warm_s = float(w) * budget if w < 1 else 0.0
+    if elapsed_s < warm_s:
+        return peak * max(elapsed_s / warm_s, 1.0 / 1000)
+    if t.schedule == "constant":
+        return peak
+    frac = min(1.0, (elapsed_s - warm_s) / max(budget - warm_s, 1e-9))
+    if t.schedule == "cosine":
+        return peak * 0.5 * (1 + math.cos(math.pi * frac))
+    return peak * (1 - frac)

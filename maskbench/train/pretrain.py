@@ -16,7 +16,8 @@ from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
 from maskbench.errors import MaskbenchError
-from maskbench.models import build_model, count_params
+from maskbench.models import count_params
+from maskbench.models.build import build_pretraining_model
 from maskbench.report.plateaus import find_plateaus, plateau_note
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
 from maskbench.runs.trackers import open_trackers
@@ -116,14 +117,16 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
     corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
     budget = resolve_budget(cfg, train_store, corruption, vocab.size)
-    if budget["max_steps"] != cfg.train.max_steps:
+    if budget["max_steps"] not in (None, cfg.train.max_steps):
         cfg = with_changes(cfg, train={"max_steps": budget["max_steps"]})
     t = cfg.train
     batches = PretrainBatches(train_store, corruption, cfg.seed, t.batch_size, dist.rank, dist.world)
     val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
                              max(1, t.batch_size // dist.world), dist.rank, dist.world)
 
-    model = build_model(cfg.model, cfg.arch.name, vocab.size).to(device)
+    model = build_pretraining_model(cfg.model, cfg.arch.name, vocab.size, cfg.corruption).to(device)
+    if hasattr(model, "forbid_samples"):  # ELECTRA's generator samples text tokens only
+        model.forbid_samples(vocab.text_ids())
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     if ckpt is None and init_source is not None:
@@ -147,7 +150,8 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     if dist.is_main:
         metrics.trackers = open_trackers(cfg, run_dir)
-    prefetch = Prefetcher(make, state.step, t.max_steps, enabled=prefetch_wanted(cfg.runtime.prefetch, device))
+    last_step = None if as_object("train", t).seconds_budget is not None else t.max_steps  # the clock stops it
+    prefetch = Prefetcher(make, state.step, last_step, enabled=prefetch_wanted(cfg.runtime.prefetch, device))
 
     def save(st: TrainState, final: bool):
         if not dist.is_main:
@@ -191,16 +195,19 @@ def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
 
     t = cfg.train
     sample = PretrainBatches(store, corruption, cfg.seed, t.batch_size)
-    flops = sum(batch_flops(cfg.model, cfg.arch.name, vocab_size, sample.batch(s)[0]) for s in range(8)) / 8
+    flops = sum(batch_flops(cfg.model, cfg.arch.name, vocab_size, sample.batch(s)[0], cfg.corruption)
+                for s in range(8)) / 8
     tokens = t.batch_size * store.content_len
     unit, amount = t.budget_unit, t.budget
-    if amount is None:
+    if amount is None or unit == "seconds":  # a wall-clock budget stops by the clock (train/loop.py)
         steps = t.max_steps
     else:
         per_step = {"steps": 1.0, "tokens": float(tokens), "flops": flops}[unit]
         steps = max(1, int(round(float(amount) / per_step)))
-    return {"unit": unit if amount is not None else "steps", "amount": amount, "max_steps": steps,
-            "flops_per_step": flops, "tokens_per_step": tokens, "total_flops": flops * steps}
+    return {"unit": unit if amount is not None else "steps", "amount": amount,
+            "max_steps": None if unit == "seconds" and amount is not None else steps,
+            "flops_per_step": flops, "tokens_per_step": tokens,
+            "total_flops": None if unit == "seconds" and amount is not None else flops * steps}
 
 
 def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,
