@@ -461,3 +461,12 @@ def test_export_into_an_existing_empty_folder_and_onto_a_file(tiny_run, tmp_path
     with pytest.raises(MaskbenchError, match="is a file"):
         export_model(tiny_run, tmp_path / "afile")
     assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("option", ["compare.seeds=[0,0]", "compare.train_sizes=[100,100]",
+                                    "compare.train_sizes=[all,all]", "compare.checkpoints=[5,5]",
+                                    "compare.tasks=[pos,pos]"])
+def test_a_run_listed_twice_is_refused_not_counted_twice(option):
+    with pytest.raises(MaskbenchError, match="repeats") as err:
+        load_config(["task=sst2", option], root="finetune")
+    assert "\n" not in str(err.value) and option.split("=")[1] in str(err.value)

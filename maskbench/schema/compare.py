@@ -28,6 +28,14 @@ class CompareConfig:
         if sizes is not None and (not sizes or not all(x == "all" or (is_int(x) and x >= 1) for x in sizes)):
             raise MaskbenchError(f"compare.train_sizes={list(sizes)} must be a list of example counts and/or all, "
                                  f"e.g. compare.train_sizes=[100,300,1000,all] (or null)")
+        # Each entry is one more run in the statistics: a repeat would be counted twice (a false interval).
+        for key, values in (("seeds", self.seeds), ("train_sizes", sizes or []), ("tasks", self.tasks or []),
+                            ("checkpoints", self.checkpoints if isinstance(self.checkpoints, list) else [])):
+            repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+            if repeated:
+                shown = "[" + ",".join(str(v) for v in values) + "]"
+                raise MaskbenchError(f"compare.{key}={shown} repeats {', '.join(repeated)}: each entry is a "
+                                     f"distinct run, and a repeat would be counted twice; list each once")
         ck = self.checkpoints
         if not (ck in ("last", "all") or (isinstance(ck, list) and ck and all(is_int(x) and x >= 0 for x in ck))):
             raise MaskbenchError(f"compare.checkpoints={ck} must be last, all or a list of pretraining steps, "
