@@ -64,6 +64,27 @@ def root_for(overrides: list[str]) -> str:
     return "finetune" if heads & {"task", "compare"} else "pretrain"
 
 
+def _check_presets_exist(overrides: list[str]) -> None:
+    """Hydra skips an `optional` group whose option is missing, so `experiment=debugg` would silently run the
+    defaults: every group option named on the command line must exist (the nearest name is suggested)."""
+    import difflib
+    import os
+
+    given = os.environ.get("MASKBENCH_CONFIG_DIR")
+    if given and not Path(given).expanduser().is_dir():
+        raise MaskbenchError(f"--config-dir {given} is not a folder: give the folder that holds your experiment/, "
+                             f"model/, ... folders")
+    for ov in overrides:
+        key, eq, value = ov.lstrip("+").partition("=")
+        if not eq or "." in key or key not in available_groups() or value in ("", "null"):
+            continue
+        options = group_options(key)
+        if value not in options:
+            near = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+            hint = f"did you mean {key}={near[0]}? " if near else ""
+            raise MaskbenchError(f"unknown {key} '{value}': {hint}choose one of {', '.join(options)}")
+
+
 def available_groups() -> list[str]:
     return sorted({p.name for d in [CONF_DIR, *user_config_dirs()] for p in d.iterdir() if p.is_dir()})
 
@@ -154,6 +175,7 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
+    _check_presets_exist(overrides)
     GlobalHydra.instance().clear()
     register_schemas()
     try:

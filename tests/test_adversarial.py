@@ -470,3 +470,21 @@ def test_a_run_listed_twice_is_refused_not_counted_twice(option):
     with pytest.raises(MaskbenchError, match="repeats") as err:
         load_config(["task=sst2", option], root="finetune")
     assert "\n" not in str(err.value) and option.split("=")[1] in str(err.value)
+
+
+def test_a_misspelt_preset_is_an_error_with_the_nearest_name_not_the_defaults():
+    with pytest.raises(MaskbenchError, match="did you mean experiment=debug") as err:
+        load_config(["experiment=debugg"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(MaskbenchError, match="did you mean task=sst2"):
+        load_config(["task=sst"], root="finetune")
+
+
+def test_a_missing_config_dir_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("MASKBENCH_CONFIG_DIR", str(tmp_path / "nope"))
+    with pytest.raises(MaskbenchError, match="--config-dir .* is not a folder"):
+        load_config(["experiment=debug"])
+    proc = subprocess.run([sys.executable, "-m", "maskbench", "--config-dir", str(tmp_path / "nope"), "config", "show"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "is not a folder" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
