@@ -126,3 +126,45 @@ def test_hub_errors_are_one_line(folders, tmp_path, monkeypatch):
     with pytest.raises(MaskbenchError, match="not available offline"):
         _hub_task_file("hf:maskbench-no-such/dataset@train", task, tmp_path)
     assert hub.parse("hf:glue:sst2@validation") == hub.HubRef("hf:glue:sst2@validation", "glue", "sst2", "validation")
+
+
+def test_minus_one_is_a_class_unless_the_dataset_says_unlabelled(tmp_path):
+    from omegaconf import OmegaConf
+
+    folder = tmp_path / "three"
+    folder.mkdir()
+    rows = [{"sentence": f"text {i}", "label": [-1, 0, 1][i % 3]} for i in range(90)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    task = OmegaConf.create({"kind": "classification", "text_fields": ["sentence"], "label_field": "label"})
+    path, _ = _hub_task_file(f"hf:{folder}@train", task, tmp_path / "cache")
+    got = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(got) == 90 and {r["label"] for r in got} == {"-1", "0", "1"}  # plain ints: -1 is a real class
+
+
+def test_null_text_and_tag_count_mismatch_are_refused_naming_the_row(tmp_path):
+    from omegaconf import OmegaConf
+
+    folder = tmp_path / "nulls"
+    folder.mkdir()
+    rows = [{"sentence": None if i == 7 else f"text {i}", "label": i % 2} for i in range(20)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    task = OmegaConf.create({"kind": "classification", "text_fields": ["sentence"], "label_field": "label"})
+    with pytest.raises(MaskbenchError, match="row 7 has no sentence"):
+        _hub_task_file(f"hf:{folder}@train", task, tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # nothing half-written left in the cache
+    feats = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                               "upos": datasets.Sequence(datasets.ClassLabel(names=["DET", "NOUN"]))})
+    bad = datasets.Dataset.from_dict({"tokens": [["a", "b"], ["a", "b", "c"]], "upos": [[0, 1], [0, 1]]}, features=feats)
+    datasets.DatasetDict({"train": bad}).save_to_disk(str(tmp_path / "ud"))
+    with pytest.raises(MaskbenchError, match="row 1 has 3 words and 2 tags"):
+        hub.tagged_task_file(hub.parse(f"hf:{tmp_path / 'ud'}@train"), hub.task_dataset(f"hf:{tmp_path / 'ud'}@train")[1],
+                             "tokens", "upos", tmp_path / "cache")
+
+
+def test_a_null_sentence_in_a_jsonl_task_file_is_refused(tmp_path):
+    from maskbench.data.tasks import read_text_examples
+
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({"sentence": "fine", "label": 1}) + "\n" + json.dumps({"sentence": None, "label": 0}) + "\n")
+    with pytest.raises(MaskbenchError, match="line 2: 'sentence' is null"):
+        read_text_examples(f, "jsonl", ["sentence"], "label")

@@ -129,10 +129,14 @@ def _write(target: Path, lines) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line)
-            n += 1
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line)
+                n += 1
+    except BaseException:  # a refused row: no partial file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     if n == 0:
         tmp.unlink()
         raise MaskbenchError(f"{target.name}: the dataset split is empty")
@@ -169,16 +173,23 @@ def task_dataset(spec: str):
 
 
 def text_task_file(ref, ds, fields: list[str], label: str, cache_root: Path) -> Path:
-    """Sentence (pair) classification rows as JSON lines; class ids become names, unlabelled rows dropped."""
+    """Sentence (pair) classification rows as JSON lines; class ids become names. A row whose ClassLabel is -1
+    is unlabelled by the datasets convention (SNLI's pairs without a gold label) and is dropped; elsewhere -1
+    is a class like any other. A missing text or label is refused, naming the row."""
     _need(ds, ref, fields + [label], "task.text_fields / task.label_field")
     feature = (ds.features or {}).get(label)
+    class_label = bool(getattr(feature, "names", None))
 
     def rows():
-        for row in ds:
-            if row[label] is None or row[label] == -1:
-                continue  # unlabelled (SNLI's -1: no gold label)
+        for i, row in enumerate(ds):
+            if class_label and row[label] == -1:
+                continue
+            missing = [f for f in [*fields, label] if row[f] is None]
+            if missing:
+                raise MaskbenchError(f"{ref.spec}: row {i} has no {missing[0]} (null): remove or fill that row")
             yield json.dumps({**{f: row[f] for f in fields}, label: _label_name(feature, row[label])}) + "\n"
-    target = _target(cache_root, ref, ds, {"fields": fields, "label": label}, ".jsonl")
+    target = _target(cache_root, ref, ds, {"fields": fields, "label": label, "unlabelled": "classlabel-only"},
+                     ".jsonl")
     return target if target.exists() else _write(target, rows())
 
 
@@ -188,7 +199,10 @@ def tagged_task_file(ref, ds, words: str, tags: str, cache_root: Path) -> Path:
     inner = getattr((ds.features or {}).get(tags), "feature", None)
 
     def sentences():
-        for row in ds:
+        for i, row in enumerate(ds):
+            if row[words] and len(row[words]) != len(row[tags] or []):
+                raise MaskbenchError(f"{ref.spec}: row {i} has {len(row[words])} words and {len(row[tags] or [])} "
+                                     f"tags: every word needs one tag; fix or drop that row")
             if row[words]:
                 yield "".join(f"{w}\t{_label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
     target = _target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")

@@ -88,6 +88,9 @@ def read_text_examples(path, fmt: str, text_fields: list[str], label_field: str)
         for f in [*text_fields, label_field]:
             if f not in row:
                 raise MaskbenchError(f"{p} line {i} has no field '{f}': set task.text_fields / task.label_field")
+            if row[f] is None or isinstance(row[f], (dict, list)):  # would train on the text "None" or "[...]"
+                raise MaskbenchError(f"{p} line {i}: '{f}' is {json.dumps(row[f])}, not a text or label: fill or "
+                                     f"drop that line")
         out.append(TextExample([str(row[f]) for f in text_fields], str(row[label_field])))
     if not out:
         raise MaskbenchError(f"{p} has no examples")
