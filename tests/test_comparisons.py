@@ -53,6 +53,13 @@ def test_subset_schedule_rule():
     assert steps == 72 and every == 12  # 600 * sqrt(100/6920) = 72.1; six evaluations as in the full run
     assert subset_schedule(600, 100, 10, 6920, 50)[0] == 50  # at least subset_min_steps
     assert subset_schedule(40, 10, 10, 6920, 50)[0] == 40  # never more than max_steps
+    # The epoch floor: 1,000 of 15,361 reviews with max_steps 300 -> sqrt gives 77 steps (2.5 epochs at batch 32);
+    # five epochs are 157 steps.
+    assert subset_schedule(300, 50, 1000, 15361, 50)[0] == 77
+    assert subset_schedule(300, 50, 1000, 15361, 50, min_epochs=5, batch_size=32) == (157, 27)
+    assert subset_schedule(120, 50, 1000, 15361, 50, min_epochs=5, batch_size=32)[0] == 120  # max_steps still caps
+    # Where sqrt already gives more (SST-2 subsets of the 600-step schedule), nothing changes.
+    assert [subset_schedule(600, 100, n, 6920, 50, 5, 32)[0] for n in (100, 300, 1000)] == [72, 125, 228]
 
 
 def _units(correct):

@@ -51,6 +51,8 @@ class TrainConfig:
 class FinetuneTrainConfig(TrainConfig):
     # With task.train_size=n of N examples: max_steps x sqrt(n / N) steps, at least this many.
     subset_min_steps: int = option(50, low=1)
+    # ... and at least this many passes over the subset (the sqrt rule alone starved mid-sized subsets).
+    subset_min_epochs: float = option(5.0, low=0.0)
 
 
 @dataclass

@@ -50,7 +50,7 @@ def with_subset(cfg, data: TaskData, say) -> tuple:
     n = count_examples(data.train)
     if n < n_all:
         steps, every = subset_schedule(cfg.train.max_steps, cfg.train.eval_every, n, n_all,
-                                       cfg.train.subset_min_steps)
+                                       cfg.train.subset_min_steps, cfg.train.subset_min_epochs, cfg.train.batch_size)
         say(f"{n:,} of {n_all:,} training examples (task.train_size, seeded by seed={cfg.seed}): {steps} steps, "
             f"evaluated every {every}")
         cfg = with_changes(cfg, train={"max_steps": steps, "eval_every": every})
