@@ -488,3 +488,21 @@ def test_a_missing_config_dir_is_reported(monkeypatch, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_plot_reports_the_file_it_wrote(tiny_run, tmp_path):
+    from maskbench.report.plots import plot_runs
+
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    assert plot_runs([tiny_run], folder) == folder / "loss.png" and (folder / "loss.png").is_file()
+    assert plot_runs([tiny_run], tmp_path / "curve") == tmp_path / "curve.png" and (tmp_path / "curve.png").is_file()
+
+
+def test_fill_json_never_prints_nan(tiny_run, monkeypatch, capsys):
+    from maskbench.inspect import fill
+
+    monkeypatch.setattr(fill, "fill_encoder", lambda m, text, k: [[("a", 7, float("nan")), ("b", 8, 0.5)]])
+    fill.run_fill(tiny_run, "the [MASK] .", 2, 1, console=None, as_json=True)
+    out = json.loads(capsys.readouterr().out)
+    assert out["blanks"][0][0]["prob"] is None and out["blanks"][0][1]["prob"] == 0.5

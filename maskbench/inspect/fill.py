@@ -95,6 +95,7 @@ def _pieces(tok, ids: list[int]) -> list[str]:
 
 def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = False) -> None:
     import json
+    import math
 
     from rich.table import Table
     from rich.text import Text
@@ -110,7 +111,8 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
         results = fill_encoder(m, text, top_k)
         if as_json:
             print(json.dumps({"text": text, "arch": "encoder", "blanks": [
-                [{"token": t, "id": i, "prob": round(p, 6)} for t, i, p in row] for row in results]}, ensure_ascii=False))
+                [{"token": t, "id": i, "prob": round(p, 6) if math.isfinite(p) else None} for t, i, p in row]
+                for row in results]}, ensure_ascii=False, allow_nan=False))  # JSON has no NaN: a non-finite prob is null
             return
         table = Table(title=f"fill-in-the-blank: {text}")
         table.add_column("#")

@@ -69,6 +69,15 @@ def x_values(run: Path, events: list[dict], x: str) -> list[float]:
     return [float(e[key]) for e in events]
 
 
+def figure_path(out, default_name: str) -> Path:
+    """Where a figure really goes: into a folder given as -o (under its default name), a .png added to a name
+    without one (what matplotlib would write), so the path reported is the file written."""
+    out = Path(out)
+    if out.is_dir():
+        return out / default_name
+    return out if out.suffix else out.with_name(out.name + ".png")
+
+
 def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str = "steps") -> Path:
     import matplotlib
 
@@ -98,7 +107,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    out = Path(out)
+    out = figure_path(out, "loss.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
