@@ -506,3 +506,31 @@ def test_fill_json_never_prints_nan(tiny_run, monkeypatch, capsys):
     fill.run_fill(tiny_run, "the [MASK] .", 2, 1, console=None, as_json=True)
     out = json.loads(capsys.readouterr().out)
     assert out["blanks"][0][0]["prob"] is None and out["blanks"][0][1]["prob"] == 0.5
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_run_resumes_exactly(tiny_overrides, tmp_path, monkeypatch):
+    import errno
+
+    import safetensors.torch as st
+
+    full = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'full'}"]))
+    real_save = st.save_file
+
+    def no_space_for_final(tensors, path):
+        if "final" in str(path):
+            real_save(tensors, path + ".partial")  # something half-written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(tensors, path)
+
+    monkeypatch.setattr(st, "save_file", no_space_for_final)
+    run = tmp_path / "cut"
+    with pytest.raises(MaskbenchError, match="the disk is full: checkpoint final") as err:
+        run_pretrain(load_config(tiny_overrides + [f"run.dir={run}"]))
+    assert "train.resume=true" in str(err.value) and "\n" not in str(err.value)
+    ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert ckpts == ["step-000010"]  # the earlier checkpoint intact, nothing torn left beside it
+    monkeypatch.setattr(st, "save_file", real_save)
+    run_pretrain(load_config(tiny_overrides + [f"run.dir={run}", "train.resume=true"]))
+    from maskbench.runs.rundir import read_metrics
+
+    assert [(e["step"], e["loss"]) for e in read_metrics(run)] == [(e["step"], e["loss"]) for e in read_metrics(full)]

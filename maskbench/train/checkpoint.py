@@ -7,6 +7,7 @@ rebuilds its model alone. Written to a temporary folder and renamed: a kill neve
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -120,19 +121,27 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
     folder = Path(folder)
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(_weights(model), str(tmp / "model.safetensors"))
-    trainer = {"rng_cpu": torch.get_rng_state()}
-    if optimizer is not None:
-        trainer["optimizer"] = optimizer.state_dict()
-    if torch.cuda.is_available():
-        trainer["rng_cuda"] = torch.cuda.get_rng_state_all()
-    torch.save(trainer, tmp / "trainer.pt")
-    (tmp / "config.yaml").write_text(config_yaml)
-    shutil.copy(tokenizer_json, tmp / "tokenizer.json")
-    # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
-    files = {name: sha256_file(tmp / name) for name in _CHECKED}
-    (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": files}, indent=1))
+    try:
+        tmp.mkdir(parents=True)
+        save_file(_weights(model), str(tmp / "model.safetensors"))
+        trainer = {"rng_cpu": torch.get_rng_state()}
+        if optimizer is not None:
+            trainer["optimizer"] = optimizer.state_dict()
+        if torch.cuda.is_available():
+            trainer["rng_cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(trainer, tmp / "trainer.pt")
+        (tmp / "config.yaml").write_text(config_yaml)
+        shutil.copy(tokenizer_json, tmp / "tokenizer.json")
+        # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
+        files = {name: sha256_file(tmp / name) for name in _CHECKED}
+        (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": files}, indent=1))
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # a torn checkpoint is never left to be mistaken for one
+        if _disk_full(exc):
+            raise MaskbenchError(f"the disk is full: checkpoint {folder.name} of {folder.parent.parent} could not be "
+                                 f"written and nothing of it was kept; the earlier checkpoints are intact: free space "
+                                 f"(or move the run folder) and run the same command with train.resume=true") from None
+        raise
     if folder.exists():  # replacing (e.g. final/ of a resumed run): move the old one aside first
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -142,6 +151,19 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
     else:
         os.replace(tmp, folder)
     return folder
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC / EDQUOT, however the writer wrapped it (safetensors' SafetensorError and torch's
+    inline_container RuntimeError carry only the text)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc).lower()
+        if "no space left" in text or "disk quota" in text or "file write failed" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
