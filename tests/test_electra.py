@@ -26,7 +26,8 @@ def losses(run):
 def test_generator_is_a_fraction_of_the_discriminator():
     assert generator_sizes(256, 4, 1024, 0.25) == (64, 1, 256)  # ELECTRA-Small's generator
     assert generator_sizes(128, 2, 512, 0.5) == (64, 1, 256)
-    assert generator_sizes(32, 2, 64, 0.1) == (16, 1, 6)  # never below one head
+    assert generator_sizes(128, 2, 512, 0.25) == (32, 1, 128)
+    assert generator_sizes(32, 2, 64, 0.1) == (8, 1, 6)  # never below one head, 8 wide
 
 
 def test_loss_matches_a_hand_computed_reference(tiny_setup):

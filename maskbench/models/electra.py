@@ -27,11 +27,13 @@ GENERATOR_PREFIX, HEAD_PREFIX = "generator.", "rtd_head."
 
 
 def generator_sizes(d_model: int, n_heads: int, d_ff: int, fraction: float) -> tuple[int, int, int]:
-    """(width, heads, feed-forward) of the generator: `fraction` of the discriminator's, at least one head of
-    the discriminator's head size (ELECTRA-Small: 256 wide, 4 heads -> generator 64 wide, 1 head)."""
-    head = d_model // n_heads
+    """(width, heads, feed-forward) of the generator: `fraction` of the discriminator's (ELECTRA-Small: 256 wide,
+    4 heads, 1024 feed-forward -> 64, 1, 256), at least one head and 8 wide."""
+    width = max(8, round(d_model * fraction))
     heads = max(1, round(n_heads * fraction))
-    return heads * head, heads, max(1, round(d_ff * fraction))
+    while width % heads:
+        heads -= 1
+    return width, heads, max(1, round(d_ff * fraction))
 
 
 class Generator(nn.Module):
