@@ -534,3 +534,31 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_run_resumes_exactly(tin
     from maskbench.runs.rundir import read_metrics
 
     assert [(e["step"], e["loss"]) for e in read_metrics(run)] == [(e["step"], e["loss"]) for e in read_metrics(full)]
+
+
+def test_a_transformers_folder_without_tokenizer_files_is_refused(corpus_file, tmp_path):
+    pytest.importorskip("transformers")
+    from hf_models import bert_folder
+
+    from maskbench.models.source import resolve_source
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(MaskbenchError, match="has no tokenizer files") as err:
+        resolve_source(folder, tmp_path / "cache")
+    assert "\n" not in str(err.value)
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_refused(corpus_file, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from hf_models import bert_folder
+
+    from maskbench.models.source import resolve_source
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    model = transformers.BertForMaskedLM.from_pretrained(str(folder))
+    model.resize_token_embeddings(model.config.vocab_size - 50)  # the tokenizer now has 50 ids past the embedding
+    model.save_pretrained(str(folder))
+    with pytest.raises(MaskbenchError, match="ids but the model's embedding only"):
+        resolve_source(folder, tmp_path / "cache")

@@ -49,12 +49,20 @@ def export_tokenizer(tokenizer_json: Path, arch: str, max_len: int, out: Path) -
     fast.save_pretrained(str(out))
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
+
+
 def import_tokenizer(folder: Path, cache_root: Path) -> Path:
     """The folder's tokenizer as a bare tokenizer.json in the cache (keyed by content); its special
     tokens must be findable by name, whatever their ids."""
     from maskbench.interop import require_transformers
 
     transformers = require_transformers()
+    if not any((Path(folder) / name).exists() for name in TOKENIZER_FILES):
+        # transformers 5 builds a 5-token tokenizer from nothing here: every word would be [UNK]
+        raise MaskbenchError(f"{folder} has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): save its "
+                             f"tokenizer into it with tokenizer.save_pretrained()")
     try:
         hf = transformers.AutoTokenizer.from_pretrained(str(folder))
     except Exception as exc:

@@ -82,6 +82,12 @@ def _transformers_source(folder: Path, cache_dir) -> ModelSource:
 
     fam, config = read_family(folder)
     tok_path = import_tokenizer(folder, cache_root(cache_dir))
+    from maskbench.data.tokenizer import load_tokenizer
+
+    n_ids, rows = load_tokenizer(tok_path).get_vocab_size(), int(getattr(config, "vocab_size", 0) or 0)
+    if rows and n_ids > rows:  # ids past the embedding would get rows that were never trained
+        raise MaskbenchError(f"{folder}: its tokenizer has {n_ids} ids but the model's embedding only {rows} rows: "
+                             f"the tokenizer belongs to another model; save the model's own tokenizer into the folder")
     cfg = OmegaConf.create(shape_from_hf(fam, config))
     return ModelSource(cfg, fam.arch, tok_path, str(folder.resolve()), f"transformers:{fam.name}", "transformers",
                        lambda model: load_hf_weights(model, folder, fam))
