@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from maskbench.config import load_config
 from maskbench.errors import MaskbenchError
@@ -561,4 +562,43 @@ def test_a_tokenizer_larger_than_the_embedding_is_refused(corpus_file, tmp_path)
     model.resize_token_embeddings(model.config.vocab_size - 50)  # the tokenizer now has 50 ids past the embedding
     model.save_pretrained(str(folder))
     with pytest.raises(MaskbenchError, match="ids but the model's embedding only"):
+        resolve_source(folder, tmp_path / "cache")
+
+
+def test_foreign_models_that_maskbench_cannot_hold_exactly_are_refused(corpus_file, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from hf_models import bert_folder
+
+    from maskbench.inspect.loading import load_checkpoint
+    from maskbench.interop.export import export_model
+    from maskbench.models.source import resolve_source
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    # A bare BertModel: no MLM head. fill and export refuse rather than use a random head as if trained.
+    bare = tmp_path / "bare"
+    transformers.BertModel.from_pretrained(str(folder)).save_pretrained(str(bare))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (folder / name).exists():
+            (bare / name).write_bytes((folder / name).read_bytes())
+    with pytest.raises(MaskbenchError, match="no trained MLM head"):
+        load_checkpoint(bare, what="fill")
+    with pytest.raises(MaskbenchError, match="no trained MLM head"):
+        export_model(bare, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # An untied output layer: maskbench ties them, so it refuses instead of dropping the decoder.
+    untied = tmp_path / "untied"
+    cfg = transformers.BertConfig.from_pretrained(str(folder), tie_word_embeddings=False)
+    m = transformers.BertForMaskedLM.from_pretrained(str(folder), config=cfg)
+    with torch.no_grad():
+        m.cls.predictions.decoder.weight.add_(1.0)
+    m.save_pretrained(str(untied))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (folder / name).exists():
+            (untied / name).write_bytes((folder / name).read_bytes())
+    with pytest.raises(MaskbenchError, match="not tied to its input embedding"):
+        load_checkpoint(untied)
+    # A causal decoder configuration.
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "is_decoder": True}))
+    with pytest.raises(MaskbenchError, match="is_decoder=true"):
         resolve_source(folder, tmp_path / "cache")

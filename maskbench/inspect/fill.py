@@ -106,7 +106,7 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
         raise MaskbenchError(f"--top-k {top_k}: give 1 or more")
     if beam < 1:
         raise MaskbenchError(f"--beam {beam}: give 1 (greedy) or more")
-    m = load_checkpoint(path)
+    m = load_checkpoint(path, what="fill")
     if m.cfg.arch.name == "encoder":
         results = fill_encoder(m, text, top_k)
         if as_json:

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from maskbench.errors import MaskbenchError
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.models import build_model
 from maskbench.models.source import resolve_source
@@ -31,6 +32,9 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     model = build_model(src.model_cfg, src.arch, vocab.size)
     if not scratch:
         src.load_into(model)
+        if "lm_head" in getattr(model, "untrained_heads", ()) and what in ("fill",):
+            raise MaskbenchError(f"{src.source} has no trained MLM head (the folder lacks its weights): fill would "
+                                 f"predict from random weights; use a folder with its MLM head (e.g. BertForMaskedLM)")
     model.eval()
     cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch}})
     return Loaded(model, tok, vocab, cfg, Path(src.source))

@@ -81,6 +81,10 @@ def export_model(path, out: Path, console=None) -> Path:
     s = model.shape
     fam = family_for_shape(src.arch, s)
     with_heads = fam.arch == "encoder_decoder" or s.lm_transform(src.arch)
+    random_heads = getattr(model, "untrained_heads", ())  # set by a transformers source (interop/hf_folder.py)
+    if with_heads and "lm_head" in random_heads:
+        raise MaskbenchError(f"{src.source} has no trained MLM head (the folder lacks its weights): export would write "
+                             f"a random head as if trained; pretrain from it first (maskbench pretrain init=...)")
     if fam.arch == "encoder_decoder" and s.lm_transform(src.arch):
         raise MaskbenchError("this encoder-decoder has an MLM transform head (model.mlm_transform=true), which "
                              "no transformers seq2seq class has: export needs the default bare projection")
@@ -119,6 +123,9 @@ def export_model(path, out: Path, console=None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)  # ours alone; gone already after a successful move
     say(f"exported {src.source} as {class_name} ({fam.name} layout; largest output difference {diff:.1e}) -> {out}",
         markup=False, highlight=False)
+    if with_heads and {"nsp_head", "pooler"} & set(random_heads):
+        say(f"note: {src.source} had no next-sentence head; the exported one is randomly initialised (untrained)",
+            markup=False, highlight=False)
     if not with_heads:
         say("note: this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
             "the folder holds the encoder (AutoModel), not a fill-mask model", markup=False, highlight=False)

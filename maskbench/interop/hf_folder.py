@@ -41,6 +41,9 @@ def read_family(folder: Path) -> tuple[Family, object]:
     except Exception as exc:
         raise MaskbenchError(f"{folder}/config.json could not be read by transformers "
                              f"({str(exc).splitlines()[0][:120]})") from None
+    if fam.arch == "encoder" and getattr(config, "is_decoder", False):
+        raise MaskbenchError(f"{folder} is configured as a causal decoder (is_decoder=true): maskbench's encoder "
+                             f"attends both ways and would compute something else")
     return fam, config
 
 
@@ -85,12 +88,22 @@ def _normalise(theirs: dict, fam: Family) -> dict:
 def load_hf_weights(model, folder: Path, fam: Family) -> None:
     """Copy a transformers folder's weights into a maskbench model of the matching shape."""
     theirs = _normalise(_state_dict(folder), fam)
+    for alias, source in fam.tied:  # maskbench ties output and input embeddings: an untied pair cannot be kept
+        if alias.endswith("weight") and alias in theirs and source in theirs \
+                and not torch.equal(theirs[alias], theirs[source]):
+            raise MaskbenchError(f"{folder}: its output layer '{alias}' is not tied to its input embedding "
+                                 f"(tie_word_embeddings=false); maskbench's models tie them and cannot hold it exactly")
     own = model.state_dict()
     new = {}
+    untrained = set()
     for rule in rules(fam, model.shape):
         if not all(n in theirs for n in rule.theirs):
             if rule.optional:
-                continue  # a head this folder lacks: keep maskbench's initialisation
+                # A head this folder lacks keeps maskbench's random initialisation. BART's final_logits_bias is a
+                # zero buffer, not a trained head: without it the tied projection is the whole head.
+                if not (fam.arch == "encoder_decoder" and rule.ours == "lm_head.bias"):
+                    untrained.add(rule.ours.split(".")[0])
+                continue
             missing = next(n for n in rule.theirs if n not in theirs)
             raise MaskbenchError(f"{folder} lacks weight '{missing}': it is not a complete {fam.model_type} model")
         t = to_ours(rule, theirs)
@@ -105,3 +118,5 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
             t = torch.cat([t, target[t.shape[0]:]]) if t.shape[0] < target.shape[0] else t[:target.shape[0]]
         new[rule.ours] = t
     model.load_state_dict(new, strict=False)
+    # Heads left at random initialisation: fill and export refuse to use them as if trained.
+    model.untrained_heads = tuple(sorted(untrained))
