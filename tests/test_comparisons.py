@@ -206,7 +206,7 @@ def test_compare_grid_sizes_and_checkpoints(tiny_overrides, tiny_pretrained, tmp
     over = ft_overrides(tiny_overrides, "sst2", files, "encoder") + [
         f"compare.init={tiny_pretrained}", "compare.seeds=[0,1]", "compare.train_sizes=[10,all]",
         "compare.checkpoints=all", "compare.bootstrap=200", "train.max_steps=8", "train.eval_every=4",
-        "train.subset_min_steps=4", f"run.dir={tmp_path / 'cmp'}",
+        "train.subset_min_steps=4", "train.subset_min_epochs=0", f"run.dir={tmp_path / 'cmp'}",
         f"task.extra_eval=[{{name: copy, file: '{files['sst2'][1].split('=', 1)[1]}'}}]"]
     out = run_compare(load_config(over, root="finetune"))
     s = json.loads((out / "summary.json").read_text())
