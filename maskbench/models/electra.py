@@ -11,7 +11,7 @@ Per batch (`corruption=electra` gives [MASK]ed input and labels at the selected 
 The generator follows ELECTRA's layout: the shared embeddings (discriminator width) projected down to its
 own width, its blocks, then dense back to the embedding width + GELU + LayerNorm and the tied vocabulary
 projection. Checkpoints keep everything (`generator.*`, `rtd_head.*`); a plain encoder (fine-tuning,
-probes, compare) loads the discriminator and leaves those out (train/checkpoint.py: ELECTRA_ONLY)."""
+probes, compare) loads the discriminator and leaves those out (PRETRAINING_ONLY, read by train/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from maskbench.batch import IGNORE
 from maskbench.models.encoder import EncoderModel
 from maskbench.models.layers import Block, LMHead, activation, init_weights, key_padding_mask
 
-GENERATOR_PREFIX, HEAD_PREFIX = "generator.", "rtd_head."
+# The parts an ELECTRA checkpoint holds besides the discriminator: a plain encoder loading it leaves them out.
+PRETRAINING_ONLY = ("generator.", "rtd_head.")
 
 
 def generator_sizes(d_model: int, n_heads: int, d_ff: int, fraction: float) -> tuple[int, int, int]:
@@ -43,7 +44,6 @@ class Generator(nn.Module):
         super().__init__()
         s = owner.shape
         width, heads, d_ff = generator_sizes(s.d_model, s.n_heads, s.d_ff, fraction)
-        self.width = width
         self.proj_in = nn.Linear(s.d_model, width) if width != s.d_model else nn.Identity()
         self.blocks = nn.ModuleList(Block(width, heads, d_ff, s.dropout, norm=s.norm, eps=s.ln_eps,
                                           act=s.activation) for _ in range(s.n_layers))
@@ -90,7 +90,7 @@ class ElectraPretrainModel(EncoderModel):
         mask = key_padding_mask(batch.pad_mask)
         embedded = self.encoder.embed(batch.input_ids, batch.token_type_ids)
         h = self.generator(embedded, mask)[sel]
-        logits = F.linear(h, self.generator.lm_head.projection, self.generator.lm_head.bias).float()
+        logits = self.generator.lm_head(h).float()
         gen_loss = F.cross_entropy(logits, target, reduction="sum")
         gen_correct = (logits.detach().argmax(-1) == target).sum()
         with torch.no_grad():  # Gumbel-max: a sample from softmax(logits); no gradient through the choice

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from maskbench.errors import MaskbenchError
+from maskbench.models.electra import PRETRAINING_ONLY
 from maskbench.runs.rundir import sha256_file
 
 _STEP = re.compile(r"^step-(\d+)$")
@@ -184,9 +185,6 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-ELECTRA_ONLY = ("generator.", "rtd_head.")  # models/electra.py: pretraining-only parts of an ELECTRA checkpoint
-
-
 def load_weights(model, folder: Path) -> None:
     """Load model.safetensors into `model`; a checkpoint from another model is a one-line error."""
     from safetensors.torch import load_file
@@ -199,7 +197,7 @@ def load_weights(model, folder: Path) -> None:
     own = model.state_dict()
     # An ELECTRA pretraining keeps its generator and replaced-token head; a plain encoder (fine-tuning,
     # probes, compare) is the discriminator and takes the rest.
-    tensors = {n: t for n, t in tensors.items() if n in own or not n.startswith(ELECTRA_ONLY)}
+    tensors = {n: t for n, t in tensors.items() if n in own or not n.startswith(PRETRAINING_ONLY)}
     for name, t in tensors.items():
         if name not in own:
             raise MaskbenchError(f"checkpoint {folder} has weight '{name}' that this model lacks: "

@@ -103,9 +103,9 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
             with _autocast(device, precision):
                 terms = hooks.terms(model, batch)
             # Global counts first, so every rank divides by the same numbers.
-            counts = dist.all_reduce_(torch.stack([t[1].float() for t in terms.values()]).cpu())
-            loss = sum(term_weight(t) * t[0] / max(float(n), 1.0) for t, n in zip(terms.values(), counts)
-                       if term_weight(t))
+            counts = dist.all_reduce_(torch.stack([term[1].float() for term in terms.values()]).cpu())
+            loss = sum(term_weight(term) * term[0] / max(float(n), 1.0) for term, n in zip(terms.values(), counts)
+                       if term_weight(term))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             dist.sum_grads(model)
@@ -119,8 +119,8 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
                 else time.time() - wall_start
             last = finished()
             if state.step % t.log_every == 0 or last:
-                sums = dist.all_reduce_(torch.stack([t[0].detach().float() for t in terms.values()]).cpu())
-                weights = [term_weight(t) for t in terms.values()]
+                sums = dist.all_reduce_(torch.stack([term[0].detach().float() for term in terms.values()]).cpu())
+                weights = [term_weight(term) for term in terms.values()]
                 loss_val = float(sum(w * s / max(float(n), 1.0) for s, n, w in zip(sums, counts, weights)))
                 if not math.isfinite(loss_val):
                     raise FloatingPointError(f"loss became {loss_val} at step {state.step}: lower train.lr")
@@ -182,10 +182,10 @@ def evaluate_terms(model, batches, terms_fn, dist, device: str, precision: str) 
     for batch in batches:
         with _autocast(device, precision):
             terms = terms_fn(model, batch.to(device))
-        for name, t in terms.items():
-            acc = torch.stack([t[0].float(), t[1].float(), t[2].float()]).cpu()
+        for name, term in terms.items():
+            acc = torch.stack([term[0].float(), term[1].float(), term[2].float()]).cpu()
             sums[name] = sums.get(name, torch.zeros(3)) + acc
-            weights[name] = term_weight(t)
+            weights[name] = term_weight(term)
     out = {}
     total = 0.0
     for name, v in sums.items():
