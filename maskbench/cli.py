@@ -169,13 +169,38 @@ def fill(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transfo
 
 @app.command()
 def export(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transformers model folder."),
-           out: Path = typer.Option(..., "-o", "--out", help="The transformers model folder to write (new).")):
+           out: Path = typer.Option(..., "-o", "--out", help="The transformers model folder to write (new)."),
+           step: Optional[int] = typer.Option(None, "--step", help="Export the run's kept checkpoint of this step "
+                                                                   "(default: its final one).")):
     """Write a transformers model folder (config.json, safetensors, tokenizer) that AutoModel*, AutoTokenizer,
-    pipeline("fill-mask") and generate() load as they are. Needs the [hf] extra."""
+    pipeline("fill-mask") and generate() load as they are; a fine-tuned encoder becomes its task class
+    (*ForSequenceClassification, *ForTokenClassification, *ForQuestionAnswering). Needs the [hf] extra."""
     def body():
         from maskbench.interop.export import export_model
 
-        export_model(checkpoint, out, _console())
+        export_model(checkpoint, out, _console(), step=step)
+    _guard(body)
+
+
+@app.command()
+def predict(run: Path = typer.Argument(..., help="A fine-tuning run folder (or one of its checkpoints)."),
+            text: Optional[str] = typer.Option(None, "--text", "-t", help="One input: the sentence, the first of a "
+                                               "pair, the words to tag (space-separated), or the question."),
+            text_pair: Optional[str] = typer.Option(None, "--text-pair", help="The second sentence of a pair, or "
+                                                    "the context of a question."),
+            file: Optional[Path] = typer.Option(None, "--file", "-f", help="Inputs: the task's own formats "
+                                                "(.tsv/.csv/.jsonl, .conllu/.conll, SQuAD .json) or .txt, one "
+                                                "input per line (parts tab-separated). Labels optional."),
+            out: Optional[Path] = typer.Option(None, "-o", "--out", help="JSON-lines file to write (default: "
+                                               "standard output)."),
+            batch_size: int = typer.Option(32, "--batch-size", help="Inputs per forward pass."),
+            step: Optional[int] = typer.Option(None, "--step", help="Use the run's kept checkpoint of this step.")):
+    """Run a fine-tuned model on new inputs: one JSON object per input ("label" and "probs"; "tags"; or
+    "answer", "start", "end", "score"). A labelled --file is also scored with the run's metric."""
+    def body():
+        from maskbench.inspect.predict import run_predict
+
+        run_predict(run, text, text_pair, file, out, batch_size, _console(), _console(stderr=True), step)
     _guard(body)
 
 

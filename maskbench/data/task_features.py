@@ -23,6 +23,8 @@ class Feature:
     # QA only: which example, and the char span of each context token (None outside the context)
     example: int = -1
     offsets: list = field(default_factory=list)
+    # tagging only: the position of each word's first sub-word (None: cut off by max_len, or no sub-words)
+    word_starts: list = field(default_factory=list)
 
 
 def _frame(vocab: Vocab, arch: str):
@@ -33,6 +35,7 @@ def _frame(vocab: Vocab, arch: str):
 
 def encode_texts(examples, labels: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
     index = {lab: i for i, lab in enumerate(labels)}
+    index[None] = IGNORE  # unlabelled (predict)
     start, end = _frame(vocab, arch)
     out = []
     pieces = [tok.encode_batch([ex.texts[i] for ex in examples], add_special_tokens=False)
@@ -58,16 +61,19 @@ def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_
     encs = tok.encode_batch([s.words for s in sentences], is_pretokenized=True, add_special_tokens=False)
     out = []
     for s, enc in zip(sentences, encs):
-        ids, labels, prev = [start], [IGNORE], None
+        ids, labels, starts, prev = [start], [IGNORE], [None] * len(s.words), None
         for tid, wid in zip(enc.ids, enc.word_ids):
             if len(ids) >= max_len - 1:
                 break
+            first = wid is not None and wid != prev
+            if first:
+                starts[wid] = len(ids)
             ids.append(tid)
-            labels.append(index[s.tags[wid]] if wid is not None and wid != prev else IGNORE)
+            labels.append(index[s.tags[wid]] if first and s.tags is not None else IGNORE)
             prev = wid
         ids.append(end)
         labels.append(IGNORE)
-        out.append(Feature(ids, [0] * len(ids), labels))
+        out.append(Feature(ids, [0] * len(ids), labels, word_starts=starts))
     return out
 
 

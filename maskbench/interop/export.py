@@ -17,7 +17,9 @@ import errno
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -27,7 +29,7 @@ from maskbench.interop.families import Family, family_for_shape, hf_config, rule
 TOLERANCE = 1e-4
 
 
-def _their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]:
+def their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]:
     ours = model.state_dict()
     out: dict[str, torch.Tensor] = {}
     for rule in rules(fam, model.shape):
@@ -62,19 +64,70 @@ def _fold_segments(model, fam: Family, out: dict) -> None:
         out[name] = out[name] - seg0
 
 
-def export_model(path, out: Path, console=None) -> Path:
+@dataclass
+class Built:
+    """A transformers model filled with maskbench's weights, and how to check a copy of it."""
+    hf: object
+    class_name: str
+    fam: Family
+    shape: object
+    difference: Callable  # transformers model -> largest |maskbench - transformers| output difference
+    notes: list
+
+
+def export_model(path, out: Path, console=None, step: int | None = None) -> Path:
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.interop import require_transformers
-    from maskbench.models import build_model
     from maskbench.models.source import resolve_source
+    from maskbench.train.checkpoint import TASK_RECORD, step_folder
 
     transformers = require_transformers()
     say = console.print if console else (lambda *a, **k: None)
+    if step is not None:
+        path = step_folder(Path(path).expanduser(), step)
     src = resolve_source(path, what="export")
     out = Path(out).expanduser().resolve()
     _check_target(out)
-    tok = load_tokenizer(src.tokenizer_path)
-    vocab = Vocab.from_tokenizer(tok)
+    vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
+    built, why_not = None, None
+    if src.kind == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
+        from maskbench.interop.task_export import build_task_export
+
+        built, why_not = build_task_export(Path(src.source), transformers)
+    if built is None:
+        built = _build_pretrained(src, vocab, transformers)
+    diff = built.difference(built.hf)
+    if diff > TOLERANCE:
+        raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
+                             f"nothing was written; please report it")
+    _check_target(out)
+    # A private folder of this process beside the target (same file system, so the final rename is atomic):
+    # a user's folder is never reused or deleted, and two exports to one target never share files.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export-tmp", dir=out.parent))
+    try:
+        _write_folder(built.hf, built.fam, built.shape, vocab, src, tmp)
+        reloaded = getattr(transformers, built.class_name).from_pretrained(str(tmp)).eval()
+        if built.difference(reloaded) > TOLERANCE:
+            raise MaskbenchError(f"internal: the written folder does not reload to the same outputs; nothing was "
+                                 f"kept at {out}; please report it")
+        _move_into_place(tmp, out)
+    except OSError as e:
+        raise MaskbenchError(f"export to {out} failed ({e.strerror or e}); nothing was kept there: "
+                             f"choose a folder you can write to, or free space") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours alone; gone already after a successful move
+    say(f"exported {src.source} as {built.class_name} ({built.fam.name} layout; largest output difference "
+        f"{diff:.1e}) -> {out}", markup=False, highlight=False)
+    for note in ([why_not] if why_not else []) + built.notes:
+        say(f"note: {note}", markup=False, highlight=False)
+    return out
+
+
+def _build_pretrained(src, vocab, transformers) -> Built:
+    """The pretrained model (or a fine-tuned one's backbone) as its family's pretraining class."""
+    from maskbench.models import build_model
+
     model = build_model(src.model_cfg, src.arch, vocab.size)
     src.load_into(model)
     model.eval()
@@ -92,7 +145,18 @@ def export_model(path, out: Path, console=None) -> Path:
     class_name = fam.hf_class if with_heads else fam.hf_class.replace("ForPreTraining", "Model").replace("ForMaskedLM", "Model")
     config.architectures = [class_name]
     hf = getattr(transformers, class_name)(config)
-    theirs = _their_state(model, fam, with_heads)
+    load_exactly(hf, their_state(model, fam, with_heads), fam)
+    notes = []
+    if with_heads and {"nsp_head", "pooler"} & set(random_heads):
+        notes.append(f"{src.source} had no next-sentence head; the exported one is randomly initialised (untrained)")
+    if not with_heads:
+        notes.append("this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
+                     "the folder holds the encoder (AutoModel), not a fill-mask model")
+    return Built(hf, class_name, fam, s, lambda m: max_logit_difference(model, m, vocab, src.arch, with_heads), notes)
+
+
+def load_exactly(hf, theirs: dict, fam: Family) -> None:
+    """Load a state dict that must cover the transformers model exactly (a gap is a maskbench bug)."""
     missing = set(hf.state_dict()) - set(theirs)
     unexpected = set(theirs) - set(hf.state_dict())
     if missing or unexpected:
@@ -100,36 +164,6 @@ def export_model(path, out: Path, console=None) -> Path:
                              f"{sorted(unexpected)[:3]}; please report it")
     hf.load_state_dict(theirs, strict=True)
     hf.eval()
-    diff = max_logit_difference(model, hf, vocab, src.arch, with_heads)
-    if diff > TOLERANCE:
-        raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
-                             f"nothing was written; please report it")
-    _check_target(out)
-    # A private folder of this process beside the target (same file system, so the final rename is atomic):
-    # a user's folder is never reused or deleted, and two exports to one target never share files.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export-tmp", dir=out.parent))
-    try:
-        _write_folder(hf, fam, s, vocab, src, tmp)
-        reloaded = getattr(transformers, class_name).from_pretrained(str(tmp)).eval()
-        if max_logit_difference(model, reloaded, vocab, src.arch, with_heads) > TOLERANCE:
-            raise MaskbenchError(f"internal: the written folder does not reload to the same outputs; nothing was "
-                                 f"kept at {out}; please report it")
-        _move_into_place(tmp, out)
-    except OSError as e:
-        raise MaskbenchError(f"export to {out} failed ({e.strerror or e}); nothing was kept there: "
-                             f"choose a folder you can write to, or free space") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # ours alone; gone already after a successful move
-    say(f"exported {src.source} as {class_name} ({fam.name} layout; largest output difference {diff:.1e}) -> {out}",
-        markup=False, highlight=False)
-    if with_heads and {"nsp_head", "pooler"} & set(random_heads):
-        say(f"note: {src.source} had no next-sentence head; the exported one is randomly initialised (untrained)",
-            markup=False, highlight=False)
-    if not with_heads:
-        say("note: this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
-            "the folder holds the encoder (AutoModel), not a fill-mask model", markup=False, highlight=False)
-    return out
 
 
 def _check_target(out: Path) -> None:

@@ -52,7 +52,7 @@ class ModelSource:
 
 def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     """A maskbench run / checkpoint folder, or a transformers model folder."""
-    from maskbench.train.checkpoint import latest_checkpoint, load_weights
+    from maskbench.train.checkpoint import TASK_RECORD, latest_checkpoint, load_weights
 
     path = Path(str(init)).expanduser()
     if not path.exists():
@@ -66,12 +66,30 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     if ckpt is None or not (ckpt / "config.yaml").exists():
         raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
                              f"with config.yaml) nor a transformers model folder (config.json)")
+    if (ckpt / TASK_RECORD).exists():  # a fine-tuned task model: its backbone
+        return _fine_tuned_backbone(ckpt, what)
     pre = OmegaConf.load(ckpt / "config.yaml")
     if "arch" not in pre or "model" not in pre:
         raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: {what} needs a pretraining run")
     objective = pre.corruption.name if "corruption" in pre else "unknown"
     return ModelSource(pre.model, pre.arch.name, ckpt / "tokenizer.json", str(ckpt), objective, "maskbench",
                        lambda model: load_weights(model, ckpt))
+
+
+def _fine_tuned_backbone(ckpt: Path, what: str) -> ModelSource:
+    """The backbone of a fine-tuning checkpoint (whole task model + task.json): shape and architecture from
+    task.json, weights from under `backbone.`, the objective it was pretrained with carried over."""
+    import json
+
+    from maskbench.train.checkpoint import TASK_RECORD, load_weights
+
+    try:
+        record = json.loads((ckpt / TASK_RECORD).read_text())
+        model_cfg, arch = OmegaConf.create(record["model"]), str(record["arch"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MaskbenchError(f"{what}: {ckpt}/{TASK_RECORD} is unreadable ({exc}): use another checkpoint") from None
+    return ModelSource(model_cfg, arch, ckpt / "tokenizer.json", str(ckpt), str(record.get("objective", "unknown")),
+                       "maskbench", lambda model: load_weights(model, ckpt, prefix="backbone."))
 
 
 def _transformers_source(folder: Path, cache_dir) -> ModelSource:

@@ -30,6 +30,21 @@ class Scorer:
         return {self.kind.metrics[0]: round(value, 3)}, {"metric": self.metric, "num": self.num, "den": self.den}
 
 
+class Predictor:
+    """Turns a model's outputs on input features into one JSON-ready dict per input, in input order
+    (`maskbench predict`); each kind fills `add`."""
+
+    def __init__(self, labels: list[str], examples: list, task):
+        self.labels, self.examples, self.task = labels, examples, task
+        self.out: list[dict] = []
+
+    def add(self, logits, batch, features) -> None:
+        raise NotImplementedError
+
+    def rows(self) -> list[dict]:
+        return self.out
+
+
 class TaskKind:
     name: str = ""
     formats: tuple[str, ...] = ()
@@ -85,6 +100,24 @@ class TaskKind:
 
     def scorer(self, metric: str, examples: list, task) -> Scorer:
         return Scorer(self, metric)
+
+    # -- prediction (maskbench predict) ------------------------------------------------------------------
+    input_formats: tuple[str, ...] = ()  # file suffixes predict reads for this kind, besides .txt
+
+    def from_text(self, text: str, pair: str | None):
+        """One input from the command line (--text, --text-pair)."""
+        raise NotImplementedError
+
+    def read_inputs(self, task, path, fmt: str) -> list:
+        """Inputs from a file (labels optional; fmt "txt": one input per line)."""
+        raise NotImplementedError
+
+    def labelled(self, examples: list) -> bool:
+        """Whether every input carries its gold answer (then predict also scores them)."""
+        raise NotImplementedError
+
+    def predictor(self, labels: list[str], examples: list, task) -> Predictor:
+        raise NotImplementedError
 
 
 def classification_loss(logits, y) -> tuple:

@@ -3,8 +3,9 @@ stride, the best valid span per question over its windows; official EM / F1."""
 
 from __future__ import annotations
 
+from maskbench.errors import MaskbenchError
 from maskbench.schema.task import QATask
-from maskbench.tasks.base import Scorer, TaskKind
+from maskbench.tasks.base import Predictor, Scorer, TaskKind
 
 
 class ExtractiveQA(TaskKind):
@@ -55,6 +56,31 @@ class ExtractiveQA(TaskKind):
     def scorer(self, metric, examples, task):
         return SpanScorer(self, metric, examples, task.max_answer_len)
 
+    # -- prediction ------------------------------------------------------------------------------------
+    input_formats = ("json", "jsonl")
+
+    def from_text(self, text, pair):
+        from maskbench.data.tasks import QAExample
+
+        if pair is None:
+            raise MaskbenchError("a QA model takes the question as --text and the context as --text-pair")
+        return QAExample("0", text, pair, [])
+
+    def read_inputs(self, task, path, fmt):
+        from maskbench.data.tasks import QAExample, read_plain_lines, read_qa_lines, read_squad
+
+        if fmt == "json":
+            return read_squad(path, answers_optional=True)
+        if fmt == "jsonl":
+            return read_qa_lines(path)
+        return [QAExample(str(n), q, c, []) for n, (q, c) in enumerate(read_plain_lines(path, 2, "QUESTION\tCONTEXT"))]
+
+    def labelled(self, examples):
+        return all(e.answers for e in examples)
+
+    def predictor(self, labels, examples, task):
+        return SpanPredictor(labels, examples, task)
+
 
 def best_spans(start, end, context, max_answer: int):
     """Best (i, j) with i <= j < i + max_answer inside the context, per row. Returns (i, j, score)."""
@@ -71,6 +97,26 @@ def best_spans(start, end, context, max_answer: int):
     return flat // S, flat % S, scores.view(B, -1).max(1).values
 
 
+def window_answers(logits, features, max_answer: int):
+    """The best span of each window: (feature, char start, char end, logit score, probability) per row, the
+    probability being p(start) * p(end) with each softmax over the window's context positions. Rows whose best
+    span is not in the context (no context in the window) are left out."""
+    import torch
+
+    logits = logits.float().cpu()
+    ctx = torch.zeros(logits.shape[:2], dtype=torch.bool)
+    for r, f in enumerate(features):
+        ctx[r, :len(f.offsets)] = torch.tensor([o is not None for o in f.offsets])
+    i, j, score = best_spans(logits[..., 0], logits[..., 1], ctx, max_answer)
+    p = logits.masked_fill(~ctx[..., None], float("-inf")).softmax(1)  # per window, over its context
+    rows = torch.arange(len(features))
+    prob = (p[rows, i, 0] * p[rows, j, 1]).tolist()
+    for r, f in enumerate(features):
+        if f.offsets[int(i[r])] is None:
+            continue
+        yield f, f.offsets[int(i[r])][0], f.offsets[int(j[r])][1], float(score[r]), prob[r]
+
+
 class SpanScorer(Scorer):
     """The best-scoring span of each question over all its windows, then the official EM / F1."""
 
@@ -80,20 +126,9 @@ class SpanScorer(Scorer):
         self.best: dict[int, tuple[float, str]] = {}
 
     def add(self, logits, batch, features):
-        import torch
-
-        logits = logits.cpu()
-        ctx = torch.zeros(logits.shape[:2], dtype=torch.bool)
-        for r, f in enumerate(features):
-            ctx[r, :len(f.offsets)] = torch.tensor([o is not None for o in f.offsets])
-        i, j, score = best_spans(logits[..., 0], logits[..., 1], ctx, self.max_answer)
-        for r, f in enumerate(features):
-            ex = self.examples[f.example]
-            if f.offsets[int(i[r])] is None:
-                continue
-            text = ex.context[f.offsets[int(i[r])][0]:f.offsets[int(j[r])][1]]
-            if f.example not in self.best or float(score[r]) > self.best[f.example][0]:
-                self.best[f.example] = (float(score[r]), text)
+        for f, a, b, score, _ in window_answers(logits, features, self.max_answer):
+            if f.example not in self.best or score > self.best[f.example][0]:
+                self.best[f.example] = (score, self.examples[f.example].context[a:b])
 
     def finish(self):
         from maskbench.data.squad_metric import squad_example_scores
@@ -106,3 +141,25 @@ class SpanScorer(Scorer):
                  "den": [1] * len(self.examples)}
         return {"exact_match": round(100.0 * sum(e for e, _ in per.values()) / n, 3),
                 "f1": round(100.0 * sum(f for _, f in per.values()) / n, 3)}, units
+
+
+class SpanPredictor(Predictor):
+    """{"id", "answer", "start", "end", "score"} per question: the span chosen as evaluation chooses it (best
+    start + end logit over all windows), its character span in the context (end exclusive) and probability."""
+
+    def __init__(self, labels, examples, task):
+        super().__init__(labels, examples, task)
+        self.best: dict[int, tuple] = {}
+
+    def add(self, logits, batch, features):
+        for f, a, b, score, prob in window_answers(logits, features, self.task.max_answer_len):
+            if f.example not in self.best or score > self.best[f.example][0]:
+                self.best[f.example] = (score, a, b, prob)
+
+    def rows(self):
+        out = []
+        for n, ex in enumerate(self.examples):
+            _, a, b, prob = self.best.get(n, (None, None, None, None))
+            out.append({"id": ex.qid, "answer": ex.context[a:b] if a is not None else "", "start": a, "end": b,
+                        "score": prob})
+        return out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from maskbench.errors import MaskbenchError
 from maskbench.schema.task import SentenceTask
-from maskbench.tasks.base import TaskKind, classification_loss
+from maskbench.tasks.base import Predictor, TaskKind, classification_loss
 
 
 class SentenceClassification(TaskKind):
@@ -60,3 +61,38 @@ class SentenceClassification(TaskKind):
     def units(self, logits, batch):
         right = (logits.argmax(-1) == batch.labels).long()
         return right.tolist(), [1] * len(right)
+
+    # -- prediction ------------------------------------------------------------------------------------
+    input_formats = ("tsv", "csv", "jsonl")
+
+    def from_text(self, text, pair):
+        from maskbench.data.tasks import TextExample
+
+        if (pair is None) != (self.n_fields == 1):
+            raise MaskbenchError("a sentence-pair model takes --text and --text-pair" if self.n_fields == 2 else
+                                 "a single-sentence model takes --text alone: drop --text-pair")
+        return TextExample([text] if pair is None else [text, pair], None)
+
+    def read_inputs(self, task, path, fmt):
+        from maskbench.data.tasks import TextExample, read_plain_lines, read_text_examples
+
+        if fmt != "txt":
+            return read_text_examples(path, fmt, list(task.text_fields), task.label_field, labels_optional=True)
+        return [TextExample(parts, None) for parts in read_plain_lines(path, self.n_fields, "\t".join(
+            ["TEXT"] * self.n_fields))]
+
+    def labelled(self, examples):
+        return all(e.label is not None for e in examples)
+
+    def predictor(self, labels, examples, task):
+        return ClassPredictor(labels, examples, task)
+
+
+class ClassPredictor(Predictor):
+    """{"label": the most probable label, "probs": {label: probability}} per input."""
+
+    def add(self, logits, batch, features):
+        probs = logits.float().softmax(-1).tolist()
+        for row in probs:
+            best = max(range(len(row)), key=row.__getitem__)
+            self.out.append({"label": self.labels[best], "probs": dict(zip(self.labels, row))})

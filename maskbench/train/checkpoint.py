@@ -2,7 +2,8 @@
 
 A checkpoint folder holds model.safetensors (weights), trainer.pt (optimiser + RNG states),
 state.json (step, tokens seen, wall time), config.yaml (resolved config) and tokenizer.json, so it
-rebuilds its model alone. Written to a temporary folder and renamed: a kill never leaves a torn one.
+rebuilds its model alone; a fine-tuning's also holds task.json (`TASK_RECORD`: the task, its label names
+and the backbone's shape), so the whole task model rebuilds alone (maskbench/tasks/saved.py). Written to a temporary folder and renamed: a kill never leaves a torn one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from maskbench.runs.rundir import sha256_file
 
 _STEP = re.compile(r"^step-(\d+)$")
 _CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")
+TASK_RECORD = "task.json"
 
 
 def damage(folder: Path) -> str | None:
@@ -116,7 +118,8 @@ def _weights(model) -> dict:
 
 
 def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_yaml: str, tokenizer_json: Path,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, files: dict[str, str] | None = None) -> Path:
+    """`extra`: more fields of state.json; `files`: more text files (name -> content), checksummed like the rest."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -133,9 +136,11 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
         torch.save(trainer, tmp / "trainer.pt")
         (tmp / "config.yaml").write_text(config_yaml)
         shutil.copy(tokenizer_json, tmp / "tokenizer.json")
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
         # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
-        files = {name: sha256_file(tmp / name) for name in _CHECKED}
-        (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": files}, indent=1))
+        sums = {name: sha256_file(tmp / name) for name in (*_CHECKED, *(files or {}))}
+        (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": sums}, indent=1))
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)  # a torn checkpoint is never left to be mistaken for one
         if _disk_full(exc):
@@ -172,6 +177,16 @@ def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return [(n, p) for n, p in _all_steps(run_dir) if (p / "state.json").exists()]
 
 
+def step_folder(run_dir: Path, step: int) -> Path:
+    """The kept checkpoint of `step` of a run (one line naming the kept steps if there is none)."""
+    folder = Path(run_dir) / "checkpoints" / f"step-{step:06d}"
+    if not (folder / "model.safetensors").is_file():
+        kept = ", ".join(str(n) for n, _ in step_checkpoints(run_dir)) or "none"
+        raise MaskbenchError(f"{run_dir} has no checkpoint of step {step}: its kept steps are {kept} "
+                             f"(train.keep_checkpoints sets how many are kept)")
+    return folder
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     final = Path(run_dir) / "checkpoints" / "final"
     if (final / "state.json").exists():
@@ -185,8 +200,9 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def load_weights(model, folder: Path) -> None:
-    """Load model.safetensors into `model`; a checkpoint from another model is a one-line error."""
+def load_weights(model, folder: Path, prefix: str = "") -> None:
+    """Load model.safetensors into `model`; a checkpoint from another model is a one-line error.
+    `prefix`: take only the weights under it (a fine-tuned task model's `backbone.`), without it."""
     from safetensors.torch import load_file
 
     path = Path(folder) / "model.safetensors"
@@ -194,6 +210,8 @@ def load_weights(model, folder: Path) -> None:
         raise MaskbenchError(f"{folder} is not a maskbench checkpoint (no model.safetensors): "
                              f"point at a run folder or checkpoints/<name>/")
     tensors = load_file(str(path))
+    if prefix:
+        tensors = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
     own = model.state_dict()
     # An ELECTRA pretraining keeps its generator and replaced-token head; a plain encoder (fine-tuning,
     # probes, compare) is the discriminator and takes the rest.

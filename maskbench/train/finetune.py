@@ -7,16 +7,13 @@ import json
 import time
 from pathlib import Path
 
-import torch
-from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import to_yaml, with_changes
 from maskbench.data.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
-from maskbench.models import build_model, count_params
-from maskbench.models.heads import TaskModel
+from maskbench.models import count_params
 from maskbench.models.source import ModelSource, resolve_source
 from maskbench.runs.lock import run_lock
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
@@ -24,8 +21,9 @@ from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
 from maskbench.tasks.evaluate import evaluate_all, task_terms
 from maskbench.tasks.loading import TaskData, load_task
-from maskbench.train.checkpoint import (TrainState, clean_leftovers, latest_step_checkpoint, prune_checkpoints,
-                                        save_checkpoint)
+from maskbench.tasks.saved import build_task_model, task_record
+from maskbench.train.checkpoint import (TASK_RECORD, TrainState, clean_leftovers, latest_step_checkpoint,
+                                        prune_checkpoints, save_checkpoint)
 from maskbench.train.distributed import Dist
 from maskbench.train.loop import LoopHooks
 from maskbench.train.optim import build_optimizer
@@ -83,13 +81,9 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     clean_leftovers(run_dir)
     ckpt = latest_step_checkpoint(run_dir, say) if t.resume else None
 
-    torch.manual_seed(cfg.seed)  # same seed -> same head init and dropout for pretrained and scratch
-    net = build_model(OmegaConf.merge(backbone.model_cfg, {"dropout": task.dropout}), backbone.arch, vocab.size)
-    backbone.load_into(net)
-    torch.manual_seed(cfg.seed + 1)
-    model = TaskModel(net, kind.sentence_level, kind.head_size(data.labels), task.dropout,
-                      kind.pooling(task), freeze=task.freeze,
-                      probe_layer=task.probe_layer).to(device)
+    # same seed -> same head init and dropout for pretrained and scratch
+    model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, task, cfg.seed,
+                             backbone.load_into).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
     state = resume_state(ckpt, model, optimizer, metrics, say)  # resume as in pretraining
@@ -112,10 +106,12 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
         last_units.update(units)
         return out
 
-    def save(st: TrainState, final: bool):  # step-N: the whole task model and optimiser (resume); final: backbone
+    record = task_record(task, kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
+
+    def save(st: TrainState, final: bool):  # the whole task model; step-N also the optimiser (resume)
         name = "final" if final else f"step-{st.step:06d}"
-        save_checkpoint(run_dir / "checkpoints" / name, model.backbone if final else model, None if final else optimizer,
-                        st, config_yaml, run_dir / "tokenizer.json", {"params": params, "task": task.name})
+        save_checkpoint(run_dir / "checkpoints" / name, model, None if final else optimizer, st, config_yaml,
+                        run_dir / "tokenizer.json", {"params": params, "task": task.name}, {TASK_RECORD: record})
         if not final:
             prune_checkpoints(run_dir, t.keep_checkpoints)
 

@@ -1,0 +1,115 @@
+"""A fine-tuned task model on disk, and rebuilt from it alone.
+
+Every checkpoint of a fine-tuning holds the whole task model (backbone, head) and `task.json`: the task's
+resolved config, its kind, the label names, and the backbone's architecture and shape. From that one
+folder `maskbench predict`, `maskbench export` and `init=` of a new fine-tuning (which takes the backbone)
+rebuild what they need, without the pretraining run or the task's files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from maskbench.errors import MaskbenchError
+from maskbench.tasks import TaskKind, task_kind
+
+RECORD_VERSION = 1
+
+
+def task_record(task, kind: TaskKind, labels: list[str], backbone) -> str:
+    """task.json of a fine-tuning checkpoint (`backbone`: its models.source.ModelSource)."""
+    return json.dumps({"version": RECORD_VERSION, "kind": kind.name, "labels": list(labels), "arch": backbone.arch,
+                       "model": OmegaConf.to_container(backbone.model_cfg, resolve=True),
+                       "task": OmegaConf.to_container(task, resolve=True),
+                       "objective": backbone.objective, "init_source": backbone.source}, indent=1)
+
+
+def build_task_model(model_cfg, arch: str, vocab_size: int, kind: TaskKind, labels: list[str], task, seed: int = 0,
+                     load_backbone=None):
+    """The task model of a fine-tuning: the backbone (weights from `load_backbone`, else random), then the
+    head. Seeded so that pretrained and scratch twins get the same head and dropout."""
+    import torch
+
+    from maskbench.models import build_model
+    from maskbench.models.heads import TaskModel
+
+    torch.manual_seed(seed)
+    net = build_model(OmegaConf.merge(model_cfg, {"dropout": task.dropout}), arch, vocab_size)
+    if load_backbone is not None:
+        load_backbone(net)
+    torch.manual_seed(seed + 1)
+    return TaskModel(net, kind.sentence_level, kind.head_size(labels), task.dropout, kind.pooling(task),
+                     freeze=task.freeze, probe_layer=task.probe_layer)
+
+
+@dataclass
+class SavedTaskModel:
+    model: object           # models.heads.TaskModel, in eval mode
+    tok: object
+    vocab: object
+    task: object            # the task's resolved config (DictConfig)
+    kind: TaskKind
+    labels: list[str]
+    arch: str
+    model_cfg: object       # the backbone's shape (DictConfig)
+    checkpoint: Path
+
+
+def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Path:
+    """The checkpoint folder of a fine-tuning: the given one, or a run's final (else newest) one, or its
+    step-N with `step`."""
+    from maskbench.train.checkpoint import TASK_RECORD, damage, latest_checkpoint, step_folder
+
+    path = Path(str(path)).expanduser()
+    if not path.exists():
+        raise MaskbenchError(f"{what}: {path} does not exist: give a fine-tuning run folder (maskbench finetune ...)")
+    if step is not None:
+        ckpt = step_folder(path, step)
+    else:
+        ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
+    if ckpt is None:
+        raise MaskbenchError(f"{path} has no checkpoint: give a fine-tuning run or one of its checkpoints/*/ folders")
+    if not (ckpt / TASK_RECORD).exists():
+        fine_tuned = (ckpt / "config.yaml").exists() and "task" in OmegaConf.load(ckpt / "config.yaml")
+        if fine_tuned:
+            raise MaskbenchError(f"{ckpt} was fine-tuned before maskbench kept the task head (it holds the backbone "
+                                 f"only): fine-tune it again to {what} with it")
+        raise MaskbenchError(f"{ckpt} is a pretraining checkpoint, which has no task head: {what} needs a "
+                             f"fine-tuning run (maskbench finetune init={path} task=...)")
+    why = damage(ckpt)
+    if why:
+        raise MaskbenchError(f"{ckpt} is damaged ({why}): use another of the run's checkpoints (--step)")
+    return ckpt
+
+
+def read_record(ckpt: Path) -> dict:
+    from maskbench.train.checkpoint import TASK_RECORD
+
+    try:
+        record = json.loads((Path(ckpt) / TASK_RECORD).read_text())
+        task_kind(record["kind"])
+        return record
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MaskbenchError(f"{ckpt}/{TASK_RECORD} is unreadable ({exc}): use another of the run's "
+                             f"checkpoints") from None
+
+
+def load_task_model(path, step: int | None = None, what: str = "predict") -> SavedTaskModel:
+    """The whole fine-tuned model of a run or checkpoint folder, with its tokenizer and label names."""
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.train.checkpoint import load_weights
+
+    ckpt = task_checkpoint(path, step, what)
+    record = read_record(ckpt)
+    kind, task = task_kind(record["kind"]), OmegaConf.create(record["task"])
+    model_cfg = OmegaConf.create(record["model"])
+    tok = load_tokenizer(ckpt / "tokenizer.json")
+    vocab = Vocab.from_tokenizer(tok)
+    model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"], task)
+    load_weights(model, ckpt)
+    model.eval()
+    return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, ckpt)
