@@ -201,3 +201,115 @@ def test_older_fine_tuning_runs_keep_loading_as_backbones(fine_tuned, tmp_path):
     assert src.pretrained
     res = CliRunner().invoke(app, ["predict", str(old), "--text", "a"])
     assert res.exit_code == 2 and "before maskbench kept the task head" in res.output
+
+
+# ---------------------------------------------------------------- export to transformers task classes
+def _predict_rows(run, args):
+    res = CliRunner().invoke(app, ["predict", str(run), *args])
+    assert res.exit_code == 0, res.output
+    return [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+
+
+def _export(run, out, *extra):
+    res = CliRunner().invoke(app, ["export", str(run), "-o", str(out), *extra])
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("task", ["sst2", "nli"])
+def test_exported_classifier_pipeline_gives_predicts_labels_and_scores(fine_tuned, task, tmp_path):
+    pytest.importorskip("transformers")
+    from transformers import pipeline
+
+    run, cfg = fine_tuned(task, "encoder")
+    said = _export(run, tmp_path / "hf")
+    assert "as MegatronBertForSequenceClassification" in said
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert list(config["id2label"].values()) == json.loads((run / "labels.json").read_text())
+    examples = _saved_inputs(run, cfg)[:20]
+    rows = [_predict_rows(run, ["--text", e.texts[0]] + (["--text-pair", e.texts[1]] if len(e.texts) == 2 else []))[0]
+            for e in examples]
+    pipe = pipeline("text-classification", model=str(tmp_path / "hf"))
+    for e, row in zip(examples, rows):
+        got = pipe(e.texts[0] if len(e.texts) == 1 else {"text": e.texts[0], "text_pair": e.texts[1]}, top_k=None)
+        assert got[0]["label"] == row["label"]
+        for g in got:
+            assert g["score"] == pytest.approx(row["probs"][g["label"]], abs=1e-4)
+
+
+def _saved_inputs(run, cfg):
+    from maskbench.inspect.predict import read_inputs
+    from maskbench.tasks.saved import load_task_model
+
+    return read_inputs(load_task_model(run), None, None, cfg.task.eval_file)
+
+
+def test_exported_tagger_pipeline_gives_predicts_tags_and_scores(fine_tuned, tmp_path):
+    pytest.importorskip("transformers")
+    from transformers import pipeline
+
+    run, cfg = fine_tuned("pos", "encoder")
+    assert "as MegatronBertForTokenClassification" in _export(run, tmp_path / "hf")
+    pipe = pipeline("token-classification", model=str(tmp_path / "hf"), aggregation_strategy="first")
+    sentences = ["the city has a river", "a river has the city", "the river", "a city has a river has a city"]
+    for words in sentences * 5:
+        row = _predict_rows(run, ["--text", words])[0]
+        got = pipe(words)
+        assert [g["word"] for g in got] == row["words"]  # one entity per word (the tags are not B-/I- spans)
+        assert [g["entity_group"] for g in got] == row["tags"]
+        assert [float(g["score"]) for g in got] == pytest.approx(row["scores"], abs=1e-4)
+
+
+def test_exported_qa_model_gives_predicts_answers(fine_tuned, tmp_path):
+    """transformers 5 has no question-answering pipeline: its model's start/end logits, read with the same
+    rule (best start + end over the context), give predict's answers and scores."""
+    pytest.importorskip("transformers")
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from maskbench.tasks.qa import best_spans
+
+    run, cfg = fine_tuned("qa", "encoder")
+    assert "as MegatronBertForQuestionAnswering" in _export(run, tmp_path / "hf")
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(tmp_path / "hf")).eval()
+    ctx = ["The river runs to the south.", "The school is in the north.", "The city has a river to the south."]
+    questions = ["Where does the river run?", "Where is the school?", "What does the city have?", "Where is it?"]
+    for q in questions * 2:
+        for c in ctx:
+            row = _predict_rows(run, ["--text", q, "--text-pair", c])[0]
+            enc = tok(q, c, return_offsets_mapping=True, return_tensors="pt")
+            with torch.no_grad():
+                out = model(input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"])
+            in_ctx = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
+            i, j, _ = (int(x) for x in best_spans(out.start_logits, out.end_logits, in_ctx, cfg.task.max_answer_len))
+            offsets = enc["offset_mapping"][0]
+            assert c[int(offsets[i][0]):int(offsets[j][1])] == row["answer"]
+            p_start = out.start_logits.masked_fill(~in_ctx, float("-inf")).softmax(-1)[0, i]
+            p_end = out.end_logits.masked_fill(~in_ctx, float("-inf")).softmax(-1)[0, j]
+            assert float(p_start * p_end) == pytest.approx(row["score"], abs=1e-4)
+
+
+@pytest.mark.parametrize("task, arch, extra, needle", [
+    ("sst2", "encoder_decoder", (), "shift it right"),
+    ("sst2", "encoder", ("task.pooling=mean",), "task.pooling=mean averages"),
+    ("pos", "encoder", ("task.freeze=true", "task.probe_layer=1"), "it reads layer 1"),
+])
+def test_heads_without_an_exact_class_are_named_in_one_line(fine_tuned, task, arch, extra, needle, tmp_path):
+    pytest.importorskip("transformers")
+    run, _ = fine_tuned(task, arch, extra)
+    said = _export(run, tmp_path / "hf")
+    assert f"note: the {'classification' if task == 'sst2' else 'tagging'} head was not exported" in said
+    assert needle in said
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert not config["architectures"][0].endswith(("SequenceClassification", "TokenClassification"))
+
+
+def test_export_step_takes_a_kept_checkpoint(fine_tuned, tmp_path):
+    pytest.importorskip("transformers")
+    run, _ = fine_tuned("sst2", "encoder", ("train.ckpt_every=10", "train.keep_checkpoints=2"))
+    steps = sorted(p.name for p in (run / "checkpoints").glob("step-*"))
+    n = int(steps[-1].split("-")[1])
+    said = _export(run, tmp_path / "hf", "--step", str(n))
+    assert f"{steps[-1]} as MegatronBertForSequenceClassification" in said
+    res = CliRunner().invoke(app, ["export", str(run), "-o", str(tmp_path / "x"), "--step", "3"])
+    assert res.exit_code == 2 and "no checkpoint of step 3" in res.output
