@@ -5,6 +5,7 @@ No torch here: `maskbench --help` and `config show` stay fast.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -125,6 +126,10 @@ def _nearest_key(key: str, root: str) -> str:
 
 def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pretrain") -> MaskbenchError:
     msg = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # Hydra looked the key up as a file
+        key = next((ov.split("=")[0] for ov in overrides if len(ov.split("=")[0]) > 200), "?")
+        return MaskbenchError(f"unknown config option '{key[:40]}…' ({len(key):,} characters): see "
+                              f"`maskbench config show` for valid keys")
     m = re.search(r"Could not find '([^']+)/([^']+)'", msg)
     if m:
         group, value = m.group(1), m.group(2)

@@ -104,3 +104,28 @@ def _perturb(model):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
+
+
+def t5_folder(corpus: Path, out: Path, n_extra: int = 20) -> Path:
+    """T5ForConditionalGeneration + a T5-style tokenizer: <pad>=0 </s>=1 <unk>=2, words, then <extra_id_N>
+    numbered downwards from the last id (as T5's own: <extra_id_0> is the highest)."""
+    import transformers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    torch.manual_seed(3)
+    vocab = ["<pad>", "</s>", "<unk>"] + _words(corpus, 400)
+    extra = [f"<extra_id_{i}>" for i in reversed(range(n_extra))]
+    backend = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab + extra)}, unk_token="<unk>"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.add_special_tokens(["<pad>", "</s>", "<unk>", *extra])
+    backend.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                           special_tokens=[("</s>", 1)])
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="</s>", pad_token="<pad>",
+                                               unk_token="<unk>", additional_special_tokens=extra[::-1])
+    tok.save_pretrained(str(out))
+    model = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=len(vocab) + n_extra, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2, dropout_rate=0.0,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+    model.save_pretrained(str(out))
+    return out

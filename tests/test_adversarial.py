@@ -602,3 +602,91 @@ def test_foreign_models_that_maskbench_cannot_hold_exactly_are_refused(corpus_fi
     (folder / "config.json").write_text(json.dumps({**cfg, "is_decoder": True}))
     with pytest.raises(MaskbenchError, match="is_decoder=true"):
         resolve_source(folder, tmp_path / "cache")
+
+
+def test_an_unreachable_tracking_server_is_one_line_within_seconds(tiny_overrides, monkeypatch):
+    import time
+
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # the discard port: nothing listens
+    start = time.time()
+    with pytest.raises(MaskbenchError, match="MLFLOW_TRACKING_URI=http://127.0.0.1:9 cannot be reached"):
+        load_config(tiny_overrides + ["run.loggers=[jsonl,mlflow]"])
+    assert time.time() - start < 10
+
+
+def _hub_dict(folder):
+    datasets = pytest.importorskip("datasets")
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict({"sentence": ["good film", "bad film"] * 10, "label": [1, 0] * 10}),
+        "validation": datasets.Dataset.from_dict({"sentence": [], "label": []}),
+    }).save_to_disk(str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("hf:{d}@validation", "the split has no rows"),
+    ("hf:{d}@", "the split after '@' is empty: write hf:{d}@train"),
+])
+def test_hub_split_messages(tmp_path, spec, needle):
+    from maskbench.data.hub import task_dataset
+
+    d = _hub_dict(tmp_path / "ds")
+    with pytest.raises(MaskbenchError) as err:
+        task_dataset(spec.format(d=d))
+    assert needle.format(d=d) in str(err.value)
+
+
+def test_a_dataset_folder_named_with_at_is_the_folder(tmp_path):
+    from maskbench.data.hub import parse
+
+    folder = tmp_path / "v1@2024"
+    folder.mkdir()
+    ref = parse(f"hf:{folder}")
+    assert ref.name == str(folder) and ref.split is None and ref.is_local
+
+
+def test_reader_errors_name_the_users_file_not_the_cache(tiny_overrides, tmp_path):
+    from maskbench.data.tokenizer import Vocab
+    from maskbench.tasks.loading import load_task
+
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "ds"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sentence": ["a", "b"], "label": ["x", "y"]}),
+                          "test": datasets.Dataset.from_dict({"sentence": ["a"], "label": ["z"]})}
+                         ).save_to_disk(str(folder))
+    cfg = load_config([o for o in tiny_overrides if not o.startswith("experiment=")] +
+                      [f"task.train_file=hf:{folder}@train", f"task.eval_file=hf:{folder}@test"], root="finetune")
+    from maskbench.data.cache import build_cache, load_cache_tokenizer
+
+    tok = load_cache_tokenizer(build_cache(cfg.data))
+    with pytest.raises(MaskbenchError) as err:
+        load_task(cfg.task, tok, Vocab.from_tokenizer(tok), "encoder", cfg.data.cache_dir)
+    assert f"hf:{folder}@test" in str(err.value) and "label 'z'" in str(err.value) and "/hub/" not in str(err.value)
+    cfg = load_config([o for o in tiny_overrides if not o.startswith("experiment=")] +
+                      [f"task.train_file=hf:{folder}@train", f"task.eval_file=hf:{folder}@train",
+                       f"task.extra_eval=[{tmp_path / 'missing.tsv'}]"], root="finetune")
+    with pytest.raises(MaskbenchError, match=r"task.extra_eval \(missing\): .*missing.tsv does not exist: fix "
+                                             r"task.extra_eval"):
+        load_task(cfg.task, tok, Vocab.from_tokenizer(tok), "encoder", cfg.data.cache_dir)
+
+
+@pytest.mark.parametrize("over, needle", [
+    (["train." + "k" * 3000 + "=1"], "(3,006 characters)"),
+    (["run.name=" + "k" * 3000], "at most 200 characters"),
+])
+def test_absurd_keys_and_names_are_one_line(tiny_overrides, over, needle):
+    with pytest.raises(MaskbenchError) as err:
+        load_config(tiny_overrides + over)
+    assert needle in str(err.value) and len(str(err.value)) < 300
+
+
+def test_init_with_an_objective_of_the_other_architecture_names_the_ones_that_fit(tiny_overrides, corpus_file,
+                                                                                   tmp_path):
+    from hf_models import bert_folder
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    cfg = load_config(tiny_overrides + [f"init={folder}", "corruption=t5_span", "arch=encoder_decoder"])
+    with pytest.raises(MaskbenchError, match="is an encoder model, and corruption=t5_span needs encoder_decoder: "
+                                             "choose one of bert_mlm, bert_mlm_nsp, electra, span_mlm"):
+        run_pretrain(cfg)

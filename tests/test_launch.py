@@ -72,3 +72,61 @@ def test_launcher_errors_are_one_line(tiny_overrides):
         load_config(tiny_overrides + ["sweep.launcher=cloud"])
     with pytest.raises(MaskbenchError, match="sweep.jobs=0"):
         load_config(tiny_overrides + ["sweep.jobs=0"])
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if text in (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    out.append(int(p.name))
+            except OSError:
+                pass
+    return out
+
+
+def _train_steps(run_dir) -> int:
+    try:
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return 0
+    return max([json.loads(x).get("step", 0) for x in lines if '"train"' in x] or [0])
+
+
+def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_overrides, tmp_path):
+    """SIGTERM to the sweep: within seconds no process of it is left; the same command then finishes exactly."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "s"
+    over = tiny_overrides + ["corruption=bart_infill", "seed=1,2", "arch=encoder_decoder", f"sweep.dir={root}",
+                             "sweep.launcher=local", "sweep.jobs=2", "train.max_steps=800", "train.ckpt_every=100",
+                             "train.eval_every=500"]
+    cmd = [sys.executable, "-m", "maskbench", "sweep", *over]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # both jobs training
+        runs = list((root / "pretrain").glob("*")) if (root / "pretrain").is_dir() else []
+        if len(runs) == 2 and all(_train_steps(r) >= 20 for r in runs):
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"the jobs did not start: {proc.communicate()[1][-2000:]}")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "sweep interrupted: 2 running job(s) stopped" in err and "Traceback" not in err, err
+    time.sleep(1)
+    assert _processes_mentioning(str(root)) == []  # no wrapper or training process of the sweep left
+    assert all(not (r / "summary.json").exists() for r in runs)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for r in runs:
+        steps = [json.loads(x)["step"] for x in (r / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+        assert steps == sorted(set(steps)) and steps[-1] == 800  # resumed: no step twice, none missing at the end

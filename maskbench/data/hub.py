@@ -46,7 +46,12 @@ class HubRef:
 
 def parse(spec: str) -> HubRef:
     body = str(spec)[len(PREFIX):]
-    body, _, split = body.rpartition("@") if "@" in body else (body, "", "")
+    if Path(body).expanduser().is_dir():  # a folder whose name holds '@' or ':' (v1@2024) is the folder
+        return HubRef(str(spec), body, None, None)
+    body, at, split = body.rpartition("@") if "@" in body else (body, "", "")
+    if at and not split:
+        raise MaskbenchError(f"{spec}: the split after '@' is empty: write {spec}train (or the split you want), "
+                             f"or drop the '@'")
     name, config = body, None
     if not Path(body).expanduser().is_dir() and ":" in body:
         name, _, config = body.partition(":")
@@ -76,11 +81,15 @@ def _load(ref: HubRef, default_split: str | None, streaming: bool):
     datasets = _datasets()
     path = Path(ref.name).expanduser()
     try:
-        if ref.is_local and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
+        if ref.is_local and ref.split and (path / "dataset_dict.json").exists() and (path / ref.split).is_dir():
+            loaded = datasets.load_from_disk(str(path / ref.split))  # this split alone: another may be unreadable
+        elif ref.is_local and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
             loaded = datasets.load_from_disk(str(path))
         else:
             loaded = datasets.load_dataset(str(path) if ref.is_local else ref.name, ref.config,
                                            streaming=streaming and not ref.is_local)
+    except IndexError:  # datasets' own error for a saved split with no data files
+        raise MaskbenchError(f"{ref.spec}: the split has no rows: choose a split with data") from None
     except (ConnectionError, OSError) as exc:
         if ref.is_local:
             raise MaskbenchError(f"{ref.spec}: the folder could not be read as a dataset "
@@ -94,14 +103,20 @@ def _load(ref: HubRef, default_split: str | None, streaming: bool):
                                  f"with network, or give a local folder hf:DIR") from None
         raise MaskbenchError(f"{ref.spec}: {first}") from None
     if not isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-        return loaded
+        return _with_rows(loaded, ref, datasets)
     splits = list(loaded.keys())
     split = ref.split or (splits[0] if len(splits) == 1 else default_split)
     if split is None:
         raise MaskbenchError(f"{ref.spec}: name a split: it has {', '.join(splits)} (e.g. {ref.spec}@{splits[0]})")
     if split not in loaded:
         raise MaskbenchError(f"{ref.spec}: unknown split '{split}': it has {', '.join(splits)}")
-    return loaded[split]
+    return _with_rows(loaded[split], ref, datasets)
+
+
+def _with_rows(ds, ref: HubRef, datasets):
+    if isinstance(ds, datasets.Dataset) and len(ds) == 0:
+        raise MaskbenchError(f"{ref.spec}: the split has no rows: choose a split with data")
+    return ds
 
 
 def _columns(ds) -> list[str]:

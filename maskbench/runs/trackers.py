@@ -117,13 +117,31 @@ class MLflow:
 
 
 def check_trackers_installed(names) -> None:
-    """Fail before any work when a requested tracker's package is missing."""
+    """Fail before any work when a requested tracker's package is missing, or its server cannot be reached."""
     import importlib.util
 
     modules = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
     for name in names:
         if name in modules and importlib.util.find_spec(modules[name]) is None:
             raise _missing(name)
+    if "mlflow" in names:
+        check_reachable(os.environ.get("MLFLOW_TRACKING_URI") or "", "MLFLOW_TRACKING_URI",
+                        "start the server, or unset MLFLOW_TRACKING_URI to log into RUN/mlruns")
+
+
+def check_reachable(uri: str, what: str, fix: str, timeout_s: float = 3.0) -> None:
+    """An http(s) tracking server must accept a connection within seconds (the client itself retries for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise MaskbenchError(f"{what}={uri} cannot be reached ({exc.strerror or exc or 'timed out'}): {fix}") from None
 
 
 def open_trackers(cfg, run_dir: Path) -> list:

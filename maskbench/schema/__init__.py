@@ -93,6 +93,11 @@ def as_object(group: str, node, cfg=None):
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), node))
 
 
+def typed_group(group: str, node, cfg=None):
+    """One group merged into its schema and checked (a typed DictConfig), outside a full config."""
+    return _typed_group(group, node, cfg if cfg is not None else {})[0]
+
+
 def _typed_group(group: str, node, cfg):
     """(the group merged into its schema, as a DictConfig; the same as a checked schema object)."""
     from omegaconf import OmegaConf

@@ -88,3 +88,6 @@ class RunConfig:
             raise MaskbenchError(f"run.loggers={list(self.loggers)} must be a list of {', '.join(LOGGERS)}, "
                                  f"e.g. run.loggers=[jsonl,tensorboard]")
         check_trackers_installed(self.loggers)
+        if self.name and (len(self.name) > 200 or "/" in self.name):  # one folder name, within file-system limits
+            raise MaskbenchError(f"run.name='{self.name[:40]}{'…' if len(self.name) > 40 else ''}' must be one folder name of at most 200 characters "
+                                 f"(without '/'): for a path, use run.dir")

@@ -40,15 +40,28 @@ def task_file(spec, task, kind: TaskKind, cache_dir=None) -> tuple[str, str, dic
     return str(resolve_builtin(spec, cache_dir)), task.format, kind.columns(task)
 
 
+def read_task_file(spec, task, kind: TaskKind, key: str, cache_dir=None) -> list:
+    """The examples of one task file, errors naming the file as the user wrote it (`hf:glue:sst2@train`, not the
+    cache file it was converted into) and the option that sets it (`key`)."""
+    path, fmt, cols = task_file(spec, task, kind, cache_dir)
+    if not Path(path).is_file():
+        raise MaskbenchError(f"{key}: {spec} does not exist: fix {key} (the shared data sets are found through "
+                             f"MASKBENCH_DATA, the folder holding sst2/, ud_ewt/, snli/, squad/)")
+    try:
+        return kind.read(task, path, fmt, cols)
+    except MaskbenchError as exc:
+        if str(path) == str(spec):
+            raise
+        raise MaskbenchError(str(exc).replace(str(path), str(spec))) from None
+
+
 def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
     kind = task_kind(task.kind)
-    train_file, train_fmt, train_cols = task_file(task.train_file, task, kind, cache_dir)
-    eval_file, eval_fmt, eval_cols = task_file(task.eval_file, task, kind, cache_dir)
-    train = kind.read(task, train_file, train_fmt, train_cols)
-    dev = kind.read(task, eval_file, eval_fmt, eval_cols)[:task.max_eval_examples]
-    labels = kind.label_names(train, task, train_file)
-    kind.check_labels(train, labels, train_file)
-    kind.check_labels(dev, labels, eval_file)
+    train = read_task_file(task.train_file, task, kind, "task.train_file", cache_dir)
+    dev = read_task_file(task.eval_file, task, kind, "task.eval_file", cache_dir)[:task.max_eval_examples]
+    labels = kind.label_names(train, task, task.train_file)
+    kind.check_labels(train, labels, task.train_file)
+    kind.check_labels(dev, labels, task.eval_file)
     extra = [_extra_eval(item, task, kind, labels, tok, vocab, arch, cache_dir) for item in task.extra_eval or []]
     names = [e.name for e in extra]
     if len(set(names)) != len(names):
@@ -70,8 +83,7 @@ def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir)
         view = OmegaConf.merge(task, {k: v for k, v in spec.items() if k != "file"})
     except Exception as exc:  # a key the task does not have
         raise MaskbenchError(f"task.extra_eval item {name}: {str(exc).splitlines()[0]} (use the task's own keys)") from None
-    path, fmt, cols = task_file(spec["file"], view, kind, cache_dir)
-    examples = kind.relabel(kind.read(view, path, fmt, cols), mapping)
+    examples = kind.relabel(read_task_file(spec["file"], view, kind, f"task.extra_eval ({name})", cache_dir), mapping)
     examples = examples[:view.get("max_eval_examples")]
-    kind.check_labels(examples, labels, path)
+    kind.check_labels(examples, labels, spec["file"])
     return EvalSet(name, kind.encode(examples, labels, tok, vocab, arch, view, train=False), examples)

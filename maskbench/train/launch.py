@@ -11,6 +11,8 @@ Checkpointable), and its next start resumes from that checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
 from pathlib import Path
 
@@ -104,29 +106,85 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
     gpus_free = list(range(n_gpus))
     from rich.live import Live
 
-    with Live(_table(pending, running, finished), console=console, refresh_per_second=2, transient=False) as live:
-        while pending or running:
-            while pending and len(running) < jobs_at_once:
-                point, cfg, name = pending.pop(0)
-                ex = local_executor(cfg, root, name)
-                gpu = gpus_free.pop(0) if gpus_free else None
-                if gpu is not None:
-                    ex.update_parameters(visible_gpus=(gpu,))
-                running.append((name, ex.submit(PointJob(point, root, overrides, runtime)), gpu))
-            time.sleep(0.5)
-            for item in list(running):
-                if item[1].done():
-                    running.remove(item)
-                    finished.append(item)
-                    if item[2] is not None:
-                        gpus_free.append(item[2])
-            live.update(_table(pending, running, finished))
+    try:
+        with _sigterm_as_interrupt(), Live(_table(pending, running, finished), console=console,
+                                           refresh_per_second=2, transient=False) as live:
+            while pending or running:
+                while pending and len(running) < jobs_at_once:
+                    point, cfg, name = pending.pop(0)
+                    ex = local_executor(cfg, root, name)
+                    gpu = gpus_free.pop(0) if gpus_free else None
+                    if gpu is not None:
+                        ex.update_parameters(visible_gpus=(gpu,))
+                    with _jobs_ignore_ctrl_c():
+                        running.append((name, ex.submit(PointJob(point, root, overrides, runtime)), gpu))
+                time.sleep(0.5)
+                for item in list(running):
+                    if item[1].done():
+                        running.remove(item)
+                        finished.append(item)
+                        if item[2] is not None:
+                            gpus_free.append(item[2])
+                live.update(_table(pending, running, finished))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the running jobs at a checkpoint, leave nothing behind
+        stopped = stop_local_jobs([job for _, job, _ in running])
+        raise MaskbenchError(f"sweep interrupted: {stopped} running job(s) stopped at a checkpoint; run the same "
+                             f"command again to finish only what is missing") from None
     failed = [(name, job) for name, job, _ in finished if job.exception() is not None]
     if failed:
         name, job = failed[0]
         first_line = str(job.exception()).strip().splitlines()[-1][:200]
         raise MaskbenchError(f"{len(failed)} sweep job(s) failed, e.g. {name}: {first_line} (log: {job.paths.stderr}); "
                              f"run the same command again to redo only what is missing")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM to the sweep ends it as Ctrl-C does (its jobs stopped, see launch_grid)."""
+    try:
+        old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def _jobs_ignore_ctrl_c():
+    """Jobs started here inherit an ignored SIGINT: Ctrl-C at the terminal (sent to the whole process group)
+    reaches the sweep, which stops each job by SIGTERM, instead of printing submitit's tracebacks. The
+    training loop installs its own handler, so a job still stops cleanly at a checkpoint."""
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def stop_local_jobs(jobs, grace_s: float = 25.0) -> int:
+    """SIGTERM each running job's submitit process (it forwards the signal to the training process, which
+    checkpoints and exits); a second SIGTERM after `grace_s` stops at once; SIGKILL after 5 s more."""
+    procs = [p for p in (getattr(j, "_process", None) for j in jobs) if p is not None and p.poll() is None]
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    p.send_signal(sig)
+                except OSError:
+                    pass
+        deadline = time.time() + wait_s
+        while time.time() < deadline and any(p.poll() is None for p in procs):
+            time.sleep(0.2)
+        if all(p.poll() is not None for p in procs):
+            break
+    return len(procs)
 
 
 def _table(pending, running, finished):

@@ -73,6 +73,13 @@ def apply_init(cfg):
     from maskbench.models.source import resolve_source
 
     src = resolve_source(cfg.init, cfg.data.cache_dir)
+    if src.arch not in cfg.corruption.archs:  # no arch= fixes this: say which objectives fit the model
+        from maskbench.config import CONF_DIR
+
+        fits = sorted(p.stem for p in (CONF_DIR / "corruption").glob("*.yaml")
+                      if src.arch in OmegaConf.load(p).get("archs", [src.arch]))
+        raise MaskbenchError(f"init={cfg.init} is an {src.arch} model, and corruption={cfg.corruption.name} needs "
+                             f"{' or '.join(cfg.corruption.archs)}: choose one of {', '.join(fits)}")
     if src.arch != cfg.arch.name:
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
     if cfg.data.get("tokenizer_file"):
