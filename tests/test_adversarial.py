@@ -690,3 +690,35 @@ def test_init_with_an_objective_of_the_other_architecture_names_the_ones_that_fi
     with pytest.raises(MaskbenchError, match="is an encoder model, and corruption=t5_span needs encoder_decoder: "
                                              "choose one of bert_mlm, bert_mlm_nsp, electra, span_mlm"):
         run_pretrain(cfg)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 3 MB tmpfs (needs root and mount; skipped elsewhere)."""
+    import os
+
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_really_full_disk_is_one_line_and_the_moved_run_resumes_exactly(tiny_overrides, tmp_path, tiny_tmpfs):
+    """torch reports a full disk as "unexpected pos" or "iostream error", without the cause."""
+    from maskbench.runs.rundir import read_metrics
+
+    over = tiny_overrides + ["train.max_steps=40", "train.ckpt_every=10", "train.keep_checkpoints=2", "model.d_model=64",
+                             "model.d_ff=256"]  # about 1.2 MB a checkpoint: the third does not fit
+    res = subprocess.run([sys.executable, "-m", "maskbench", "pretrain", *over, f"run.dir={tiny_tmpfs / 'run'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "error: the disk is full: checkpoint step-" in res.stderr, res.stderr[-1500:]
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) <= 2
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_tmpfs / "run", moved)
+    run_pretrain(load_config(over + [f"run.dir={moved}", "train.resume=true"]))
+    straight = run_pretrain(load_config(over + [f"run.dir={tmp_path / 'straight'}"]))
+    assert [(e["step"], e["loss"]) for e in read_metrics(moved)] == \
+        [(e["step"], e["loss"]) for e in read_metrics(straight)]

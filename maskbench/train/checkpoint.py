@@ -142,8 +142,9 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
         sums = {name: sha256_file(tmp / name) for name in (*_CHECKED, *(files or {}))}
         (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": sums}, indent=1))
     except Exception as exc:
+        full = _disk_full(exc) or _nearly_full(tmp.parent)  # measured before our partial files are removed
         shutil.rmtree(tmp, ignore_errors=True)  # a torn checkpoint is never left to be mistaken for one
-        if _disk_full(exc):
+        if full:
             raise MaskbenchError(f"the disk is full: checkpoint {folder.name} of {folder.parent.parent} could not be "
                                  f"written and nothing of it was kept; the earlier checkpoints are intact: free space "
                                  f"(or move the run folder) and run the same command with train.resume=true") from None
@@ -161,15 +162,24 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
 
 def _disk_full(exc: BaseException) -> bool:
     """ENOSPC / EDQUOT, however the writer wrapped it (safetensors' SafetensorError and torch's
-    inline_container RuntimeError carry only the text)."""
+    inline_container RuntimeError carry only the text, and torch's often not even the cause)."""
     while exc is not None:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         text = str(exc).lower()
-        if "no space left" in text or "disk quota" in text or "file write failed" in text:
+        if any(s in text for s in ("no space left", "disk quota", "file write failed", "iostream error",
+                                   "unexpected pos")):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def _nearly_full(folder: Path, margin: int = 256 * 1024) -> bool:
+    """A write that failed with the file system left with less than `margin` bytes free ran out of space."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
 
 
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
