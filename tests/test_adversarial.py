@@ -722,3 +722,20 @@ def test_a_really_full_disk_is_one_line_and_the_moved_run_resumes_exactly(tiny_o
     straight = run_pretrain(load_config(over + [f"run.dir={tmp_path / 'straight'}"]))
     assert [(e["step"], e["loss"]) for e in read_metrics(moved)] == \
         [(e["step"], e["loss"]) for e in read_metrics(straight)]
+
+
+def test_export_of_a_transformers_folder_is_checked_against_the_folders_own_outputs(corpus_file, tmp_path):
+    """Not only against maskbench's copy: a model maskbench held wrongly would pass its own comparison."""
+    transformers = pytest.importorskip("transformers")
+    from hf_models import bert_folder
+
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.interop.export import export_model, source_difference
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    out = export_model(folder, tmp_path / "out")
+    exported = transformers.BertForPreTraining.from_pretrained(str(out)).eval()
+    vocab = Vocab.from_tokenizer(load_tokenizer(out / "tokenizer.json"))
+    assert source_difference(folder, exported, vocab, "encoder", transformers) < 1e-5
+    other = bert_folder(corpus_file, tmp_path / "other", layers=1)  # another model: the check must see it
+    assert source_difference(other, exported, vocab, "encoder", transformers) > 1e-2

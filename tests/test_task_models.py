@@ -245,19 +245,24 @@ def _saved_inputs(run, cfg):
 
 
 def test_exported_tagger_pipeline_gives_predicts_tags_and_scores(fine_tuned, tmp_path):
+    """Per sub-word (aggregation "none"), read at each word's first sub-word as predict reads it ("first" would
+    merge adjacent words of one tag into one entity: it reads tags as spans)."""
     pytest.importorskip("transformers")
     from transformers import pipeline
 
     run, cfg = fine_tuned("pos", "encoder")
     assert "as MegatronBertForTokenClassification" in _export(run, tmp_path / "hf")
-    pipe = pipeline("token-classification", model=str(tmp_path / "hf"), aggregation_strategy="first")
-    sentences = ["the city has a river", "a river has the city", "the river", "a city has a river has a city"]
-    for words in sentences * 5:
-        row = _predict_rows(run, ["--text", words])[0]
-        got = pipe(words)
-        assert [g["word"] for g in got] == row["words"]  # one entity per word (the tags are not B-/I- spans)
-        assert [g["entity_group"] for g in got] == row["tags"]
-        assert [float(g["score"]) for g in got] == pytest.approx(row["scores"], abs=1e-4)
+    pipe = pipeline("token-classification", model=str(tmp_path / "hf"), aggregation_strategy="none")
+    sentences = ["the city has a river", "a river has the city", "the river", "the city river has a city river"]
+    for text in sentences * 5:
+        row = _predict_rows(run, ["--text", text])[0]
+        words = text.split()
+        starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
+        first = {}
+        for g in pipe(text):
+            first.setdefault(g["start"], g)
+        assert [first[s]["entity"] for s in starts] == row["tags"]
+        assert [float(first[s]["score"]) for s in starts] == pytest.approx(row["scores"], abs=1e-4)
 
 
 def test_exported_qa_model_gives_predicts_answers(fine_tuned, tmp_path):

@@ -100,6 +100,11 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     if diff > TOLERANCE:
         raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
                              f"nothing was written; please report it")
+    if src.kind == "transformers":  # and from the folder it came from, as transformers itself runs it
+        source_diff = source_difference(Path(src.source), built.hf, vocab, src.arch, transformers)
+        if source_diff > TOLERANCE:
+            raise MaskbenchError(f"the exported model's outputs differ from {src.source}'s own by {source_diff:.2e}: "
+                                 f"maskbench does not hold this model exactly; nothing was written")
     _check_target(out)
     # A private folder of this process beside the target (same file system, so the final rename is atomic):
     # a user's folder is never reused or deleted, and two exports to one target never share files.
@@ -201,6 +206,33 @@ def _move_into_place(tmp: Path, out: Path) -> None:
             raise MaskbenchError(f"{out} was filled by another export while this one ran; this export was not "
                                  f"kept: give -o a new folder") from None
         raise
+
+
+@torch.no_grad()
+def source_difference(folder: Path, hf, vocab, arch: str, transformers) -> float:
+    """Largest |exported - source| output on a fixed sample, the source run by transformers from its folder:
+    MLM / LM logits where the source has its head, else the base model's final states."""
+    g = torch.Generator().manual_seed(1)
+    pool = vocab.text_ids()
+    ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
+    start, end = (vocab.cls, vocab.sep) if arch == "encoder" else (vocab.bos, vocab.eos)
+    x = torch.cat([torch.full((2, 1), start), ids, torch.full((2, 1), end)], 1)
+    head = transformers.AutoModelForMaskedLM if arch == "encoder" else transformers.AutoModelForSeq2SeqLM
+    try:
+        source, with_head = head.from_pretrained(str(folder)).eval(), True
+    except (ValueError, OSError, KeyError):
+        source, with_head = transformers.AutoModel.from_pretrained(str(folder)).eval(), False
+    theirs_args = {"input_ids": x}
+    if arch == "encoder_decoder":
+        theirs_args["decoder_input_ids"] = torch.cat([torch.full((2, 1), vocab.bos), ids], 1)
+    got = hf(**theirs_args, output_hidden_states=True)
+    ref = source(**theirs_args, output_hidden_states=True)
+    if with_head and hasattr(ref, "logits") and ("prediction_logits" in got or "logits" in got):
+        ours = got.prediction_logits if "prediction_logits" in got else got.logits
+        return float((ours - ref.logits).abs().max())
+    last = got.hidden_states[-1] if "hidden_states" in got and got.hidden_states is not None else got.last_hidden_state
+    theirs = ref.hidden_states[-1] if getattr(ref, "hidden_states", None) is not None else ref.last_hidden_state
+    return float((last - theirs).abs().max())
 
 
 @torch.no_grad()
