@@ -116,6 +116,8 @@ def corrupt(
     blocks: int = typer.Option(2000, "--blocks", "-n", help="Blocks sampled for --stats."),
     as_json: bool = typer.Option(False, "--json", help="Print --stats as one JSON object."),
     seed: int = typer.Option(0, "--seed", help="Corruption seed for --text / the shown block."),
+    step: Optional[int] = typer.Option(None, "--step", help="With corruption.mask_schedule: corrupt at this step "
+                                                            "of train.max_steps (default: the end rate)."),
 ):
     """Show what a corruption does to a sentence, or measure it over the corpus (--stats)."""
     def body():
@@ -123,7 +125,8 @@ def corrupt(
         from maskbench.corruption.show import run_corrupt
 
         cfg = load_config(overrides or [])
-        run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console())
+        run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console(),
+                    step=step)
     _guard(body)
 
 

@@ -95,7 +95,7 @@ def test_sigterm_leaves_a_resumable_run(tiny_overrides, tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2
+    assert proc.returncode == 2, f"exit {proc.returncode}; the run's stderr:\n{err[-3000:]}"
     assert "interrupted at step" in err and "train.resume=true" in err and "Traceback" not in err
     ckpts = list((run / "checkpoints").glob("step-*"))
     assert len(ckpts) == 1

@@ -11,6 +11,7 @@ from maskbench.corruption.bert import BertMLM, SpanMLM
 from maskbench.corruption.electra import ElectraMasking
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.mass import MassSpan
+from maskbench.corruption.schedule import is_scheduled, rate_at, with_rate
 from maskbench.corruption.t5 import T5Span
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
@@ -19,15 +20,36 @@ FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpa
 
 
 class Corruption:
-    """A configured corruption for one architecture: `corrupt(blocks, keys, partner)` -> Batch."""
+    """A configured corruption for one architecture: `corrupt(blocks, keys, partner, step)` -> Batch.
+    With a masking schedule (corruption/schedule.py) the rate follows `step` over `total_steps`; step=None
+    corrupts at the schedule's end rate."""
 
-    def __init__(self, cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None):
+    def __init__(self, cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
+                 total_steps: int = 1):
         self.name, self.arch, self.vocab = cfg.name, arch, vocab
-        self.noise = FAMILIES[cfg.family](cfg, vocab, is_continuation)
+        self.cfg, self.total_steps, self.is_continuation = cfg, total_steps, is_continuation
+        self.scheduled = is_scheduled(cfg)
+        self.noise = self._noise(None)
         self.needs_partner = self.noise.needs_partner
+        self._at: tuple = (None, self.noise)  # (rate, noise) of the last scheduled call
 
-    def __call__(self, blocks: Blocks, keys: torch.Tensor, partner: Blocks | None = None) -> Batch:
-        noised = self.noise(blocks, KeyedRandom(keys), partner)
+    def _noise(self, step: int | None):
+        cfg = with_rate(self.cfg, rate_at(self.cfg, step, self.total_steps)) if self.scheduled else self.cfg
+        return FAMILIES[cfg.family](cfg, self.vocab, self.is_continuation)
+
+    def rate(self, step: int | None) -> float:
+        """The masking rate in force at `step` (logged per step)."""
+        return rate_at(self.cfg, step, self.total_steps)
+
+    def __call__(self, blocks: Blocks, keys: torch.Tensor, partner: Blocks | None = None,
+                 step: int | None = None) -> Batch:
+        noise = self.noise
+        if self.scheduled and step is not None:
+            rate, noise = self._at
+            if rate != self.rate(step):  # a local copy: the prefetch thread and validation may both call
+                noise = self._noise(step)
+                self._at = (self.rate(step), noise)
+        noised = noise(blocks, KeyedRandom(keys), partner)
         if self.arch == "encoder":
             return frame_encoder(noised, self.vocab)
         if noised.sep_at is not None:  # NSP pairs on an encoder-decoder: [BOS] A [SEP] B [EOS]
@@ -42,5 +64,6 @@ class Corruption:
         return frame_encoder_decoder(noised, noised.diag.original, self.vocab)
 
 
-def build_corruption(cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None) -> Corruption:
-    return Corruption(cfg, arch, vocab, is_continuation)
+def build_corruption(cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
+                     total_steps: int = 1) -> Corruption:
+    return Corruption(cfg, arch, vocab, is_continuation, total_steps)

@@ -70,11 +70,11 @@ def _render(ids, tok, vocab, styles=None):
     return out
 
 
-def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console):
+def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None):
     from rich.panel import Panel
     from rich.table import Table
 
-    out = corruption(blocks, example_keys(seed, 0, torch.zeros(1, dtype=torch.long)), partner)
+    out = corruption(blocks, example_keys(seed, 0, torch.zeros(1, dtype=torch.long)), partner, step=step)
     d = out.diag
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", justify="right")
@@ -122,11 +122,17 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
                         expand=False))
 
 
-def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console):
+def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | None = None):
+    """`step`: with a masking schedule, corrupt at that step of a run of train.max_steps (default: its end)."""
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
+    corruption.total_steps = cfg.train.max_steps
+    if step is not None and not 0 <= step <= cfg.train.max_steps:
+        raise MaskbenchError(f"--step {step}: give a step from 0 to train.max_steps={cfg.train.max_steps}")
     store = BlockStore(cache, "train", as_object("data", cfg.data).content_len)
     if stats:
-        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed)
+        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step)
+        if corruption.scheduled:
+            result["mask_rate"] = round(corruption.rate(step), 6)  # the rate in force: what selected_frac is for
         if as_json:
             print(json.dumps(result))
         else:
@@ -144,7 +150,7 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console):
     else:
         blocks = store.get(torch.tensor([seed % len(store)]))
         partner = store.get(torch.tensor([(seed * 7919 + len(store) // 2) % len(store)]))
-    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console)
+    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step)
 
 
 def _quiet():
@@ -153,7 +159,8 @@ def _quiet():
     return Console(quiet=True)
 
 
-def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed: int = 0, batch: int = 500):
+def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed: int = 0, batch: int = 500,
+            step: int | None = None):
     acc = StatsAccumulator(name, vocab)
     n = min(n_blocks, len(store)) if n_blocks > 0 else len(store)
     g = torch.Generator().manual_seed(seed)
@@ -165,7 +172,7 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
         partner = None
         if corruption.needs_partner:
             partner = store.get(order[(torch.arange(i, i + len(idx)) * 7919 + 1) % len(order)])
-        acc.update(corruption(blocks, keys, partner), blocks.tokens)
+        acc.update(corruption(blocks, keys, partner, step=step), blocks.tokens)
     return acc.result()
 
 
@@ -174,7 +181,7 @@ def print_stats(result: dict, cfg, console) -> None:
 
     c = cfg.corruption
     expected = {
-        "selected_frac": c.get("mask_prob", c.get("span_frac", c.get("noise_density"))),
+        "selected_frac": result.get("mask_rate", c.get("mask_prob", c.get("span_frac", c.get("noise_density")))),
         "mask_frac": c.get("mask_token_prob"), "random_frac": c.get("random_token_prob"),
         "kept_frac": (1 - c.mask_token_prob - c.random_token_prob) if "mask_token_prob" in c else None,
         "span_len_mean": c.get("poisson_lambda", c.get("mean_span_length", c.get("mean_noise_span_length"))),

@@ -5,10 +5,15 @@ split must leave a non-negative kept share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
+
+
+# The rate a masking schedule moves, per family (maskbench/corruption/schedule.py).
+RATE_FIELD = {"bert": "mask_prob", "span": "mask_prob", "electra": "mask_prob", "bart": "mask_prob",
+              "mass": "span_frac", "t5": "noise_density"}
 
 
 @dataclass
@@ -16,9 +21,20 @@ class Corruption:
     name: str = "custom"
     family: str = "bert"
     archs: List[str] = option(factory=lambda: ["encoder", "encoder_decoder"])
+    # constant: the family's rate throughout; linear / cosine: from it to mask_prob_end over the run's steps
+    mask_schedule: str = option("constant", choices=("constant", "linear", "cosine"))
+    mask_prob_end: Optional[float] = option(None, prob=True, hint="the rate at the end of the run")
 
     def check(self) -> None:
-        pass
+        if self.mask_schedule == "constant":
+            return
+        field = RATE_FIELD.get(self.family)
+        if field is None:
+            raise MaskbenchError(f"corruption.mask_schedule={self.mask_schedule}: {self.name} has no masking rate to "
+                                 f"schedule")
+        if self.mask_prob_end is None:
+            raise MaskbenchError(f"corruption.mask_schedule={self.mask_schedule} needs corruption.mask_prob_end, the "
+                                 f"rate at the end of the run (it starts at corruption.{field})")
 
 
 @dataclass
@@ -28,6 +44,7 @@ class _MaskSplit(Corruption):
     random_token_prob: float = option(0.1, prob=True)
 
     def check(self) -> None:
+        super().check()
         total = self.mask_token_prob + self.random_token_prob
         if total > 1.0 + 1e-9:
             raise MaskbenchError(f"corruption.mask_token_prob + corruption.random_token_prob = {total:g} > 1: "

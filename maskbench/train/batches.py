@@ -43,18 +43,18 @@ class PretrainBatches:
         share = self.batch_size // self.world
         return epoch, glob[self.rank * share:(self.rank + 1) * share]
 
-    def corrupt(self, idx: torch.Tensor, epoch: int):
+    def corrupt(self, idx: torch.Tensor, epoch: int, step: int | None = None):
         blocks = self.store.get(idx)
         keys = example_keys(self.seed, epoch, idx)
         partner = None
         if self.corruption.needs_partner:
             pidx = KeyedRandom(keys).integers(_PARTNER_STREAM, 1, 0, len(self.store)).squeeze(1)
             partner = self.store.get(pidx)
-        return self.corruption(blocks, keys, partner), blocks.tokens.numel()
+        return self.corruption(blocks, keys, partner, step=step), blocks.tokens.numel()
 
     def batch(self, step: int):
         epoch, idx = self.indices(step)
-        return self.corrupt(idx, epoch)
+        return self.corrupt(idx, epoch, step)
 
 
 def validation_batches(store: BlockStore, corruption, seed: int, n_blocks: int, batch_size: int,
@@ -122,5 +122,8 @@ class Prefetcher:
         return value
 
     def close(self):
+        """Stop and join the thread: a daemon thread still building a batch (torch ops) while the interpreter
+        shuts down can abort the process (SIGABRT) after a clean interrupt."""
         if self.enabled:
             self.stop.set()
+            self.thread.join(timeout=60)

@@ -127,6 +127,10 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     if budget["max_steps"] not in (None, cfg.train.max_steps):
         cfg = with_changes(cfg, train={"max_steps": budget["max_steps"]})
     t = cfg.train
+    if corruption.scheduled and as_object("train", t).seconds_budget is not None:
+        raise MaskbenchError("corruption.mask_schedule follows the run's steps: use train.budget_unit=steps, tokens "
+                             "or flops with it, not seconds")
+    corruption.total_steps = t.max_steps  # a masking schedule runs over the (budget-resolved) steps
     batches = PretrainBatches(train_store, corruption, cfg.seed, t.batch_size, dist.rank, dist.world)
     val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
                              max(1, t.batch_size // dist.world), dist.rank, dist.world)
@@ -179,7 +183,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     hooks = LoopHooks(
         batch=prefetch.get, terms=pretrain_terms,
         evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, cfg.runtime.precision),
-        save=save, log=metrics.log, status=status)
+        save=save, log=_with_mask_rate(metrics.log, corruption), status=status)
     t0 = time.time()
     state = run_training(step_model, optimizer, t, state, hooks, metrics, dist, device, cfg.runtime, run_dir,
                          description=cfg.corruption.name, split="val", cleanup=prefetch.close,
@@ -192,6 +196,14 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         plot_runs([run_dir], run_dir / "plots" / "loss.png")
         say(f"[green]done[/] in {time.time() - t0:.0f}s: {escape(str(run_dir))}")
     return run_dir
+
+
+def _with_mask_rate(log, corruption):
+    """Train events carry the masking rate in force at their step when a schedule moves it."""
+    if not corruption.scheduled:
+        return log
+    return lambda **e: log(**e, mask_rate=round(corruption.rate(e["step"]), 6)) if e.get("split") == "train" \
+        else log(**e)
 
 
 def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
