@@ -19,8 +19,9 @@ def _words(corpus: Path, vocab_size: int):
     return [w for w, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1]) if w != "[UNK]"]
 
 
-def bert_folder(corpus: Path, out: Path, layers: int = 2) -> Path:
-    """BertForMaskedLM + BertTokenizerFast; [PAD]=0, three [unusedN] words, then [UNK] [CLS] [SEP] [MASK]."""
+def bert_folder(corpus: Path, out: Path, layers: int = 2, build=None) -> Path:
+    """BertForMaskedLM + BertTokenizerFast; [PAD]=0, three [unusedN] words, then [UNK] [CLS] [SEP] [MASK].
+    `build(vocab_size)`: another model with this tokenizer (e.g. an ELECTRA discriminator)."""
     import transformers
 
     torch.manual_seed(0)
@@ -40,10 +41,19 @@ def bert_folder(corpus: Path, out: Path, layers: int = 2) -> Path:
     cfg = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
                                   intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
                                   attention_probs_dropout_prob=0.0)
-    model = transformers.BertForMaskedLM(cfg)
+    model = transformers.BertForMaskedLM(cfg) if build is None else build(len(vocab))
     _perturb(model)
     model.save_pretrained(str(out))
     return out
+
+
+def electra_folder(corpus: Path, out: Path) -> Path:
+    """ElectraForPreTraining (a discriminator, embedding_size = hidden_size) with a BERT tokenizer."""
+    import transformers
+
+    return bert_folder(corpus, out, build=lambda v: transformers.ElectraForPreTraining(transformers.ElectraConfig(
+        vocab_size=v, embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)))
 
 
 def _bpe(corpus: Path, specials: list[str], mask_last: bool):

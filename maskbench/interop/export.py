@@ -17,7 +17,7 @@ import errno
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +73,8 @@ class Built:
     shape: object
     difference: Callable  # transformers model -> largest |maskbench - transformers| output difference
     notes: list
+    # more models written into subfolders of the export: (name, model, class name, difference)
+    subfolders: list = field(default_factory=list)
 
 
 def export_model(path, out: Path, console=None, step: int | None = None) -> Path:
@@ -90,13 +92,21 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     _check_target(out)
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
     built, why_not = None, None
+    heads = True
     if src.kind == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
         from maskbench.interop.task_export import build_task_export
 
         built, why_not = build_task_export(Path(src.source), transformers)
+    else:
+        from maskbench.interop.electra_export import build_electra_export, electra_corruption
+
+        corruption = electra_corruption(src)
+        if corruption is not None:  # an ELECTRA run: its discriminator and generator
+            built, why_not = build_electra_export(src, corruption, vocab, transformers)
+            heads = False  # its encoder's MLM head was never trained
     if built is None:
-        built = _build_pretrained(src, vocab, transformers)
-    diff = built.difference(built.hf)
+        built = _build_pretrained(src, vocab, transformers, heads)
+    diff = max([built.difference(built.hf)] + [d(m) for _, m, _, d in built.subfolders])
     if diff > TOLERANCE:
         raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
                              f"nothing was written; please report it")
@@ -112,8 +122,12 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export-tmp", dir=out.parent))
     try:
         _write_folder(built.hf, built.fam, built.shape, vocab, src, tmp)
-        reloaded = getattr(transformers, built.class_name).from_pretrained(str(tmp)).eval()
-        if built.difference(reloaded) > TOLERANCE:
+        checks = [(tmp, built.class_name, built.difference)]
+        for name, model, class_name, difference in built.subfolders:
+            _write_folder(model, built.fam, built.shape, vocab, src, tmp / name)
+            checks.append((tmp / name, class_name, difference))
+        if any(difference(getattr(transformers, cls).from_pretrained(str(where)).eval()) > TOLERANCE
+               for where, cls, difference in checks):
             raise MaskbenchError(f"internal: the written folder does not reload to the same outputs; nothing was "
                                  f"kept at {out}; please report it")
         _move_into_place(tmp, out)
@@ -122,15 +136,17 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
                              f"choose a folder you can write to, or free space") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # ours alone; gone already after a successful move
-    say(f"exported {src.source} as {built.class_name} ({built.fam.name} layout; largest output difference "
+    also = "".join(f" + {cls} in {name}/" for name, _, cls, _ in built.subfolders)
+    say(f"exported {src.source} as {built.class_name}{also} ({built.fam.name} layout; largest output difference "
         f"{diff:.1e}) -> {out}", markup=False, highlight=False)
     for note in ([why_not] if why_not else []) + built.notes:
         say(f"note: {note}", markup=False, highlight=False)
     return out
 
 
-def _build_pretrained(src, vocab, transformers) -> Built:
-    """The pretrained model (or a fine-tuned one's backbone) as its family's pretraining class."""
+def _build_pretrained(src, vocab, transformers, heads: bool = True) -> Built:
+    """The pretrained model (or a fine-tuned one's backbone) as its family's pretraining class (`heads=False`:
+    its base model alone)."""
     from maskbench.models import build_model
 
     model = build_model(src.model_cfg, src.arch, vocab.size)
@@ -138,7 +154,7 @@ def _build_pretrained(src, vocab, transformers) -> Built:
     model.eval()
     s = model.shape
     fam = family_for_shape(src.arch, s)
-    with_heads = fam.arch == "encoder_decoder" or s.lm_transform(src.arch)
+    with_heads = heads and (fam.arch == "encoder_decoder" or s.lm_transform(src.arch))
     random_heads = getattr(model, "untrained_heads", ())  # set by a transformers source (interop/hf_folder.py)
     if with_heads and "lm_head" in random_heads:
         raise MaskbenchError(f"{src.source} has no trained MLM head (the folder lacks its weights): export would write "
@@ -154,7 +170,7 @@ def _build_pretrained(src, vocab, transformers) -> Built:
     notes = []
     if with_heads and {"nsp_head", "pooler"} & set(random_heads):
         notes.append(f"{src.source} had no next-sentence head; the exported one is randomly initialised (untrained)")
-    if not with_heads:
+    if heads and not with_heads:
         notes.append("this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
                      "the folder holds the encoder (AutoModel), not a fill-mask model")
     return Built(hf, class_name, fam, s, lambda m: max_logit_difference(model, m, vocab, src.arch, with_heads), notes)

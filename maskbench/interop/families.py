@@ -7,6 +7,7 @@
 | roberta | RobertaForMaskedLM | post-LN encoder, embedding LayerNorm, positions from 2, one segment |
 | blenderbot | BlenderbotForConditionalGeneration | our encoder-decoder (pre-LN, final LayerNorms) |
 | bart | BartForConditionalGeneration | post-LN encoder-decoder, embedding LayerNorms, positions from 2 |
+| electra | ElectraForPreTraining (+ ElectraForMaskedLM generator) | a post-LN ELECTRA discriminator: BERT's layout, its replaced-token head, no pooler |
 
 A `Rule` maps one maskbench tensor to one or more transformers tensors: `copy`, `cat` (our fused
 q|k|v or k|v projection = theirs concatenated along dim 0) or `row` (our LM bias [V] = their
@@ -61,6 +62,7 @@ FAMILIES = {f.name: f for f in (
     Family("bart", "bart", "BartForConditionalGeneration", "encoder_decoder", "model.",
            (("model.encoder.embed_tokens.weight", "model.shared.weight"),
             ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
+    Family("electra", "electra", "ElectraForPreTraining", "encoder", "electra.", ()),
 )}
 BY_MODEL_TYPE = {f.model_type: f for f in FAMILIES.values()}
 
@@ -99,25 +101,36 @@ def rules(fam: Family, s: ModelShape) -> list[Rule]:
     return _encoder_rules(fam, s) if fam.arch == "encoder" else _seq2seq_rules(fam, s)
 
 
-def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
-    P, megatron = fam.prefix, fam.name == "megatron_bert"
+def embedding_rules(P: str, s: ModelShape) -> list[Rule]:
     out = [Rule("encoder.tok.weight", (f"{P}embeddings.word_embeddings.weight",)),
            Rule("encoder.pos.weight", (f"{P}embeddings.position_embeddings.weight",))]
     if s.n_segments:
         out.append(Rule("encoder.seg.weight", (f"{P}embeddings.token_type_embeddings.weight",)))
     if s.embed_norm:
         out += _lin("encoder.ln_emb", f"{P}embeddings.LayerNorm")
+    return out
+
+
+def layer_rules(ours: str, L: str, megatron: bool = False) -> list[Rule]:
+    """One encoder block: ours (e.g. `encoder.blocks.0`) and BERT's (e.g. `bert.encoder.layer.0`)."""
+    out = _cat(f"{ours}.attn.qkv", [f"{L}.attention.self.{n}" for n in ("query", "key", "value")])
+    out += _lin(f"{ours}.attn.out", f"{L}.attention.output.dense")
+    out += _lin(f"{ours}.ffn.up", f"{L}.intermediate.dense") + _lin(f"{ours}.ffn.down", f"{L}.output.dense")
+    if megatron:
+        return out + _lin(f"{ours}.ln1", f"{L}.attention.ln") + _lin(f"{ours}.ln2", f"{L}.ln")
+    return out + _lin(f"{ours}.ln1", f"{L}.attention.output.LayerNorm") + _lin(f"{ours}.ln2", f"{L}.output.LayerNorm")
+
+
+def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
+    P, megatron = fam.prefix, fam.name == "megatron_bert"
+    out = embedding_rules(P, s)
     for i in range(s.n_layers):
-        ours, L = f"encoder.blocks.{i}", f"{P}encoder.layer.{i}"
-        out += _cat(f"{ours}.attn.qkv", [f"{L}.attention.self.{n}" for n in ("query", "key", "value")])
-        out += _lin(f"{ours}.attn.out", f"{L}.attention.output.dense")
-        out += _lin(f"{ours}.ffn.up", f"{L}.intermediate.dense") + _lin(f"{ours}.ffn.down", f"{L}.output.dense")
-        if megatron:
-            out += _lin(f"{ours}.ln1", f"{L}.attention.ln") + _lin(f"{ours}.ln2", f"{L}.ln")
-        else:
-            out += _lin(f"{ours}.ln1", f"{L}.attention.output.LayerNorm") + _lin(f"{ours}.ln2", f"{L}.output.LayerNorm")
+        out += layer_rules(f"encoder.blocks.{i}", f"{P}encoder.layer.{i}", megatron)
     if megatron:
         out += _lin("encoder.ln_f", f"{P}encoder.ln")
+    if fam.name == "electra":  # the discriminator's replaced-token head (ElectraPretrainModel); no pooler, no MLM head
+        return out + _lin("rtd_head.0", "discriminator_predictions.dense", True) + \
+            _lin("rtd_head.2", "discriminator_predictions.dense_prediction", True)
     if fam.name == "roberta":
         out += [Rule("lm_head.bias", ("lm_head.bias",), optional=True)]
         out += _lin("lm_head.transform.0", "lm_head.dense", True) + _lin("lm_head.transform.2", "lm_head.layer_norm", True)
@@ -179,6 +192,10 @@ def shape_from_hf(fam: Family, c) -> dict:
                              f"maskbench has {', '.join(_ACT_FROM_HF)}")
     act = _ACT_FROM_HF[act_name]
     if fam.arch == "encoder":
+        if fam.name == "electra" and c.embedding_size != c.hidden_size:
+            raise MaskbenchError(f"this ELECTRA model's embeddings ({c.embedding_size} wide) are narrower than its "
+                                 f"layers ({c.hidden_size}): maskbench's encoder has one width; use a discriminator "
+                                 f"whose embedding_size equals hidden_size")
         offset = (int(c.pad_token_id) + 1) if fam.name == "roberta" else 0
         return dict(name=f"hf-{fam.name}", d_model=c.hidden_size, n_layers=c.num_hidden_layers,
                     n_heads=c.num_attention_heads, d_ff=c.intermediate_size, n_decoder_layers=None,
@@ -204,8 +221,9 @@ def hf_config(fam: Family, s: ModelShape, vocab, vocab_size: int):
     act = _ACT_TO_HF[s.activation]
     if fam.arch == "encoder":
         cls = {"megatron_bert": transformers.MegatronBertConfig, "bert": transformers.BertConfig,
-               "roberta": transformers.RobertaConfig}[fam.name]
-        return cls(vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
+               "roberta": transformers.RobertaConfig, "electra": transformers.ElectraConfig}[fam.name]
+        extra = {"embedding_size": s.d_model} if fam.name == "electra" else {}
+        return cls(**extra,vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
                    num_attention_heads=s.n_heads, intermediate_size=s.d_ff, hidden_act=act,
                    hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout,
                    max_position_embeddings=s.max_positions + s.pos_offset, type_vocab_size=max(s.n_segments, 1),

@@ -97,6 +97,8 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
     new = {}
     untrained = set()
     for rule in rules(fam, model.shape):
+        if rule.ours not in own:  # a pretraining-only head (ELECTRA's replaced-token head) a plain encoder lacks
+            continue
         if not all(n in theirs for n in rule.theirs):
             if rule.optional:
                 # A head this folder lacks keeps maskbench's random initialisation. BART's final_logits_bias is a
@@ -118,5 +120,7 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
             t = torch.cat([t, target[t.shape[0]:]]) if t.shape[0] < target.shape[0] else t[:target.shape[0]]
         new[rule.ours] = t
     model.load_state_dict(new, strict=False)
+    if fam.name == "electra" and hasattr(model, "lm_head"):  # a discriminator has no MLM head at all
+        untrained.add("lm_head")
     # Heads left at random initialisation: fill and export refuse to use them as if trained.
     model.untrained_heads = tuple(sorted(untrained))

@@ -1,0 +1,100 @@
+"""ELECTRA across the border: a run in BERT's post-LN layout exports as ElectraForPreTraining (discriminator) +
+ElectraForMaskedLM (generator/), with maskbench's logits on real text; the pre-LN default says in one line why it
+exports the encoder alone; a transformers ELECTRA discriminator imports with its own logits."""
+
+import json
+
+import pytest
+import torch
+
+from maskbench.config import load_config
+from maskbench.train.pretrain import run_pretrain
+
+transformers = pytest.importorskip("transformers")
+from hf_models import electra_folder  # noqa: E402
+
+POST_LN = ["model.norm=post", "model.embed_norm=true"]
+TEXT = ["The river runs to the south of the city.", "A new school was built in the village after the war."]
+
+
+@pytest.fixture(scope="module")
+def electra_runs(tiny_overrides, tmp_path_factory):
+    root = tmp_path_factory.mktemp("electra-runs")
+    over = tiny_overrides + ["corruption=electra", "train.max_steps=20"]
+    return {"post": run_pretrain(load_config(over + POST_LN + [f"run.dir={root / 'post'}"])),
+            "pre": run_pretrain(load_config(over + [f"run.dir={root / 'pre'}"]))}
+
+
+def _maskbench_electra(run):
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.interop.electra_export import electra_corruption, electra_model
+    from maskbench.models.source import resolve_source
+
+    src = resolve_source(run)
+    tok = load_tokenizer(src.tokenizer_path)
+    return electra_model(src, electra_corruption(src), Vocab.from_tokenizer(tok).size)
+
+
+def test_post_ln_electra_run_exports_discriminator_and_generator(electra_runs, tmp_path):
+    from maskbench.interop.export import export_model
+
+    out = export_model(electra_runs["post"], tmp_path / "hf")
+    disc = transformers.AutoModelForPreTraining.from_pretrained(str(out)).eval()
+    gen = transformers.AutoModelForMaskedLM.from_pretrained(str(out / "generator")).eval()
+    assert type(disc).__name__ == "ElectraForPreTraining" and type(gen).__name__ == "ElectraForMaskedLM"
+    assert json.loads((out / "generator" / "config.json").read_text())["hidden_size"] == 8  # a quarter of 32
+    tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    enc = tok(TEXT, padding=True, return_tensors="pt")
+    ours = _maskbench_electra(electra_runs["post"])
+    pad = enc["attention_mask"] == 0
+    with torch.no_grad():
+        states = ours.encoder(enc["input_ids"], pad, enc["token_type_ids"])
+        rtd = ours.rtd_head(states).squeeze(-1)
+        theirs = disc(**enc).logits
+        assert float((rtd - theirs)[~pad].abs().max()) < 1e-4
+        g = ours.generator.lm_head(ours.generator(ours.encoder.embed(enc["input_ids"], enc["token_type_ids"]),
+                                                  _key_mask(pad)))
+        assert float((g - gen(**enc).logits)[~pad].abs().max()) < 1e-4
+
+
+def _key_mask(pad):
+    from maskbench.models.layers import key_padding_mask
+
+    return key_padding_mask(pad)
+
+
+def test_pre_ln_electra_run_exports_its_encoder_and_says_why(electra_runs, tmp_path, capsys):
+    from rich.console import Console
+
+    from maskbench.interop.export import export_model
+
+    out = export_model(electra_runs["pre"], tmp_path / "hf", Console(width=400))
+    said = capsys.readouterr().out
+    assert "as MegatronBertModel" in said and "no transformers ELECTRA class" in said
+    assert not (out / "generator").exists()
+
+
+def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus_file, tmp_path):
+    from omegaconf import OmegaConf
+
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.errors import MaskbenchError
+    from maskbench.inspect.loading import load_checkpoint
+    from maskbench.models.build import build_pretraining_model
+    from maskbench.models.source import resolve_source
+
+    folder = electra_folder(corpus_file, tmp_path / "electra")
+    src = resolve_source(folder)
+    vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
+    corruption = OmegaConf.create({"family": "electra", "generator_size": 0.25, "disc_weight": 50.0})
+    model = build_pretraining_model(src.model_cfg, src.arch, vocab.size, corruption).eval()
+    src.load_into(model)
+    hf = transformers.ElectraForPreTraining.from_pretrained(str(folder)).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    enc = tok(TEXT, padding=True, return_tensors="pt")
+    pad = enc["attention_mask"] == 0
+    with torch.no_grad():
+        ours = model.rtd_head(model.encoder(enc["input_ids"], pad, enc.get("token_type_ids"))).squeeze(-1)
+        assert float((ours - hf(**enc).logits)[~pad].abs().max()) < 1e-4
+    with pytest.raises(MaskbenchError, match="no trained MLM head"):  # a discriminator cannot fill blanks
+        load_checkpoint(folder, what="fill")
