@@ -27,12 +27,12 @@ def electra_runs(tiny_overrides, tmp_path_factory):
 
 def _maskbench_electra(run):
     from maskbench.data.tokenizer import Vocab, load_tokenizer
-    from maskbench.interop.electra_export import electra_corruption, electra_model
+    from maskbench.interop.electra_export import electra_model
     from maskbench.models.source import resolve_source
 
     src = resolve_source(run)
     tok = load_tokenizer(src.tokenizer_path)
-    return electra_model(src, electra_corruption(src), Vocab.from_tokenizer(tok).size)
+    return electra_model(src, src.electra_corruption(), Vocab.from_tokenizer(tok).size)
 
 
 def test_post_ln_electra_run_exports_discriminator_and_generator(electra_runs, tmp_path):
@@ -98,3 +98,19 @@ def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus
         assert float((ours - hf(**enc).logits)[~pad].abs().max()) < 1e-4
     with pytest.raises(MaskbenchError, match="no trained MLM head"):  # a discriminator cannot fill blanks
         load_checkpoint(folder, what="fill")
+
+
+def test_fill_on_an_electra_run_uses_its_generator(electra_runs):
+    from typer.testing import CliRunner
+
+    from maskbench.cli import app
+    from maskbench.inspect.loading import load_checkpoint
+    from maskbench.models.electra import GeneratorMLM
+
+    loaded = load_checkpoint(electra_runs["post"], what="fill")
+    assert isinstance(loaded.model, GeneratorMLM)
+    ours = _maskbench_electra(electra_runs["post"])
+    assert torch.equal(loaded.model.lm_head.bias, ours.generator.lm_head.bias)  # the trained generator's head
+    res = CliRunner().invoke(app, ["fill", str(electra_runs["post"]), "the river [MASK] to the south .", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["blanks"][0]) == 5

@@ -30,6 +30,9 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     vocab = Vocab.from_tokenizer(tok)
     torch.manual_seed(seed)
     model = build_model(src.model_cfg, src.arch, vocab.size)
+    electra = _electra_generator(src, vocab, scratch) if what == "fill" else None
+    if electra is not None:  # an ELECTRA run fills blanks with its generator, the part trained to
+        model, scratch = electra, True
     if not scratch:
         src.load_into(model)
         if "lm_head" in getattr(model, "untrained_heads", ()) and what in ("fill",):
@@ -38,6 +41,21 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     model.eval()
     cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch}})
     return Loaded(model, tok, vocab, cfg, Path(src.source))
+
+
+def _electra_generator(src, vocab, scratch: bool):
+    """The generator of a maskbench ELECTRA run, as a masked LM, else None."""
+    corruption = src.electra_corruption()
+    if corruption is None:
+        return None
+    from maskbench.models.build import build_pretraining_model
+    from maskbench.models.electra import GeneratorMLM
+    from maskbench.train.checkpoint import load_weights
+
+    electra = build_pretraining_model(src.model_cfg, "encoder", vocab.size, corruption)
+    if not scratch:
+        load_weights(electra, Path(src.source))
+    return GeneratorMLM(electra)
 
 
 def encode_with_masks(tok, text: str, vocab: Vocab | None = None) -> list[int]:

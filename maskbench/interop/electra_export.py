@@ -18,17 +18,6 @@ import torch
 from maskbench.interop.families import FAMILIES, _lin, embedding_rules, hf_config, layer_rules, to_theirs
 
 
-def electra_corruption(src):
-    """The corruption config of a maskbench ELECTRA run's checkpoint, else None."""
-    from omegaconf import OmegaConf
-
-    path = Path(src.source) / "config.yaml"
-    if src.kind != "maskbench" or not path.exists():
-        return None
-    corruption = OmegaConf.load(path).get("corruption")
-    return corruption if corruption is not None and corruption.get("family") == "electra" else None
-
-
 def why_not_electra(model) -> str | None:
     s = model.shape
     if s.norm == "post" and s.embed_norm and s.pos_offset == 0 and s.activation == "gelu":

@@ -98,9 +98,9 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
 
         built, why_not = build_task_export(Path(src.source), transformers)
     else:
-        from maskbench.interop.electra_export import build_electra_export, electra_corruption
+        from maskbench.interop.electra_export import build_electra_export
 
-        corruption = electra_corruption(src)
+        corruption = src.electra_corruption()
         if corruption is not None:  # an ELECTRA run: its discriminator and generator
             built, why_not = build_electra_export(src, corruption, vocab, transformers)
             heads = False  # its encoder's MLM head was never trained

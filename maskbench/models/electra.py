@@ -111,3 +111,17 @@ class ElectraPretrainModel(EncoderModel):
         return {"mlm": (gen_loss, target.new_tensor(target.numel()), gen_correct),
                 "rtd": (disc_loss, n_real, disc_correct, self.disc_weight),
                 "replaced": (n_replaced.float(), n_real, n_replaced, 0.0)}
+
+
+class GeneratorMLM(nn.Module):
+    """An ELECTRA run's generator as a masked LM (what `maskbench fill` reads): model(batch) gives its states at
+    the embedding width, `lm_head` the vocabulary logits. The discriminator's own MLM head is never trained."""
+
+    def __init__(self, electra: ElectraPretrainModel):
+        super().__init__()
+        self.electra, self.arch, self.shape = electra, "encoder", electra.shape
+        self.lm_head = electra.generator.lm_head
+
+    def forward(self, batch) -> torch.Tensor:
+        e = self.electra
+        return e.generator(e.encoder.embed(batch.input_ids, batch.token_type_ids), key_padding_mask(batch.pad_mask))

@@ -43,6 +43,15 @@ class ModelSource:
         """The same model and tokenizer with random weights: the control of every comparison."""
         return ModelSource.scratch(self.model_cfg, self.arch, self.tokenizer_path)
 
+    def electra_corruption(self):
+        """The corruption config of a maskbench ELECTRA run (its generator and replaced-token head are in the
+        checkpoint), else None."""
+        path = Path(self.source) / "config.yaml"
+        if self.kind != "maskbench" or not path.exists():
+            return None
+        corruption = OmegaConf.load(path).get("corruption")
+        return corruption if corruption is not None and corruption.get("family") == "electra" else None
+
     @property
     def label(self) -> str:
         """A short name for run folders: the run's name, or the transformers folder's name."""
