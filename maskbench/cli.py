@@ -118,6 +118,8 @@ def corrupt(
     seed: int = typer.Option(0, "--seed", help="Corruption seed for --text / the shown block."),
     step: Optional[int] = typer.Option(None, "--step", help="With corruption.mask_schedule: corrupt at this step "
                                                             "of train.max_steps (default: the end rate)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="corruption=electra: the ELECTRA run whose generator "
+                                                               "samples (default: a fresh, seeded one)."),
 ):
     """Show what a corruption does to a sentence, or measure it over the corpus (--stats)."""
     def body():
@@ -126,7 +128,7 @@ def corrupt(
 
         cfg = load_config(overrides or [])
         run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console(),
-                    step=step)
+                    step=step, model=model)
     _guard(body)
 
 

@@ -114,3 +114,22 @@ def test_fill_on_an_electra_run_uses_its_generator(electra_runs):
     res = CliRunner().invoke(app, ["fill", str(electra_runs["post"]), "the river [MASK] to the south .", "--json"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.stdout)["blanks"][0]) == 5
+
+
+def test_corrupt_shows_and_measures_electras_replacements(electra_runs, tiny_overrides):
+    from typer.testing import CliRunner
+
+    from maskbench.cli import app
+
+    over = tiny_overrides + ["corruption=electra", *POST_LN]
+    res = CliRunner().invoke(app, ["corrupt", *over, "--stats", "--json", "--model", str(electra_runs["post"])])
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.stdout.strip().splitlines()[-1])
+    assert abs(stats["selected_frac"] - 0.15) < 0.01 and stats["specials_touched"] == 0
+    # replaced = selected - sampled equal to the original (each a share of the same tokens)
+    assert stats["replaced_frac"] + stats["sampled_same_frac"] == pytest.approx(stats["selected_frac"], abs=2e-4)
+    assert stats["sampled_same_frac"] > 0  # 20 steps on this corpus: the generator already guesses some
+    shown = CliRunner().invoke(app, ["corrupt", *over, "--text", "the river runs to the south of the city ."])
+    assert shown.exit_code == 0 and "discriminator input" in shown.stdout and "p(replaced)" in shown.stdout
+    wrong = CliRunner().invoke(app, ["corrupt", *tiny_overrides, "--model", str(electra_runs["post"])])
+    assert wrong.exit_code == 2 and "--model goes with corruption=electra" in wrong.output

@@ -70,7 +70,8 @@ def _render(ids, tok, vocab, styles=None):
     return out
 
 
-def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None):
+def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None,
+             electra=None):
     from rich.panel import Panel
     from rich.table import Table
 
@@ -105,6 +106,11 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
     else:
         labels = out.labels[0]
         grid.add_row("predicted at", _render(labels[labels >= 0].tolist(), tok, vocab))
+    if electra is not None:  # ELECTRA: the generator's samples put in, and the discriminator's view of them
+        from maskbench.corruption.electra_view import electra_rows
+
+        for label, row in electra_rows(electra, out, tok, vocab, seed, _render, (STYLE_RANDOM, STYLE_KEPT)):
+            grid.add_row(label, row)
     if out.nsp_labels is not None:
         grid.add_row("NSP label", "IsNext" if int(out.nsp_labels[0]) == 0 else "NotNext (B from another document)")
     facts = [f"selected {int(d.selected[0].sum())}/{d.original.shape[1]} tokens"]
@@ -122,15 +128,23 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
                         expand=False))
 
 
-def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | None = None):
-    """`step`: with a masking schedule, corrupt at that step of a run of train.max_steps (default: its end)."""
+def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | None = None, model=None):
+    """`step`: with a masking schedule, corrupt at that step of a run of train.max_steps (default: its end).
+    `model`: for corruption=electra, the ELECTRA run whose generator samples (default: a fresh, seeded one)."""
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
+    electra = None
+    if cfg.corruption.family == "electra":
+        from maskbench.corruption.electra_view import electra_pair
+
+        electra = electra_pair(cfg, vocab, model, seed)
+    elif model is not None:
+        raise MaskbenchError("--model goes with corruption=electra (its generator and discriminator)")
     corruption.total_steps = cfg.train.max_steps
     if step is not None and not 0 <= step <= cfg.train.max_steps:
         raise MaskbenchError(f"--step {step}: give a step from 0 to train.max_steps={cfg.train.max_steps}")
     store = BlockStore(cache, "train", as_object("data", cfg.data).content_len)
     if stats:
-        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step)
+        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step, electra=electra)
         if corruption.scheduled:
             result["mask_rate"] = round(corruption.rate(step), 6)  # the rate in force: what selected_frac is for
         if as_json:
@@ -150,7 +164,7 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
     else:
         blocks = store.get(torch.tensor([seed % len(store)]))
         partner = store.get(torch.tensor([(seed * 7919 + len(store) // 2) % len(store)]))
-    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step)
+    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step, electra)
 
 
 def _quiet():
@@ -160,7 +174,7 @@ def _quiet():
 
 
 def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed: int = 0, batch: int = 500,
-            step: int | None = None):
+            step: int | None = None, electra=None):
     acc = StatsAccumulator(name, vocab)
     n = min(n_blocks, len(store)) if n_blocks > 0 else len(store)
     g = torch.Generator().manual_seed(seed)
@@ -172,7 +186,13 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
         partner = None
         if corruption.needs_partner:
             partner = store.get(order[(torch.arange(i, i + len(idx)) * 7919 + 1) % len(order)])
-        acc.update(corruption(blocks, keys, partner, step=step), blocks.tokens)
+        out = corruption(blocks, keys, partner, step=step)
+        acc.update(out, blocks.tokens)
+        if electra is not None:  # the generator's samples: how many replace, how many equal the original
+            from maskbench.corruption.electra_view import replace
+
+            _, replaced, sel, _ = replace(electra, out, seed + i)
+            acc.add_replaced(replaced, sel)
     return acc.result()
 
 

@@ -55,6 +55,11 @@ class StatsAccumulator:
         elif out.decoder_input_ids is not None:
             self._add("target_len", (out.labels >= 0).sum())
 
+    def add_replaced(self, replaced, selected) -> None:
+        """ELECTRA: positions the generator's sample replaced, and samples equal to the original."""
+        self._add("replaced", replaced.sum())
+        self._add("sampled_same", (selected & ~replaced).sum())
+
     def result(self) -> dict:
         s = self.sums
         sel = s.get("selected", 0.0)
@@ -79,6 +84,9 @@ class StatsAccumulator:
             "nsp_is_next_frac": frac("is_next", "blocks"),
             "source_len_ratio": frac("source_len", "tokens"),
             "target_len_ratio": frac("target_len", "tokens"),
+            # ELECTRA: replaced = selected - sampled equal to the original (shares of the non-special tokens)
+            "replaced_frac": frac("replaced", "non_special"),
+            "sampled_same_frac": frac("sampled_same", "non_special"),
             "specials_touched": int(s.get("specials_touched", 0)),
             "selected_tokens": int(sel),
         }

@@ -82,24 +82,39 @@ class ElectraPretrainModel(EncoderModel):
         self.sample_mask.fill_(float("-inf"))
         self.sample_mask[text_ids.to(self.sample_mask.device)] = 0.0
 
+    def generator_logits(self, batch, sel: torch.Tensor) -> torch.Tensor:
+        """The generator's vocabulary logits at the selected positions [N, V]."""
+        embedded = self.encoder.embed(batch.input_ids, batch.token_type_ids)
+        h = self.generator(embedded, key_padding_mask(batch.pad_mask))[sel]
+        return self.generator.lm_head(h).float()
+
+    @torch.no_grad()
+    def replace(self, batch, logits: torch.Tensor, sel: torch.Tensor, generator: torch.Generator | None = None):
+        """(the discriminator's input, replaced [B, S] bool): at each selected position a token sampled from the
+        generator's softmax (Gumbel-max over text tokens, no gradient through the choice); a sample equal to the
+        original counts as original."""
+        u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-9, 1.0 - 1e-9)
+        sampled = (logits + self.sample_mask - torch.log(-torch.log(u))).argmax(-1)
+        disc_ids = batch.input_ids.clone()
+        disc_ids[sel] = sampled
+        replaced = torch.zeros_like(sel)
+        replaced[sel] = sampled != batch.labels[sel]
+        return disc_ids, replaced
+
+    def replaced_probability(self, disc_ids, batch) -> torch.Tensor:
+        """The discriminator's p(replaced) at every position [B, S]."""
+        states = self.encoder(disc_ids, batch.pad_mask, batch.token_type_ids)
+        return torch.sigmoid(self.rtd_head(states).squeeze(-1).float())
+
     def electra_terms(self, batch) -> dict:
         """{'mlm': generator (sum, count, correct), 'rtd': discriminator (sum, count, correct, weight),
         'replaced': (replaced, positions, replaced, 0.0)} for one batch."""
         sel = batch.labels != IGNORE
         target = batch.labels[sel]
-        mask = key_padding_mask(batch.pad_mask)
-        embedded = self.encoder.embed(batch.input_ids, batch.token_type_ids)
-        h = self.generator(embedded, mask)[sel]
-        logits = self.generator.lm_head(h).float()
+        logits = self.generator_logits(batch, sel)
         gen_loss = F.cross_entropy(logits, target, reduction="sum")
         gen_correct = (logits.detach().argmax(-1) == target).sum()
-        with torch.no_grad():  # Gumbel-max: a sample from softmax(logits); no gradient through the choice
-            u = torch.rand_like(logits).clamp_(1e-9, 1.0 - 1e-9)
-            sampled = (logits + self.sample_mask - torch.log(-torch.log(u))).argmax(-1)
-            disc_ids = batch.input_ids.clone()
-            disc_ids[sel] = sampled
-            replaced = torch.zeros_like(sel)
-            replaced[sel] = sampled != target
+        disc_ids, replaced = self.replace(batch, logits.detach(), sel)
         real = ~batch.pad_mask if batch.pad_mask is not None else torch.ones_like(sel)
         states = self.encoder(disc_ids, batch.pad_mask, batch.token_type_ids)
         disc_logits = self.rtd_head(states[real]).squeeze(-1).float()
