@@ -36,6 +36,7 @@ class Diagnostics:
     source_len: torch.Tensor | None = None       # [B] encoder content length (without framing specials)
     target_len: torch.Tensor | None = None       # [B] decoder target length (labelled positions)
     nsp_is_next: torch.Tensor | None = None      # [B] bool
+    modes: torch.Tensor | None = None            # [B] UL2: the denoiser each example drew (index into the mixture)
 
 
 @dataclass

@@ -13,10 +13,12 @@ from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.mass import MassSpan
 from maskbench.corruption.schedule import is_scheduled, rate_at, with_rate
 from maskbench.corruption.t5 import T5Span
+from maskbench.corruption.ul2 import UL2Mixture
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 
-FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking}
+FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking,
+            "ul2": UL2Mixture}
 
 
 class Corruption:

@@ -121,6 +121,9 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
         facts.append(f"sentences moved {int(d.sentences_moved[0])}/{int(d.sentences[0])}")
     if d.rotated is not None:
         facts.append("rotated" if bool(d.rotated[0]) else "not rotated")
+    if d.modes is not None:  # UL2: which denoiser this example drew (its mode token opens the source)
+        mode, mu, rate = cfg.corruption.denoisers[int(d.modes[0])]
+        facts.append(f"denoiser {mode}" + (f" (prefix LM, rate {rate})" if mode == "S" else f" (mean span {mu}, rate {rate})"))
     grid.add_row("", "[dim]" + "; ".join(facts) + "[/]")
     legend = (f"[{STYLE_MASK}] [MASK] [/] [{STYLE_RANDOM}] random [/] [{STYLE_KEPT}] selected, kept [/] "
               f"[{STYLE_SENTINEL}] sentinel [/] [strike dim]deleted/in span[/] [underline]selected[/]")
@@ -147,6 +150,12 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
         result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step, electra=electra)
         if corruption.scheduled:
             result["mask_rate"] = round(corruption.rate(step), 6)  # the rate in force: what selected_frac is for
+        if cfg.corruption.family == "ul2":  # each denoiser alone, through the same code
+            result["per_denoiser"] = per_denoiser_stats(cfg, vocab, store, n_blocks, seed)
+            total = sum(float(w) for w in cfg.corruption.weights)
+            for j, d in enumerate(result["per_denoiser"]):  # how often the mixture drew it, against its weight
+                d["share"] = (result["denoiser_shares"] or {}).get(str(j), 0.0)
+                d["weight_share"] = round(float(cfg.corruption.weights[j]) / total, 4)
         if as_json:
             print(json.dumps(result))
         else:
@@ -165,6 +174,19 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
         blocks = store.get(torch.tensor([seed % len(store)]))
         partner = store.get(torch.tensor([(seed * 7919 + len(store) // 2) % len(store)]))
     show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step, electra)
+
+
+def per_denoiser_stats(cfg, vocab, store, n_blocks: int, seed: int) -> list[dict]:
+    """UL2: the statistics of each denoiser measured alone (the mixture with its weight only)."""
+    from omegaconf import OmegaConf
+
+    out = []
+    for j, d in enumerate(cfg.corruption.denoisers):
+        one = OmegaConf.merge(cfg.corruption, {"weights": [1.0 if k == j else 0.0 for k in range(len(cfg.corruption.weights))]})
+        r = measure(build_corruption(one, cfg.arch.name, vocab), store, vocab, f"ul2 {list(d)}", n_blocks, seed)
+        out.append({"denoiser": list(d), **{k: r[k] for k in ("selected_frac", "span_count_mean", "span_len_mean",
+                                                            "source_len_ratio", "target_len_ratio", "specials_touched")}})
+    return out
 
 
 def _quiet():
@@ -213,12 +235,17 @@ def print_stats(result: dict, cfg, console) -> None:
     table.add_column("measured", justify="right")
     table.add_column("configured", justify="right", style="dim")
     for key, value in result.items():
-        if key in ("corruption", "blocks", "tokens", "span_len_hist") or value is None:
+        if key in ("corruption", "blocks", "tokens", "span_len_hist", "per_denoiser", "denoiser_shares") or value is None:
             continue
         exp = expected.get(key)
         table.add_row(key, f"{value:g}" if isinstance(value, float) else str(value),
                       "" if exp is None else f"{exp:g}")
     console.print(table)
+    for d in result.get("per_denoiser") or []:
+        console.print(f"  denoiser {d['denoiser']}: drawn {d['share']} (weight {d['weight_share']}), "
+                      f"selected {d['selected_frac']}, spans/block {d['span_count_mean']}, "
+                      f"span length {d['span_len_mean']}, target/original {d['target_len_ratio']}, "
+                      f"specials touched {d['specials_touched']}")
     hist = result.get("span_len_hist")
     if hist:
         total = sum(hist.values())

@@ -49,6 +49,9 @@ class StatsAccumulator:
             self._add("rotated", d.rotated.sum())
         if d.nsp_is_next is not None:
             self._add("is_next", d.nsp_is_next.sum())
+        if d.modes is not None:  # UL2: how often each denoiser was drawn
+            for j, count in zip(*torch.unique(d.modes, return_counts=True)):
+                self._add(f"mode_{int(j)}", count)
         self._add("source_len", d.source_len.sum())
         if d.target_len is not None:
             self._add("target_len", d.target_len.sum())
@@ -89,4 +92,6 @@ class StatsAccumulator:
             "sampled_same_frac": frac("sampled_same", "non_special"),
             "specials_touched": int(s.get("specials_touched", 0)),
             "selected_tokens": int(sel),
+            "denoiser_shares": {k[5:]: round(v / s["blocks"], 4) for k, v in sorted(s.items())
+                                if k.startswith("mode_")} or None,
         }

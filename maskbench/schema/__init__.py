@@ -193,7 +193,12 @@ def _check_across(objects: dict) -> None:
     if arch not in c.archs:
         fits = " or ".join(f"arch={a}" for a in c.archs)
         raise MaskbenchError(f"corruption={c.name} does not fit arch={arch}: it needs {fits} "
-                             f"(encoder-only takes bert_mlm, bert_mlm_nsp, span_mlm)")
+                             f"(encoder-only takes bert_mlm, bert_mlm_40, bert_mlm_nsp, span_mlm, electra)")
+    if c.family == "ul2":  # three sentinels become its mode tokens; the spans number the rest
+        n_spans = max([round(round(float(r) * d.content_len) / float(mu)) for m, mu, r in c.denoisers if m != "S"] or [0])
+        if n_spans > d.n_sentinels - 3:
+            raise MaskbenchError(f"ul2 needs {n_spans} span sentinels per block plus 3 mode tokens but "
+                                 f"data.n_sentinels={d.n_sentinels}: raise it")
     if c.family == "t5":
         n_spans = round(round(c.noise_density * d.content_len) / c.mean_noise_span_length)
         if n_spans > d.n_sentinels:

@@ -5,7 +5,7 @@ split must leave a non-negative kept share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
@@ -113,5 +113,29 @@ class ElectraRTD(BertMasking):
             raise MaskbenchError("corruption=electra has no next-sentence prediction: drop corruption.nsp=true")
 
 
+@dataclass
+class UL2(Corruption):
+    """UL2's mixture of denoisers: each [mode (R | X | S), mean span length, rate], drawn with `weights`."""
+    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    denoisers: List[Any] = option(factory=lambda: [["R", 3, 0.15], ["R", 8, 0.15], ["X", 3, 0.5], ["X", 8, 0.5],
+                                                   ["X", 64, 0.15], ["X", 64, 0.5], ["S", 0, 0.25]])
+    weights: List[float] = option(factory=lambda: [2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.0])
+
+    def check(self) -> None:
+        super().check()
+        if len(self.weights) != len(self.denoisers) or not self.denoisers:
+            raise MaskbenchError(f"corruption.weights has {len(self.weights)} entries for {len(self.denoisers)} "
+                                 f"denoisers: give one weight per denoiser")
+        if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise MaskbenchError("corruption.weights must be non-negative with a positive sum")
+        for d in self.denoisers:
+            ok = isinstance(d, (list, tuple)) and len(d) == 3 and d[0] in ("R", "X", "S")
+            ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in d[1:])
+            if not ok or not 0 < float(d[2]) < 1 or (d[0] != "S" and float(d[1]) < 1):
+                raise MaskbenchError(f"corruption.denoisers item {list(d) if isinstance(d, (list, tuple)) else d}: "
+                                     f"write [MODE, MEAN_SPAN, RATE] with MODE R, X or S, MEAN_SPAN >= 1 (R, X) "
+                                     f"and 0 < RATE < 1, e.g. [X, 64, 0.5]")
+
+
 FAMILIES: dict[str, type[Corruption]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,
-                                         "bart": BartNoise, "electra": ElectraRTD}
+                                         "bart": BartNoise, "electra": ElectraRTD, "ul2": UL2}

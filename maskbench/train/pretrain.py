@@ -115,7 +115,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     if not dist.is_main:
         cache = build_cache(cfg.data)
     tok = load_cache_tokenizer(cache)
-    if cfg.corruption.family == "t5" and tok.token_to_id("[X0]") is None:
+    if cfg.corruption.family in ("t5", "ul2") and tok.token_to_id("[X0]") is None:
         add_sentinels(tok, cfg.data.n_sentinels)  # a vocabulary from elsewhere: append T5's sentinels
     vocab = Vocab.from_tokenizer(tok)
     content_len = as_object("data", cfg.data).content_len
