@@ -6,7 +6,7 @@ from maskbench.config import group_options, load_config
 from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
 
-ENCODER_OK = {"bert_mlm", "bert_mlm_nsp", "span_mlm", "electra"}
+ENCODER_OK = {"bert_mlm", "bert_mlm_40", "bert_mlm_nsp", "span_mlm", "electra"}
 ENCODER_ONLY = {"electra"}
 
 
