@@ -739,3 +739,23 @@ def test_export_of_a_transformers_folder_is_checked_against_the_folders_own_outp
     assert source_difference(folder, exported, vocab, "encoder", transformers) < 1e-5
     other = bert_folder(corpus_file, tmp_path / "other", layers=1)  # another model: the check must see it
     assert source_difference(other, exported, vocab, "encoder", transformers) > 1e-2
+
+
+@pytest.mark.parametrize("damage, needle", [
+    ("truncated_json", "is not a JSON object with a model_type"),
+    ("heads", "attention heads for width"),
+])
+def test_malformed_transformers_folders_are_one_line(corpus_file, tmp_path, damage, needle):
+    from hf_models import bert_folder
+
+    from maskbench.models.source import resolve_source
+
+    folder = bert_folder(corpus_file, tmp_path / "bert")
+    config = json.loads((folder / "config.json").read_text())
+    if damage == "truncated_json":
+        (folder / "config.json").write_text('{"model_type": "bert", ')
+    else:
+        config["num_attention_heads"] = 3
+        (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MaskbenchError, match=needle):
+        resolve_source(folder)

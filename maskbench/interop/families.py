@@ -191,6 +191,11 @@ def shape_from_hf(fam: Family, c) -> dict:
         raise MaskbenchError(f"activation {act_name} of this {fam.model_type} model is not supported: "
                              f"maskbench has {', '.join(_ACT_FROM_HF)}")
     act = _ACT_FROM_HF[act_name]
+    width = c.hidden_size if fam.arch == "encoder" else c.d_model
+    heads = c.num_attention_heads if fam.arch == "encoder" else c.encoder_attention_heads
+    if not heads or width % heads:
+        raise MaskbenchError(f"this {fam.model_type} model's config has {heads} attention heads for width {width}, "
+                             f"which does not divide: the config does not belong to these weights")
     if fam.arch == "encoder":
         if fam.name == "electra" and c.embedding_size != c.hidden_size:
             raise MaskbenchError(f"this ELECTRA model's embeddings ({c.embedding_size} wide) are narrower than its "

@@ -71,6 +71,9 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
 
     if is_hf_folder(path):
         return _transformers_source(path, cache_dir)
+    if (path / "config.json").is_file():  # a transformers folder whose config cannot be read
+        raise MaskbenchError(f"{what}={init}: {path / 'config.json'} is not a JSON object with a model_type: "
+                             f"save the config again (model.config.save_pretrained)")
     ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
     if ckpt is None or not (ckpt / "config.yaml").exists():
         raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
