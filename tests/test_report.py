@@ -195,3 +195,32 @@ def test_plot_x_axes_put_compute_on_the_x_axis(tiny_overrides, tmp_path):
     (run / "summary.json").unlink()  # a run still going: no FLOPs per step yet
     with pytest.raises(MaskbenchError, match="--x steps, tokens or seconds"):
         x_values(run, events, "flops")
+
+
+@pytest.mark.parametrize("axis, key", [("steps", "step"), ("tokens", "tokens"), ("flops", "flops"),
+                                       ("seconds", "seconds")])
+def test_budget_figure_puts_the_chosen_compute_on_the_x_axis(monkeypatch, tmp_path, axis, key):
+    import maskbench.report.budget as budget
+
+    rows = [{"step": s, "tokens": s * 4096, "flops": s * 1.5e10, "seconds": s * 0.3, "val_loss": 7.0 - s / 1000,
+             "pretrained": 80.0 + s / 100, "scratch": 79.0, "gap": 1.0 + s / 100, "ci": [0.5, 1.5 + s / 100],
+             "separable": True, "seeds": 3, "pretrained_values": [80.0, 80.5, 81.0], "extra": {}}
+            for s in (100, 200, 400)]
+    seen = {}
+    monkeypatch.setattr(budget, "save_figure", lambda fig, out, title, seeds: seen.setdefault("fig", fig))
+    budget.plot_budget(rows, "accuracy", tmp_path / "b.png", "t", [], x_axis=axis)
+    gap_axis = seen["fig"].axes[1]
+    assert gap_axis.get_xlabel() == budget.X_LABELS[axis][1]
+    xs = list(gap_axis.lines[0].get_xdata()) if gap_axis.lines else []
+    assert xs == [r[key] for r in rows]
+
+
+def test_budget_figure_without_flops_says_so(tmp_path):
+    from maskbench.errors import MaskbenchError
+    from maskbench.report.budget import plot_budget
+
+    rows = [{"step": 100, "tokens": 1, "flops": None, "seconds": 1.0, "val_loss": None, "pretrained": 1.0,
+             "scratch": 1.0, "gap": 0.0, "ci": None, "separable": False, "seeds": 1, "pretrained_values": [1.0],
+             "extra": {}}]
+    with pytest.raises(MaskbenchError, match="compare.x=flops"):
+        plot_budget(rows, "accuracy", tmp_path / "b.png", "t", [], x_axis="flops")

@@ -1,5 +1,6 @@
 """The gap against the pretraining budget: fine-tuning from several checkpoints of one pretraining run,
-each against the same scratch runs, drawn against pretraining steps (tokens on a second axis)."""
+each against the same scratch runs, drawn against the checkpoints' pretraining steps (tokens on a second axis),
+tokens, FLOPs or seconds (`compare.x`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from maskbench.runs.rundir import read_metrics
 
 
 def pretraining_progress(pre_dir: Path) -> dict[int, dict]:
-    """step -> {"tokens", "val_loss", "flops"} from the pretraining run's metrics and summary."""
+    """step -> {"tokens", "val_loss", "flops", "seconds"} from the pretraining run's metrics and summary."""
     pre_dir = Path(pre_dir)
     if not (pre_dir / "metrics.jsonl").exists():
         return {}
@@ -25,6 +26,8 @@ def pretraining_progress(pre_dir: Path) -> dict[int, dict]:
         row = out.setdefault(e["step"], {})
         if "tokens" in e:
             row["tokens"] = e["tokens"]
+        if "elapsed_s" in e:
+            row["seconds"] = e["elapsed_s"]
         if e.get("split") == "val":
             row["val_loss"] = e["loss"]
         if flops_per_step:
@@ -38,6 +41,7 @@ def budget_rows(points: list[dict], progress: dict[int, dict]) -> list[dict]:
     for p in sorted(points, key=lambda p: p["step"]):
         known = progress.get(p["step"], {})
         rows.append({"step": p["step"], "tokens": known.get("tokens"), "flops": known.get("flops"),
+                     "seconds": known.get("seconds"),
                      "val_loss": known.get("val_loss"), "pretrained": round(statistics.fmean(p["pretrained"]), 3),
                      "scratch": round(statistics.fmean(p["scratch"]), 3), "gap": p["interval"]["gap"],
                      "ci": p["interval"]["ci"], "separable": p["interval"]["separable"],
@@ -49,17 +53,30 @@ def budget_rows(points: list[dict], progress: dict[int, dict]) -> list[dict]:
     return rows
 
 
-def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: list[dict] | None = None) -> Path:
+X_LABELS = {"steps": ("step", "pretraining step of the checkpoint"),
+            "tokens": ("tokens", "pretraining tokens of the checkpoint"),
+            "flops": ("flops", "pretraining FLOPs of the checkpoint"),
+            "seconds": ("seconds", "pretraining seconds of the checkpoint")}
+
+
+def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: list[dict] | None = None,
+                x_axis: str = "steps") -> Path:
     """Left: fine-tuned metric from each checkpoint (mean, min-max band) with scratch's level dashed, and the
     checkpoint's validation loss on a second axis. Right: the gap with its 95% interval. Pretraining
-    plateaus (report/plateaus.py) shaded on both."""
+    plateaus (report/plateaus.py) shaded on both (on the step axis)."""
+    from maskbench.errors import MaskbenchError
+
+    key, xlabel = X_LABELS[x_axis]
+    if any(r.get(key) is None for r in rows):
+        raise MaskbenchError(f"compare.x={x_axis}: the pretraining run does not record {key} for every checkpoint "
+                             f"(FLOPs need its summary.json): use compare.x=steps")
     fig, (ax, ax_gap) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
-    x = [r["step"] for r in rows]
+    x = [r[key] for r in rows]
     vals = [r["pretrained_values"] for r in rows]
     ax.plot(x, [statistics.fmean(v) for v in vals], "-o", color="#1f77b4", lw=1.8, label="pretrained (mean)")
     ax.fill_between(x, [min(v) for v in vals], [max(v) for v in vals], color="#1f77b4", alpha=0.15, lw=0)
     ax.axhline(rows[0]["scratch"], color="#d62728", ls="--", lw=1.6, label="scratch (mean)")
-    ax.set(xlabel="pretraining step of the checkpoint", ylabel=f"eval {metric} after fine-tuning",
+    ax.set(xlabel=xlabel, ylabel=f"eval {metric} after fine-tuning",
            title=f"eval {metric}")
     if any(r["val_loss"] is not None for r in rows):
         twin = ax.twinx()
@@ -78,13 +95,13 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: 
                         fmt="s--", color=["#9467bd", "#8c564b", "#e377c2"][k % 3], capsize=3, lw=1.3,
                         label=f"gap on {name}, 95% interval")
     ax_gap.axhline(0, color="grey", lw=1)
-    ax_gap.set(xlabel="pretraining step of the checkpoint", ylabel=f"pretrained - scratch ({metric})",
+    ax_gap.set(xlabel=xlabel, ylabel=f"pretrained - scratch ({metric})",
                title="gap against the pretraining budget")
-    if all(r["tokens"] for r in rows):
+    if x_axis == "steps" and all(r["tokens"] for r in rows):
         top = ax_gap.secondary_xaxis("top", functions=(_scale(rows, "tokens"), _scale(rows, "tokens", inverse=True)))
         top.set_xlabel("pretraining tokens (millions)", fontsize=8)
     for a in (ax, ax_gap):
-        shade_plateaus(a, plateaus or [], max(x), label=a is ax_gap)
+        shade_plateaus(a, plateaus if x_axis == "steps" else [], max(x), label=a is ax_gap)
         a.grid(alpha=0.3)
         a.legend(fontsize=7, loc="upper left")
     return save_figure(fig, out, title, rows[0]["seeds"])

@@ -70,7 +70,7 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
                                                          if "val_loss" in p])
         written.append(plot_budget(summary["budget"], metric, out / "budget.png",
                                    f"{task}: gap against pretraining budget ({name})",
-                                   summary["pretraining_plateaus"]))
+                                   summary["pretraining_plateaus"], x_axis=cfg.compare.get("x", "steps")))
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
     if console:
         print_compare(summary, console)

@@ -20,6 +20,8 @@ class CompareConfig:
     baselines: Optional[Dict[str, Any]] = None  # {name: [pretraining overrides] or a run folder}
     tasks: Optional[List[str]] = None
     bootstrap: int = option(2000, low=100, hint="resamples for the intervals")
+    # budget.png's x axis: the checkpoints' pretraining steps, tokens, FLOPs or seconds
+    x: str = option("steps", choices=("steps", "tokens", "flops", "seconds"))
 
     def check(self) -> None:
         if not self.seeds:
