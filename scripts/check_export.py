@@ -42,6 +42,8 @@ def check(run: Path, out_root: Path) -> dict:
     from maskbench.interop.export import export_model
 
     folder = export_model(run, out_root / run.name)
+    if (folder / "generator").is_dir():
+        return check_electra(run, folder)
     m = load_checkpoint(run)
     arch = m.cfg.arch.name
     tok = transformers.AutoTokenizer.from_pretrained(folder)
@@ -76,6 +78,32 @@ def check(run: Path, out_root: Path) -> dict:
     result["max_logit_diff"] = float((ours - theirs)[real].abs().max())
     result["round_trip"] = round_trip(run, folder, out_root)
     return result
+
+
+@torch.no_grad()
+def check_electra(run: Path, folder: Path) -> dict:
+    """An ELECTRA run (post-LN layout): the discriminator's replaced-token logits and the generator's vocabulary
+    logits, maskbench against transformers, at every real position of the Wikipedia sentences."""
+    import transformers
+
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.interop.electra_export import electra_model
+    from maskbench.models.layers import key_padding_mask
+    from maskbench.models.source import resolve_source
+
+    src = resolve_source(run)
+    ours = electra_model(src, src.electra_corruption(), Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path)).size)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    texts = wiki_sentences()
+    batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    ids, real, types = batch["input_ids"], batch["attention_mask"].bool(), batch["token_type_ids"]
+    disc = transformers.AutoModelForPreTraining.from_pretrained(folder).eval()
+    gen = transformers.AutoModelForMaskedLM.from_pretrained(folder / "generator").eval()
+    rtd = ours.rtd_head(ours.encoder(ids, ~real, types)).squeeze(-1)
+    g = ours.generator.lm_head(ours.generator(ours.encoder.embed(ids, types), key_padding_mask(~real)))
+    return {"run": str(run), "classes": [type(disc).__name__, type(gen).__name__], "sentences": len(texts),
+            "tokens": int(real.sum()), "discriminator_max_logit_diff": float((rtd - disc(**batch).logits)[real].abs().max()),
+            "generator_max_logit_diff": float((g - gen(**batch).logits)[real].abs().max())}
 
 
 def round_trip(run: Path, folder: Path, out_root: Path) -> dict:

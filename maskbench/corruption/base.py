@@ -137,6 +137,5 @@ def frame_encoder_decoder(noised: Noised, original: torch.Tensor, vocab: Vocab) 
     bos = torch.full((B, 1), vocab.bos, device=dev, dtype=target.dtype)
     dec_in = torch.cat([bos, target[:, :-1]], 1)
     labels = target.masked_fill(target == vocab.pad, IGNORE)
-    dec_in = dec_in.masked_fill(dec_in == vocab.pad, vocab.pad)
     return Batch(input_ids=ids, labels=labels, pad_mask=pad_mask, decoder_input_ids=dec_in,
                      nsp_labels=noised.nsp_labels, diag=noised.diag)

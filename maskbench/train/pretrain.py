@@ -209,7 +209,6 @@ def _with_mask_rate(log, corruption):
 def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
     """max_steps from train.budget in steps, tokens (of original text) or model FLOPs (estimated on
     8 sample batches, decoder included), so objectives can be compared on the same budget."""
-    from maskbench.train.batches import PretrainBatches
     from maskbench.train.flops import batch_flops
 
     t = cfg.train
