@@ -362,3 +362,23 @@ def test_extra_eval_label_map(tiny_overrides, task_files, tmp_path):
     run = run_finetune(load_config(base + [f"run.dir={tmp_path / 'b'}", mapped], root="finetune"))
     s = json.loads((run / "summary.json").read_text())
     assert s["extra_eval"]["rev"]["examples"] == 2 and "accuracy" in s["extra_eval"]["rev"]
+
+
+def test_compare_jobs_runs_side_by_side_with_the_same_results(tiny_overrides, task_files, tmp_path):
+    """compare.jobs=2: the same fine-tunings in two processes, each run's metrics as in sequence."""
+    import os
+
+    from maskbench.train.compare import run_compare
+    from maskbench.train.pretrain import run_pretrain
+
+    pre = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'pre'}", "train.max_steps=4"]))
+    over = ft_overrides(tiny_overrides, "sst2", task_files, "encoder") + [
+        f"compare.init={pre}", "compare.seeds=[0,1]", "train.max_steps=6", "train.eval_every=3"]
+    one = run_compare(load_config(over + [f"run.dir={tmp_path / 'seq'}"], root="finetune"))
+    two = run_compare(load_config(over + [f"run.dir={tmp_path / 'par'}", "compare.jobs=2"], root="finetune"))
+    for name in ("pretrained-s0", "pretrained-s1", "scratch-s0", "scratch-s1"):
+        a = json.loads((one / name / "summary.json").read_text())
+        b = json.loads((two / name / "summary.json").read_text())
+        assert a["final_eval"] == b["final_eval"] and a["steps"] == b["steps"]
+    pids = {json.loads((two / n / "env.json").read_text())["pid"] for n in ("pretrained-s0", "scratch-s1")}
+    assert os.getpid() not in pids  # in worker processes

@@ -22,6 +22,8 @@ class CompareConfig:
     bootstrap: int = option(2000, low=100, hint="resamples for the intervals")
     # budget.png's x axis: the checkpoints' pretraining steps, tokens, FLOPs or seconds
     x: str = option("steps", choices=("steps", "tokens", "flops", "seconds"))
+    # fine-tunings run side by side, each with its share of the cores (1 = one after the other)
+    jobs: int = option(1, low=1)
 
     def check(self) -> None:
         if not self.seeds:

@@ -141,16 +141,28 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     out = RunDir.for_comparison(cfg, pre_dir.name).path  # pre_dir: a run folder or one of its checkpoints
     out.mkdir(parents=True, exist_ok=True)
     grid = plan_grid(cfg, out, points, baselines)
-    for k, run in enumerate(grid, 1):
-        if console and len(grid) > 4:
-            console.print(f"[dim]compare run {k}/{len(grid)}: {run.dir.name}[/]")
+    jobs = []
+    for run in grid:
         # An interrupted compare continues only the unfinished run.
         scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size}, **RunDir(run.dir).resume_changes())
         backbone = sources[run.step] if run.label == "pretrained" else baselines.get(run.label, scratch)
+        jobs.append((scfg, backbone, run.dir))
+    n_jobs = min(int(cfg.compare.get("jobs") or 1), len(jobs))
+    if n_jobs > 1:
+        from maskbench.train.parallel_finetune import backbone_spec, run_side_by_side
+
+        say = console.print if console else (lambda msg: None)
+        todo = [(c, backbone_spec(b), d) for c, b, d in jobs if RunDir(d).status != "done"]
+        if todo:
+            run_side_by_side(todo, n_jobs, command, say)
+        jobs = []  # all done
+    for k, (scfg, backbone, run_dir) in enumerate(jobs, 1):
+        if console and len(grid) > 4:
+            console.print(f"[dim]compare run {k}/{len(grid)}: {run_dir.name}[/]")
         try:
-            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run.dir)
+            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run_dir)
         except RunInterrupted as stop:  # the compare continues its unfinished run itself
-            raise RunInterrupted(stop.step, run.dir, f"compare interrupted at step {stop.step} of {run.dir.name} "
+            raise RunInterrupted(stop.step, run_dir, f"compare interrupted at step {stop.step} of {run_dir.name} "
                                  f"(checkpoint saved): run the same command again; it does only what is missing") from None
     from maskbench.report.compare_results import write_compare_results
 
