@@ -32,8 +32,8 @@ from maskbench.data.encode_pool import default_workers, encode_stream
 from maskbench.data.pinned import pinned_tokenizer
 from maskbench.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from maskbench.errors import MaskbenchError
-from maskbench.runs.lock import FolderLock
-from maskbench.runs.rundir import sha256_file
+from maskbench.files import FolderLock
+from maskbench.files import sha256_file
 
 _TRAINING_BATCH = 2048  # sentences per tokenizer-training batch
 _ENCODE_BATCH_CHARS = 256_000  # text per encoding job (~2,000 Wikipedia sentences): large enough for the Rust

@@ -75,7 +75,7 @@ def run_predict(path: Path, text: str | None, text_pair: str | None, file: Path 
     if out is None:
         console.out(lines, end="", highlight=False)
     else:
-        from maskbench.runs.rundir import write_atomic
+        from maskbench.files import write_atomic
 
         out = Path(out).expanduser()
         if out.is_dir():

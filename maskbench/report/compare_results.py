@@ -12,7 +12,7 @@ from maskbench.report.figures import seeds_phrase
 from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict
-from maskbench.runs.rundir import write_atomic
+from maskbench.files import write_atomic
 
 
 def _final(run, metric: str, extra: str | None = None) -> float:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from maskbench.files import write_atomic
+
 
 class RunDir:
     """One run folder, the single place that names run folders and says what state they are in:
@@ -130,24 +132,6 @@ def _exists_error(path: Path):
 
     return MaskbenchError(f"run folder {path} already exists: add train.resume=true to continue it, "
                           f"or give run.dir=NEW_FOLDER for a fresh run")
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 4 MB pieces (checkpoint and token-cache checksums)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename: a crash never leaves a half-written file."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class MetricsLog:

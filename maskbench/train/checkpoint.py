@@ -22,7 +22,7 @@ import torch
 
 from maskbench.errors import MaskbenchError
 from maskbench.models.electra import PRETRAINING_ONLY
-from maskbench.runs.rundir import sha256_file
+from maskbench.files import sha256_file
 
 _STEP = re.compile(r"^step-(\d+)$")
 _CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")

@@ -16,7 +16,8 @@ from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
 from maskbench.models.source import ModelSource, resolve_source
 from maskbench.runs.lock import run_lock
-from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
+from maskbench.files import write_atomic
+from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
 from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
 from maskbench.tasks.evaluate import evaluate_all, task_terms

@@ -19,7 +19,8 @@ from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
 from maskbench.models.build import build_pretraining_model
 from maskbench.report.plateaus import find_plateaus, plateau_note
-from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics, write_atomic
+from maskbench.files import write_atomic
+from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
 from maskbench.runs.trackers import open_trackers
 from maskbench.schema import as_object
 from maskbench.runs.lock import run_lock
