@@ -248,15 +248,13 @@ def config_show(overrides: Optional[List[str]] = OVERRIDES):
     """Print the composed, validated config."""
     def body():
         from maskbench.config import config_sources, load_config, root_for, to_yaml
+        from maskbench.errors import FinetunePreset
         from maskbench.runs.rundir import RunDir
-        from maskbench.errors import MaskbenchError
 
         over = list(overrides or [])
         try:
             cfg = load_config(over, root=root_for(over))
-        except MaskbenchError as e:  # a preset that sets a task: show it as `finetune` / `compare` compose it
-            if "fine-tuning preset" not in str(e):
-                raise
+        except FinetunePreset:  # a preset that sets a task: show it as `finetune` / `compare` compose it
             cfg = load_config(over, root="finetune")
         typer.echo(to_yaml(cfg).rstrip())
         for group, path in config_sources(cfg, over).items():

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from maskbench.errors import MaskbenchError
+from maskbench.errors import FinetunePreset, MaskbenchError
 
 CONF_DIR = Path(__file__).parent / "conf"
 GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "experiment", "task")
@@ -142,7 +142,7 @@ def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pr
         preset = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
         user_set = any(ov.lstrip("+~").split("=")[0].split(".")[0] == head for ov in overrides)
         if preset and head in ("task", "compare") and not user_set:  # a fine-tuning preset given to pretrain
-            return MaskbenchError(f"experiment={preset} is a fine-tuning preset (it sets {head}): run "
+            return FinetunePreset(f"experiment={preset} is a fine-tuning preset (it sets {head}): run "
                                   f"`maskbench compare experiment={preset}` or `maskbench finetune experiment={preset}`")
         hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (
             "see `maskbench config show` for valid keys")

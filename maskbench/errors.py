@@ -13,3 +13,12 @@ class RunInterrupted(MaskbenchError):
         self.step, self.run_dir = step, run_dir
         super().__init__(hint or f"interrupted at step {step}; checkpoint saved. Continue with the same command "
                                  f"plus train.resume=true (run folder {run_dir})")
+
+
+class InUse(MaskbenchError):
+    """Another process holds the folder's lock (maskbench/files.py): a parallel sweep job may be training the
+    same shared run right now."""
+
+
+class FinetunePreset(MaskbenchError):
+    """An experiment preset that sets a task was given to a pretraining command."""

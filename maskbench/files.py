@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from maskbench.errors import MaskbenchError
+from maskbench.errors import InUse
 
 
 def sha256_file(path: Path) -> str:
@@ -47,7 +47,7 @@ class FolderLock:
             holder = self.fh.read().strip() or "another process"
             self.fh.close()
             self.fh = None
-            raise MaskbenchError(f"{self.what} is in use by process {holder}: wait for it to finish, or use "
+            raise InUse(f"{self.what} is in use by process {holder}: wait for it to finish, or use "
                                  f"another folder") from None
         self.fh.seek(0)
         self.fh.truncate()

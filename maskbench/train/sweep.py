@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from maskbench.config import load_config, runtime_overrides, with_changes
-from maskbench.errors import MaskbenchError, RunInterrupted
+from maskbench.errors import InUse, MaskbenchError, RunInterrupted
 from maskbench.runs.rundir import RunDir, SweepDir
 
 
@@ -116,6 +116,6 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
             except MaskbenchError as exc:
                 # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
                 # parallel launcher another job may be training it right now, and it will finish it.
-                if not (backbone.kind == "scratch" and "in use by process" in str(exc)):
+                if not (backbone.kind == "scratch" and isinstance(exc, InUse)):
                     raise
     return run_dir.name
