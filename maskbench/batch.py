@@ -6,9 +6,10 @@ statistics and the terminal view; training drops them before moving a batch to t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch-free at import: task kinds and config validation read IGNORE
+    import torch
 
 IGNORE = -100
 

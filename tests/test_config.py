@@ -87,3 +87,18 @@ def test_a_corruption_without_an_arch_takes_its_own_architecture():
     assert load_config(["corruption=span_mlm"]).arch.name == "encoder"  # fits the default: kept
     with pytest.raises(MaskbenchError, match="needs arch=encoder_decoder"):
         load_config(["corruption=t5_span", "arch=encoder"])
+
+
+def test_composing_and_checking_configs_leaves_torch_unimported():
+    """Config and schema are torch-free (fast `config show`, light tools): checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom maskbench.config import load_config\n"
+            "load_config(['experiment=debug'])\nload_config(['task=pos', 'arch=encoder_decoder'], root='finetune')\n"
+            "load_config(['corruption=ul2', 'arch=encoder_decoder'])\nload_config(['corruption.mask_schedule=linear', "
+            "'corruption.mask_prob_end=0.1'])\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

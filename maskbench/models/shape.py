@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NORMS = ("pre", "post")
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.models.shape import ACTIVATIONS, NORMS  # torch-free
 from maskbench.schema.fields import option
+
+NORMS = ("pre", "post")                       # LayerNorm before each sub-layer (maskbench) or after (BERT, BART)
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 
 ARCHS = ("encoder", "encoder_decoder")
 
