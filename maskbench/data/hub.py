@@ -25,7 +25,6 @@ from pathlib import Path
 from maskbench.errors import MaskbenchError
 
 PREFIX = "hf:"
-HINT = "pip install 'maskbench[hf]'  (or: pip install datasets)"
 
 
 def is_hub(path) -> bool:
@@ -61,10 +60,9 @@ def parse(spec: str) -> HubRef:
 
 
 def _datasets():
-    try:
-        import datasets
-    except ImportError:
-        raise MaskbenchError(f"hf: data needs the datasets library: {HINT}") from None
+    from maskbench.optional import require
+
+    datasets = require("datasets", "hf: data", "hf")
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     try:  # its retry warnings while offline are not ours to show: the failure becomes one line

@@ -9,17 +9,13 @@ transformers is an optional extra (`pip install 'maskbench[hf]'`); nothing here 
 core unless a transformers folder or `export` is asked for.
 """
 
-HF_HINT = "pip install 'maskbench[hf]'  (or: pip install transformers)"
 
 
 def require_transformers():
     """Import transformers, or fail in one line with the install hint."""
-    from maskbench.errors import MaskbenchError
+    from maskbench.optional import require
 
-    try:
-        import transformers
-    except ImportError:
-        raise MaskbenchError(f"this needs the transformers library: {HF_HINT}") from None
+    transformers = require("transformers", "this", "hf")
     transformers.logging.set_verbosity_error()  # its load reports and bars are not ours to show
     transformers.logging.disable_progress_bar()
     return transformers

@@ -19,15 +19,12 @@ from pathlib import Path
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import RunDir, SweepDir
 
-HINT = "pip install submitit  (or: pip install 'maskbench[cluster]')"
 
 
 def _submitit():
-    try:
-        import submitit
-    except ImportError:
-        raise MaskbenchError(f"sweep.launcher=local|slurm needs submitit: {HINT}") from None
-    return submitit
+    from maskbench.optional import require
+
+    return require("submitit", "sweep.launcher=local|slurm", "cluster")
 
 
 class PointJob:
