@@ -73,10 +73,9 @@ def sense_summary(sim: torch.Tensor, senses: list[str]) -> dict:
 
 
 def plot_heatmap(sim, labels, senses, out: Path, title: str) -> Path:
-    import matplotlib
+    from maskbench.report.figures import pyplot, write_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 7.5), dpi=120)
     im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()), vmax=1.0)
@@ -85,11 +84,7 @@ def plot_heatmap(sim, labels, senses, out: Path, title: str) -> Path:
     ax.set_yticks(range(len(labels)), short, fontsize=7)
     fig.colorbar(im, ax=ax, label="cosine similarity")
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return write_figure(fig, out)
 
 
 def run_probe(path, word: str, file: Path | None, out: Path | None, scratch: bool, console, as_json: bool = False):

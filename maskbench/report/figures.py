@@ -29,6 +29,11 @@ def save_figure(fig, out: Path, title: str, seeds: int, note: str = "", spread: 
     text = f"{title}  ({'; '.join(parts)})"
     # Wrapped to the figure's width: a long run name must not push the title off the canvas.
     fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 13)), fontsize=10)
+    return write_figure(fig, out)
+
+
+def write_figure(fig, out: Path) -> Path:
+    """Tight layout, save to `out` (folders made), close: every figure maskbench writes ends here."""
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

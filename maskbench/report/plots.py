@@ -79,10 +79,9 @@ def figure_path(out, default_name: str) -> Path:
 
 
 def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str = "steps") -> Path:
-    import matplotlib
+    from maskbench.report.figures import pyplot, write_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -106,9 +105,4 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
     ax.set_title(title or "pretraining loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    out = figure_path(out, "loss.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return write_figure(fig, figure_path(out, "loss.png"))

@@ -189,10 +189,9 @@ def csv_text(pre: list[dict], ft: list[dict]) -> str:
 
 
 def plot_finetune_curves(ft: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
+    from maskbench.report.figures import pyplot, write_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from maskbench.runs.rundir import read_metrics
 
@@ -213,11 +212,7 @@ def plot_finetune_curves(ft: list[dict], out_dir: Path) -> list[Path]:
                title=f"{task}: fine-tuning curves by pretraining objective (mean over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / f"finetune-{task}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(write_figure(fig, out_dir / f"finetune-{task}.png"))
     return paths
 
 
