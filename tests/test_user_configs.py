@@ -77,7 +77,7 @@ def test_sweep_presets_compose_with_every_finetuning_they_plan():
     """Each packaged sweep preset: its pretraining config and, per task, the fine-tuning config the sweep will
     build (sweep.finetune plus the task's own overrides) are valid before anything runs."""
     from maskbench.config import CONF_DIR, load_config
-    from maskbench.train.sweep import finetune_overrides
+    from maskbench.train.sweep_point import finetune_overrides
 
     checked = 0
     for preset in sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")):  # the packaged presets

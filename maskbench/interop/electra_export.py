@@ -39,7 +39,7 @@ def electra_model(src, corruption, vocab_size: int):
 
 def build_electra_export(src, corruption, vocab, transformers):
     """(Built with the generator as a subfolder, None), or (None, why) when the layout has no ELECTRA class."""
-    from maskbench.interop.export import Built, load_exactly
+    from maskbench.interop.hf_build import Built, load_exactly
 
     model = electra_model(src, corruption, vocab.size)
     why = why_not_electra(model)

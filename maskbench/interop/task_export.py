@@ -45,7 +45,7 @@ def why_not_exact(saved) -> str | None:
 
 def build_task_export(ckpt: Path, transformers):
     """(Built, None) for a task model that maps exactly, else (None, the one-line reason)."""
-    from maskbench.interop.export import Built, load_exactly
+    from maskbench.interop.hf_build import Built, load_exactly
     from maskbench.interop.families import family_for_shape, hf_config
     from maskbench.tasks.saved import load_task_model
 
@@ -71,7 +71,7 @@ def build_task_export(ckpt: Path, transformers):
 
 def _task_state(model, fam, kind: str, wanted: set) -> dict:
     """transformers' names for the backbone (under the family's prefix) and the head."""
-    from maskbench.interop.export import their_state
+    from maskbench.interop.hf_build import their_state
 
     def weights(layer) -> dict:
         return {p: getattr(layer, p).detach().float().clone() for p in ("weight", "bias")}

@@ -34,7 +34,7 @@ class PointJob:
         self.args = (list(point), Path(root), list(overrides), list(runtime))
 
     def __call__(self) -> str:
-        from maskbench.train.sweep import run_point
+        from maskbench.train.sweep_point import run_point
 
         return run_point(*self.args, console=_plain_console())
 

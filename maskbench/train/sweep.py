@@ -9,9 +9,10 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from maskbench.config import load_config, runtime_overrides, with_changes
-from maskbench.errors import InUse, MaskbenchError, RunInterrupted
+from maskbench.config import load_config, runtime_overrides
+from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.runs.rundir import RunDir, SweepDir
+from maskbench.train.sweep_point import finetune_overrides, run_point
 
 
 def expand_grid(overrides: list[str]) -> list[list[str]]:
@@ -77,45 +78,3 @@ def _run_grid(grid, configs, root: Path, overrides, runtime, console, say) -> No
     for i, (point, cfg) in enumerate(zip(grid, configs), 1):
         say(escape(f"[{i}/{len(configs)}] {' '.join(point) or '(defaults)'}: {RunDir.for_pretraining(cfg).status}"))
         run_point(point, root, overrides, runtime, console)
-
-
-def finetune_overrides(cfg, task: str) -> list[str]:
-    """sweep.finetune, then the task's own sweep.task_overrides (which win)."""
-    return list(cfg.sweep.finetune) + list((cfg.sweep.task_overrides or {}).get(task, []))
-
-
-def run_point(point: list[str], root: Path, overrides, runtime, console=None) -> str:
-    """One grid point: its pretraining (skipped if done, resumed if partial), then its fine-tunings: every
-    task once per fine-tuning seed (sweep.finetune_seeds, else the pretraining's seed), and the scratch twins."""
-    from maskbench.train.finetune import resolve_init, run_finetune
-    from maskbench.train.pretrain import run_pretrain
-
-    sweep = SweepDir(root)
-    cfg = load_config(point + [f"run.root={sweep.pretrain_root}"])
-    run = RunDir.for_pretraining(cfg)
-    run_dir, status = run.path, run.status
-    if status != "done":
-        if status == "partial":
-            cfg = load_config(point + [f"run.root={sweep.pretrain_root}", "train.resume=true"])
-        run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
-    seeds = cfg.sweep.finetune_seeds
-    for task, ft_seed in itertools.product(cfg.sweep.tasks, seeds or [None]):
-        seed = cfg.seed if ft_seed is None else ft_seed
-        ft = load_config([f"task={task}", f"seed={seed}"] + finetune_overrides(cfg, task) + runtime, root="finetune")
-        pre = resolve_init(with_changes(ft, init=str(run_dir)))
-        jobs = [(sweep.finetuning(task, run_dir, ft_seed), pre)]
-        if cfg.sweep.scratch:
-            jobs.append((sweep.scratch(task, cfg, ft_seed), pre.scratch_twin()))
-        for ft_run, backbone in jobs:
-            if ft_run.status == "done":
-                continue
-            try:
-                run_finetune(with_changes(ft, **ft_run.resume_changes()),
-                             command="maskbench sweep " + " ".join(overrides), console=console,
-                             backbone=backbone, run_dir=ft_run.path)
-            except MaskbenchError as exc:
-                # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
-                # parallel launcher another job may be training it right now, and it will finish it.
-                if not (backbone.kind == "scratch" and isinstance(exc, InUse)):
-                    raise
-    return run_dir.name
