@@ -759,3 +759,12 @@ def test_malformed_transformers_folders_are_one_line(corpus_file, tmp_path, dama
         (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(MaskbenchError, match=needle):
         resolve_source(folder)
+
+
+@pytest.mark.parametrize("over, needle", [
+    ("compare.baselines={scratch:['experiment=debug']}", "the names pretrained and scratch are taken"),
+    ("task.extra_eval=[{name: zh}]", "task.extra_eval item"),
+])
+def test_compare_and_extra_eval_mistakes_are_found_before_any_work(tiny_overrides, over, needle):
+    with pytest.raises(MaskbenchError, match=needle):
+        load_config([o for o in tiny_overrides if not o.startswith("experiment=")] + [over], root="finetune")

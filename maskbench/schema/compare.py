@@ -49,6 +49,8 @@ class CompareConfig:
         if self.baselines is not None and not all(isinstance(v, (str, list)) for v in self.baselines.values()):
             raise MaskbenchError(f"compare.baselines={self.baselines} must map names to pretraining overrides or run "
                                  f"folders, e.g. \"compare.baselines={{en:['experiment=xl_pretrain_en']}}\"")
+        if self.baselines is not None and {"pretrained", "scratch"} & set(self.baselines):
+            raise MaskbenchError("compare.baselines: the names pretrained and scratch are taken; choose others")
 
 
 @dataclass

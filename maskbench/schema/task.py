@@ -35,6 +35,10 @@ class TaskConfig:
         if self.metric not in kind.metrics:
             raise MaskbenchError(f"task.metric={self.metric} is not reported for a {self.kind} task: "
                                  f"choose {', '.join(kind.metrics)}")
+        for item in self.extra_eval or []:  # checked before any work, not when the data loads after pretraining
+            if not (isinstance(item, str) or (isinstance(item, dict) and isinstance(item.get("file"), str))):
+                raise MaskbenchError(f"task.extra_eval item {item} has no file: write {{name: NAME, file: PATH}} or "
+                                     f"a path")
 
 
 @dataclass

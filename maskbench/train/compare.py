@@ -136,8 +136,6 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     scratch = sources[points[-1][0]].scratch_twin()
     baselines = {str(name): resolve_init(with_changes(cfg, init=str(ensure_pretrained(cfg, console, _spec(spec)))))
                  for name, spec in (cfg.compare.baselines or {}).items()}
-    if {"pretrained", "scratch"} & set(baselines):
-        raise MaskbenchError("compare.baselines: the names pretrained and scratch are taken; choose others")
     out = RunDir.for_comparison(cfg, pre_dir.name).path  # pre_dir: a run folder or one of its checkpoints
     out.mkdir(parents=True, exist_ok=True)
     grid = plan_grid(cfg, out, points, baselines)
