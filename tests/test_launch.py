@@ -96,8 +96,10 @@ def _train_steps(run_dir) -> int:
     return max([json.loads(x).get("step", 0) for x in lines if '"train"' in x] or [0])
 
 
-def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_overrides, tmp_path):
-    """SIGTERM to the sweep: within seconds no process of it is left; the same command then finishes exactly."""
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_overrides, tmp_path, how):
+    """SIGTERM to the sweep, or Ctrl-C at its terminal (SIGINT to the whole process group): within seconds no
+    process of it is left, no traceback; the same command then finishes exactly."""
     import signal
     import subprocess
     import sys
@@ -108,7 +110,7 @@ def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_ove
                              "sweep.launcher=local", "sweep.jobs=2", "train.max_steps=800", "train.ckpt_every=100",
                              "train.eval_every=500"]
     cmd = [sys.executable, "-m", "maskbench", "sweep", *over]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # both jobs training
         runs = list((root / "pretrain").glob("*")) if (root / "pretrain").is_dir() else []
@@ -118,7 +120,10 @@ def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_ove
     else:
         proc.kill()
         pytest.fail(f"the jobs did not start: {proc.communicate()[1][-2000:]}")
-    proc.send_signal(signal.SIGTERM)
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert "sweep interrupted: 2 running job(s) stopped" in err and "Traceback" not in err, err
