@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from maskbench.interop.families import FAMILIES, _lin, embedding_rules, hf_config, layer_rules, to_theirs
+from maskbench.interop.hf_build import sample_text_ids
 
 
 def why_not_electra(model) -> str | None:
@@ -102,8 +103,7 @@ def _theirs(model, rules) -> dict:
 
 def _sample(vocab):
     g = torch.Generator().manual_seed(0)
-    pool = vocab.text_ids()
-    ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
+    ids = sample_text_ids(vocab, 12, g)
     return torch.cat([torch.full((2, 1), vocab.cls), ids, torch.full((2, 1), vocab.sep)], 1)
 
 

@@ -23,7 +23,7 @@ import torch
 
 from maskbench.errors import MaskbenchError
 from maskbench.interop.families import Family, family_for_shape, hf_config
-from maskbench.interop.hf_build import Built, load_exactly, their_state
+from maskbench.interop.hf_build import Built, load_exactly, sample_text_ids, their_state
 
 TOLERANCE = 1e-4
 
@@ -169,8 +169,7 @@ def source_difference(folder: Path, hf, vocab, arch: str, transformers) -> float
     """Largest |exported - source| output on a fixed sample, the source run by transformers from its folder:
     MLM / LM logits where the source has its head, else the base model's final states."""
     g = torch.Generator().manual_seed(1)
-    pool = vocab.text_ids()
-    ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
+    ids = sample_text_ids(vocab, 12, g)
     start, end = (vocab.cls, vocab.sep) if arch == "encoder" else (vocab.bos, vocab.eos)
     x = torch.cat([torch.full((2, 1), start), ids, torch.full((2, 1), end)], 1)
     head = transformers.AutoModelForMaskedLM if arch == "encoder" else transformers.AutoModelForSeq2SeqLM
@@ -198,8 +197,7 @@ def max_logit_difference(model, hf, vocab, arch: str, with_heads: bool) -> float
     from maskbench.batch import Batch
 
     g = torch.Generator().manual_seed(0)
-    pool = vocab.text_ids()
-    ids = pool[torch.randint(len(pool), (2, 12), generator=g)]
+    ids = sample_text_ids(vocab, 12, g)
     if arch == "encoder":
         x = torch.cat([torch.full((2, 1), vocab.cls), ids, torch.full((2, 1), vocab.sep)], 1)
         h = model(Batch(input_ids=x, labels=x))

@@ -70,3 +70,9 @@ def load_exactly(hf, theirs: dict, fam: Family) -> None:
                              f"{sorted(unexpected)[:3]}; please report it")
     hf.load_state_dict(theirs, strict=True)
     hf.eval()
+
+
+def sample_text_ids(vocab, length: int, generator: torch.Generator) -> torch.Tensor:
+    """[2, length] text ids drawn from `generator`: the fixed sample every export check compares outputs on."""
+    pool = vocab.text_ids()
+    return pool[torch.randint(len(pool), (2, length), generator=generator)]

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from maskbench.batch import Batch
+from maskbench.interop.hf_build import sample_text_ids
 
 CLASS_SUFFIX = {"classification": "ForSequenceClassification", "pair_classification": "ForSequenceClassification",
                 "tagging": "ForTokenClassification", "qa": "ForQuestionAnswering"}
@@ -92,8 +93,7 @@ def task_difference(saved, hf) -> float:
     """Largest |maskbench - transformers| task output on a fixed sample of single inputs and pairs."""
     vocab = saved.vocab
     g = torch.Generator().manual_seed(0)
-    pool = vocab.text_ids()
-    a, b = (pool[torch.randint(len(pool), (2, n), generator=g)] for n in (7, 5))
+    a, b = (sample_text_ids(vocab, n, g) for n in (7, 5))
     cls, sep = torch.full((2, 1), vocab.cls), torch.full((2, 1), vocab.sep)
     single = torch.cat([cls, a, sep], 1)
     pair = torch.cat([cls, a, sep, b, sep], 1)
