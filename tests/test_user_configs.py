@@ -93,6 +93,7 @@ def test_sweep_presets_compose_with_every_finetuning_they_plan():
     probe = load_config(["task=pos_probe"] + finetune_overrides(cfg, "pos_probe"), root="finetune")
     assert probe.task.freeze and probe.train.lr == 5e-3 and probe.task.train_size == 1000
     assert list(cfg.sweep.finetune_seeds) == [0, 1, 2] and cfg.model.name == "bert_tiny" and cfg.model.d_model == 128
+    assert cfg.train.budget_unit == "flops" and cfg.train.budget == 5.0e13  # objectives compared at equal compute
 
 
 def root_for_preset(preset: str) -> str:
