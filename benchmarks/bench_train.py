@@ -108,7 +108,7 @@ class Trainer:
     def __init__(self, impl: str, args, cfg, vocab, batches):
         from maskbench.models import build_model, count_params
         from maskbench.train.batches import Prefetcher, prefetch_wanted
-        from maskbench.train.loop import _autocast
+        from maskbench.train.loop import autocast
         from maskbench.train.losses import pretrain_terms
         from maskbench.train.optim import build_optimizer
 
@@ -133,7 +133,7 @@ class Trainer:
             prefetch = Prefetcher(make, 0, total, enabled=prefetch_wanted(None, self.device))  # as `pretrain` does
 
             def step_fn(b):
-                with _autocast(self.device, "auto"):
+                with autocast(self.device, "auto"):
                     terms = pretrain_terms(model, b)
                 s, n, _ = terms["mlm"]
                 return s / n
@@ -147,7 +147,7 @@ class Trainer:
             self.build_times.clear()
 
             def step_fn(b):
-                with _autocast(self.device, "auto"):
+                with autocast(self.device, "auto"):
                     return model(**b).loss
             self.get = lambda s: (prebuilt[s], None)  # noqa: E731
             self.params = sum(p.numel() for p in model.parameters())

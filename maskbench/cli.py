@@ -124,7 +124,7 @@ def corrupt(
     """Show what a corruption does to a sentence, or measure it over the corpus (--stats)."""
     def body():
         from maskbench.config import load_config
-        from maskbench.corruption.show import run_corrupt
+        from maskbench.inspect.corrupt import run_corrupt
 
         cfg = load_config(overrides or [])
         run_corrupt(cfg, text=text, stats=stats, n_blocks=blocks, as_json=as_json, seed=seed, console=_console(),
@@ -179,9 +179,9 @@ def export(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or trans
                                                                    "(default: its final one).")):
     """Write a transformers model folder (config.json, safetensors, tokenizer) that AutoModel*, AutoTokenizer,
     pipeline("fill-mask") and generate() load as they are; a fine-tuned encoder becomes its task class
-    (*ForSequenceClassification, *ForTokenClassification, *ForQuestionAnswering). Needs the [hf] extra."""
+    (*ForSequenceClassification, *ForTokenClassification, *ForQuestionAnswering). Needs transformers (the hf extra)."""
     def body():
-        from maskbench.interop.export import export_model
+        from maskbench.export.model import export_model
 
         export_model(checkpoint, out, _console(), step=step)
     _guard(body)
@@ -235,8 +235,10 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay
         from maskbench.errors import MaskbenchError
         from maskbench.report.plots import plot_runs
 
+        from maskbench.runs.layout import metrics_path
+
         for d in run_dirs:
-            if not (d / "metrics.jsonl").exists():
+            if not metrics_path(d).exists():
                 raise MaskbenchError(f"{d} has no metrics.jsonl: give maskbench run folders")
         path = plot_runs(run_dirs, out or Path("loss.png"), x=x)
         _console().print(f"wrote {path}")

@@ -30,6 +30,7 @@ import torch
 
 from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError
+from maskbench.arch import arch_of
 
 # Families a collator cannot serve, and why (one line each).
 UNSUPPORTED = {
@@ -60,7 +61,7 @@ def corruption_config(name: str, settings: dict):
     from omegaconf import OmegaConf
 
     from maskbench.config import CONF_DIR, group_options
-    from maskbench.schema import typed_group
+    from maskbench.typed import typed_group
 
     preset = Path(CONF_DIR) / "corruption" / f"{name}.yaml"
     if not preset.is_file():
@@ -148,7 +149,7 @@ class Collator:
         ids, labels = out.input_ids[i], out.labels[i]
         if out.pad_mask is not None:
             ids = ids[~out.pad_mask[i]]
-        if self.arch == "encoder":
+        if arch_of(self.arch).encoder_only:
             labels = labels[:len(ids)]
         else:
             labels = labels[labels != IGNORE]  # the target, eos included

@@ -176,7 +176,7 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from maskbench.schema import register as register_schemas
+    from maskbench.typed import register as register_schemas
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
@@ -216,7 +216,7 @@ def _architecture_for_corruption(cfg, overrides: list[str]) -> str | None:
 def validate_config(cfg):
     """`cfg` merged into the typed schemas (maskbench/schema/): types, ranges and cross-group fit checked,
     one line per refusal. Returns the typed config."""
-    from maskbench.schema import typed_config
+    from maskbench.typed import typed_config
 
     return typed_config(cfg)
 

@@ -39,7 +39,7 @@ def check(run: Path, out_root: Path) -> dict:
     from maskbench.batch import Batch
     from maskbench.inspect.fill import fill_encoder, generate
     from maskbench.inspect.loading import encode_with_masks, load_checkpoint
-    from maskbench.interop.export import export_model
+    from maskbench.export.model import export_model
 
     folder = export_model(run, out_root / run.name)
     if (folder / "generator").is_dir():
@@ -87,12 +87,11 @@ def check_electra(run: Path, folder: Path) -> dict:
     import transformers
 
     from maskbench.data.tokenizer import Vocab, load_tokenizer
-    from maskbench.interop.electra_export import electra_model
     from maskbench.models.layers import key_padding_mask
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     src = resolve_source(run)
-    ours = electra_model(src, src.electra_corruption(), Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path)).size)
+    ours = src.pretraining_model(src.electra_corruption(), Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path)).size)
     tok = transformers.AutoTokenizer.from_pretrained(folder)
     texts = wiki_sentences()
     batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")

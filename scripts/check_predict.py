@@ -60,7 +60,7 @@ def predict_vs_pipelines(run: Path, task: str, dev: Path, out: Path) -> str:
 
     from maskbench.inspect.predict import predict, read_inputs
     from maskbench.tasks.qa import best_spans
-    from maskbench.tasks.saved import load_task_model
+    from maskbench.runs.task_model import load_task_model
 
     import shutil
 

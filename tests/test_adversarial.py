@@ -54,7 +54,7 @@ def test_resuming_a_checkpoint_with_a_pickle_payload_runs_nothing(tiny_overrides
 
 def test_todays_trainer_state_loads_under_weights_only(tiny_overrides, tmp_path):
     """The safe loader still reads what maskbench writes (optimizer state, RNG states)."""
-    from maskbench.train.checkpoint import load_trainer
+    from maskbench.runs.checkpoint import load_trainer
 
     run = run_pretrain(load_config(tiny_overrides + [f"run.dir={tmp_path / 'r'}"]))
     state = load_trainer(run / "checkpoints" / "step-000010", None)
@@ -195,7 +195,7 @@ def test_bad_ranges_are_one_line(over, needle):
 def test_squad_offsets_must_point_at_the_answer(tmp_path):
     import json
 
-    from maskbench.data.tasks import read_squad
+    from maskbench.tasks.qa import read_squad
     from maskbench.errors import MaskbenchError
 
     ctx = "A natural history of the river itself."
@@ -422,7 +422,7 @@ def tiny_run(tiny_overrides, tmp_path_factory):
 
 def test_export_never_touches_a_users_folder_beside_the_target(tiny_run, tmp_path):
     pytest.importorskip("transformers")
-    from maskbench.interop.export import export_model
+    from maskbench.export.model import export_model
 
     mine = tmp_path / "mine.tmp-export"  # the name the old export removed
     mine.mkdir()
@@ -435,7 +435,7 @@ def test_export_never_touches_a_users_folder_beside_the_target(tiny_run, tmp_pat
 
 def test_export_to_a_target_filled_meanwhile_is_refused_and_leaves_it_alone(tiny_run, tmp_path, monkeypatch):
     pytest.importorskip("transformers")
-    from maskbench.interop import export as export_module
+    from maskbench.export import model as export_module
 
     out = tmp_path / "hf"
     real_write = export_module._write_folder
@@ -454,7 +454,7 @@ def test_export_to_a_target_filled_meanwhile_is_refused_and_leaves_it_alone(tiny
 
 def test_export_into_an_existing_empty_folder_and_onto_a_file(tiny_run, tmp_path):
     pytest.importorskip("transformers")
-    from maskbench.interop.export import export_model
+    from maskbench.export.model import export_model
 
     (tmp_path / "empty").mkdir()
     assert (export_model(tiny_run, tmp_path / "empty") / "model.safetensors").is_file()
@@ -541,7 +541,7 @@ def test_a_transformers_folder_without_tokenizer_files_is_refused(corpus_file, t
     pytest.importorskip("transformers")
     from hf_models import bert_folder
 
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     folder = bert_folder(corpus_file, tmp_path / "bert")
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
@@ -555,7 +555,7 @@ def test_a_tokenizer_larger_than_the_embedding_is_refused(corpus_file, tmp_path)
     transformers = pytest.importorskip("transformers")
     from hf_models import bert_folder
 
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     folder = bert_folder(corpus_file, tmp_path / "bert")
     model = transformers.BertForMaskedLM.from_pretrained(str(folder))
@@ -570,8 +570,8 @@ def test_foreign_models_that_maskbench_cannot_hold_exactly_are_refused(corpus_fi
     from hf_models import bert_folder
 
     from maskbench.inspect.loading import load_checkpoint
-    from maskbench.interop.export import export_model
-    from maskbench.models.source import resolve_source
+    from maskbench.export.model import export_model
+    from maskbench.runs.source import resolve_source
 
     folder = bert_folder(corpus_file, tmp_path / "bert")
     # A bare BertModel: no MLM head. fill and export refuse rather than use a random head as if trained.
@@ -730,7 +730,7 @@ def test_export_of_a_transformers_folder_is_checked_against_the_folders_own_outp
     from hf_models import bert_folder
 
     from maskbench.data.tokenizer import Vocab, load_tokenizer
-    from maskbench.interop.export import export_model, source_difference
+    from maskbench.export.model import export_model, source_difference
 
     folder = bert_folder(corpus_file, tmp_path / "bert")
     out = export_model(folder, tmp_path / "out")
@@ -748,7 +748,7 @@ def test_export_of_a_transformers_folder_is_checked_against_the_folders_own_outp
 def test_malformed_transformers_folders_are_one_line(corpus_file, tmp_path, damage, needle):
     from hf_models import bert_folder
 
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     folder = bert_folder(corpus_file, tmp_path / "bert")
     config = json.loads((folder / "config.json").read_text())

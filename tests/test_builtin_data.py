@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from maskbench.data.builtin import parse_pfr_line, resolve_builtin
-from maskbench.data.tasks import read_tagged, read_text_examples
+from maskbench.tasks.sentence import read_text_examples
+from maskbench.tasks.tagging import read_tagged
 from maskbench.errors import MaskbenchError
 
 

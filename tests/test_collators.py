@@ -113,7 +113,7 @@ def test_collator_statistics_match_corrupt_stats_on_the_same_text(tiny_setup, na
 
     from maskbench.collators import corruption_config, make_collator
     from maskbench.corruption.registry import build_corruption
-    from maskbench.corruption.show import measure
+    from maskbench.inspect.corrupt import measure
 
     cfg, cache, tok, vocab, store = tiny_setup
     hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]",

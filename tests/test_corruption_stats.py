@@ -5,7 +5,7 @@ import pytest
 
 from maskbench.config import load_config
 from maskbench.corruption import build_corruption
-from maskbench.corruption.show import measure
+from maskbench.inspect.corrupt import measure
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.tokenizer import Vocab

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from maskbench.config import load_config
 from maskbench.models.electra import ElectraPretrainModel, generator_sizes
-from maskbench.train.checkpoint import load_weights
+from maskbench.runs.checkpoint import load_weights
 from maskbench.train.pretrain import run_pretrain
 
 

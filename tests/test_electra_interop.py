@@ -27,16 +27,15 @@ def electra_runs(tiny_overrides, tmp_path_factory):
 
 def _maskbench_electra(run):
     from maskbench.data.tokenizer import Vocab, load_tokenizer
-    from maskbench.interop.electra_export import electra_model
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     src = resolve_source(run)
     tok = load_tokenizer(src.tokenizer_path)
-    return electra_model(src, src.electra_corruption(), Vocab.from_tokenizer(tok).size)
+    return src.pretraining_model(src.electra_corruption(), Vocab.from_tokenizer(tok).size)
 
 
 def test_post_ln_electra_run_exports_discriminator_and_generator(electra_runs, tmp_path):
-    from maskbench.interop.export import export_model
+    from maskbench.export.model import export_model
 
     out = export_model(electra_runs["post"], tmp_path / "hf")
     disc = transformers.AutoModelForPreTraining.from_pretrained(str(out)).eval()
@@ -66,7 +65,7 @@ def _key_mask(pad):
 def test_pre_ln_electra_run_exports_its_encoder_and_says_why(electra_runs, tmp_path, capsys):
     from rich.console import Console
 
-    from maskbench.interop.export import export_model
+    from maskbench.export.model import export_model
 
     out = export_model(electra_runs["pre"], tmp_path / "hf", Console(width=400))
     said = capsys.readouterr().out
@@ -81,7 +80,7 @@ def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus
     from maskbench.errors import MaskbenchError
     from maskbench.inspect.loading import load_checkpoint
     from maskbench.models.build import build_pretraining_model
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     folder = electra_folder(corpus_file, tmp_path / "electra")
     src = resolve_source(folder)

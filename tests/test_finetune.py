@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from maskbench.config import load_config
-from maskbench.data.squad_metric import exact_match, f1_score, normalize_answer, squad_scores
-from maskbench.data.tasks import read_squad, read_tagged, read_text_examples
+from maskbench.tasks.squad_metric import exact_match, f1_score, normalize_answer, squad_scores
+from maskbench.tasks.qa import read_squad
+from maskbench.tasks.sentence import read_text_examples
+from maskbench.tasks.tagging import read_tagged
 from maskbench.errors import MaskbenchError
 
 
@@ -129,13 +131,13 @@ def test_each_head_learns_its_tiny_task(tiny_overrides, task_files, tmp_path, ta
 
 def test_overfit_one_batch_every_head():
     """Each head drives its loss near zero on one fixed batch (tiny model, no dropout)."""
-    from maskbench.data.task_features import Feature
+    from maskbench.tasks.common import Feature
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
     from maskbench.tasks import task_kind
     from maskbench.tasks.batching import collate
-    from maskbench.tasks.evaluate import task_terms
+    from maskbench.train.evaluate import task_terms
 
     torch.manual_seed(0)
     V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
@@ -167,13 +169,13 @@ def test_overfit_one_batch_every_head():
 def test_mean_pooling_reads_only_real_positions(arch):
     """pooling=mean: a sentence's logits do not depend on how much padding its batch added, and the
     head learns (overfits one batch) on both architectures."""
-    from maskbench.data.task_features import Feature
+    from maskbench.tasks.common import Feature
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
     from maskbench.tasks import task_kind
     from maskbench.tasks.batching import collate
-    from maskbench.tasks.evaluate import task_terms
+    from maskbench.train.evaluate import task_terms
 
     torch.manual_seed(0)
     V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
@@ -315,8 +317,8 @@ ZH_CONLLU = """# sent_id = 1
 def test_chinese_conllu_words_without_spaces(tiny_setup, tmp_path):
     """UD Chinese: the text has no spaces; the word column is the segmentation. Each word (several
     characters) gets its tag on its first piece, multi-word ranges are skipped."""
-    from maskbench.data.task_features import encode_tagged
-    from maskbench.data.tasks import read_tagged
+    from maskbench.tasks.tagging import encode_tagged
+    from maskbench.tasks.tagging import read_tagged
 
     _, _, tok, vocab, _ = tiny_setup
     f = tmp_path / "zh.conllu"

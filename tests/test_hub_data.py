@@ -156,13 +156,15 @@ def test_null_text_and_tag_count_mismatch_are_refused_naming_the_row(tmp_path):
                                "upos": datasets.Sequence(datasets.ClassLabel(names=["DET", "NOUN"]))})
     bad = datasets.Dataset.from_dict({"tokens": [["a", "b"], ["a", "b", "c"]], "upos": [[0, 1], [0, 1]]}, features=feats)
     datasets.DatasetDict({"train": bad}).save_to_disk(str(tmp_path / "ud"))
+    from maskbench.tasks.tagging import tagged_task_file
+
     with pytest.raises(MaskbenchError, match="row 1 has 3 words and 2 tags"):
-        hub.tagged_task_file(hub.parse(f"hf:{tmp_path / 'ud'}@train"), hub.task_dataset(f"hf:{tmp_path / 'ud'}@train")[1],
+        tagged_task_file(hub.parse(f"hf:{tmp_path / 'ud'}@train"), hub.task_dataset(f"hf:{tmp_path / 'ud'}@train")[1],
                              "tokens", "upos", tmp_path / "cache")
 
 
 def test_a_null_sentence_in_a_jsonl_task_file_is_refused(tmp_path):
-    from maskbench.data.tasks import read_text_examples
+    from maskbench.tasks.sentence import read_text_examples
 
     f = tmp_path / "t.jsonl"
     f.write_text(json.dumps({"sentence": "fine", "label": 1}) + "\n" + json.dumps({"sentence": None, "label": 0}) + "\n")

@@ -21,7 +21,7 @@ from maskbench.batch import Batch  # noqa: E402
 from maskbench.errors import MaskbenchError  # noqa: E402
 from maskbench.inspect.fill import fill_encoder, generate  # noqa: E402
 from maskbench.inspect.loading import load_checkpoint  # noqa: E402
-from maskbench.interop.export import export_model  # noqa: E402
+from maskbench.export.model import export_model  # noqa: E402
 from maskbench.runs.rundir import read_metrics  # noqa: E402
 from maskbench.train.pretrain import run_pretrain  # noqa: E402
 
@@ -222,7 +222,7 @@ def test_t5_on_a_bart_vocabulary_gets_sentinels(public, tiny_overrides, tmp_path
     ("mass_span", "encoder_decoder"), ("t5_span", "encoder_decoder")])
 def test_a_foreign_vocabulary_works_with_every_corruption(public, tiny_overrides, corruption, arch):
     from maskbench.corruption import build_corruption
-    from maskbench.corruption.show import measure
+    from maskbench.inspect.corrupt import measure
     from maskbench.data.blocks import BlockStore
     from maskbench.data.cache import build_cache, load_cache_tokenizer
     from maskbench.data.tokenizer import Vocab, add_sentinels

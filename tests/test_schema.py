@@ -9,7 +9,7 @@ import pytest
 
 from maskbench.config import load_config
 from maskbench.errors import MaskbenchError
-from maskbench.schema import as_object
+from maskbench.typed import as_object
 
 
 def test_values_get_their_declared_types():
@@ -28,7 +28,8 @@ def test_derived_values_are_properties():
 
 def test_each_corruption_family_and_task_kind_has_its_schema():
     from maskbench.schema.corruption import BartNoise, BertMasking, T5Span
-    from maskbench.schema.task import QATask, TaggingTask
+    from maskbench.tasks.qa import QATask
+    from maskbench.tasks.tagging import TaggingTask
 
     assert isinstance(as_object("corruption", load_config(["corruption=bert_mlm"]).corruption), BertMasking)
     bart = load_config(["corruption=bart_infill", "arch=encoder_decoder"])

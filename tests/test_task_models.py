@@ -86,7 +86,7 @@ def test_final_checkpoint_holds_the_whole_task_model(fine_tuned):
 def test_reloaded_task_model_scores_as_the_summary_says(fine_tuned, extra):
     """A frozen probe's and a full fine-tuning's final/ rebuild the task model alone."""
     from maskbench.inspect.predict import predict
-    from maskbench.tasks.saved import load_task_model
+    from maskbench.runs.task_model import load_task_model
 
     run, cfg = fine_tuned("sst2", "encoder", extra)
     saved = load_task_model(run / "checkpoints" / "final")
@@ -141,7 +141,7 @@ def test_predict_refuses_a_pretraining_run(tiny_overrides, tmp_path):
 
 def test_text_file_inputs_and_unlabelled_rows(fine_tuned, tmp_path):
     from maskbench.inspect.predict import read_inputs
-    from maskbench.tasks.saved import load_task_model
+    from maskbench.runs.task_model import load_task_model
 
     saved = load_task_model(fine_tuned("nli", "encoder")[0])
     txt = tmp_path / "pairs.txt"
@@ -159,7 +159,7 @@ def test_text_file_inputs_and_unlabelled_rows(fine_tuned, tmp_path):
 
 def test_a_fine_tuned_run_starts_a_new_fine_tuning(fine_tuned, tiny_overrides, task_files, tmp_path):
     """init= of a fine-tuning run takes its backbone (not its head): the new run starts from exactly it."""
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
     from maskbench.train.finetune import run_finetune
 
     pos_run, _ = fine_tuned("pos", "encoder")
@@ -184,7 +184,7 @@ def test_older_fine_tuning_runs_keep_loading_as_backbones(fine_tuned, tmp_path):
     fine-tunings; predict says in one line why it cannot use it."""
     import shutil
 
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     run, _ = fine_tuned("sst2", "encoder")
     old = tmp_path / "old"
@@ -239,7 +239,7 @@ def test_exported_classifier_pipeline_gives_predicts_labels_and_scores(fine_tune
 
 def _saved_inputs(run, cfg):
     from maskbench.inspect.predict import read_inputs
-    from maskbench.tasks.saved import load_task_model
+    from maskbench.runs.task_model import load_task_model
 
     return read_inputs(load_task_model(run), None, None, cfg.task.eval_file)
 

@@ -16,6 +16,7 @@ from maskbench.corruption.t5 import T5Span
 from maskbench.corruption.ul2 import UL2Mixture
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
+from maskbench.arch import arch_of
 
 FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking,
             "ul2": UL2Mixture}
@@ -52,7 +53,7 @@ class Corruption:
                 noise = self._noise(step)
                 self._at = (self.rate(step), noise)
         noised = noise(blocks, KeyedRandom(keys), partner)
-        if self.arch == "encoder":
+        if arch_of(self.arch).encoder_only:
             return frame_encoder(noised, self.vocab)
         if noised.sep_at is not None:  # NSP pairs on an encoder-decoder: [BOS] A [SEP] B [EOS]
             enc = frame_encoder(noised, self.vocab)
@@ -69,3 +70,15 @@ class Corruption:
 def build_corruption(cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
                      total_steps: int = 1) -> Corruption:
     return Corruption(cfg, arch, vocab, is_continuation, total_steps)
+
+
+def corruption_for_tokenizer(cfg, tok) -> tuple[Vocab, Corruption]:
+    """The one corruption set-up, shared by pretraining and the `corrupt` inspector: T5's sentinels appended
+    to a vocabulary from elsewhere (t5 and ul2), the vocabulary's roles, the whole-word table where asked."""
+    from maskbench.data.tokenizer import add_sentinels, continuation_table
+
+    if cfg.corruption.family in ("t5", "ul2") and tok.token_to_id("[X0]") is None:
+        add_sentinels(tok, cfg.data.n_sentinels)
+    vocab = Vocab.from_tokenizer(tok)
+    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
+    return vocab, build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)

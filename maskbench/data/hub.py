@@ -2,13 +2,9 @@
 
 A hub dataset name (`hf:glue:sst2@train`, `hf:squad@validation`) or a local dataset folder (parquet,
 JSON lines or CSV files, or a `save_to_disk` folder) is written once, streaming, into the cache in
-the plain format the readers already take, and from then on read like any file:
-
-  pretraining text    one document per row (column `data.text_column`, default `text`), blank lines between
-  classification      JSON lines with the task's `text_fields` and `label_field` (class ids become their
-                      names; rows labelled -1, SNLI's "no gold label", are dropped)
-  tagging             `word<TAB>tag` lines (columns `task.words_field` / `task.tags_field`)
-  qa                  SQuAD v1.1 JSON (columns id, title, context, question, answers)
+the plain format the readers already take: pretraining text here (`text_file`: one document per row, column
+`data.text_column`, blank lines between), each task kind's rows by its own converter (maskbench/tasks/<kind>.py,
+`hub_file`) through the helpers below (`need_columns`, `cache_target`, `write_cached`, `label_name`).
 
 The cached file is named by a hash of the reference, the fields read and the dataset's own fingerprint,
 so an edited local folder is written again. Without network a hub dataset that is not in the datasets
@@ -121,14 +117,14 @@ def _columns(ds) -> list[str]:
     return list(ds.column_names or (ds.features or {}).keys())
 
 
-def _need(ds, ref: HubRef, columns: list[str], key: str) -> None:
+def need_columns(ds, ref: HubRef, columns: list[str], key: str) -> None:
     have = _columns(ds)
     for c in columns:
         if have and c not in have:
             raise MaskbenchError(f"{ref.spec} has no column '{c}' (it has {', '.join(have)}): set {key}")
 
 
-def _target(cache_root: Path, ref: HubRef, ds, what: dict, suffix: str) -> Path:
+def cache_target(cache_root: Path, ref: HubRef, ds, what: dict, suffix: str) -> Path:
     fingerprint = getattr(ds, "_fingerprint", None) or ""
     if ref.is_local:  # load_from_disk keeps a fingerprint; plain files: their sizes and times
         files = sorted(p for p in Path(ref.name).expanduser().rglob("*") if p.is_file())
@@ -137,7 +133,7 @@ def _target(cache_root: Path, ref: HubRef, ds, what: dict, suffix: str) -> Path:
     return cache_root / "hub" / f"{key}{suffix}"
 
 
-def _write(target: Path, lines) -> Path:
+def write_cached(target: Path, lines) -> Path:
     """Stream lines into the cache file, atomically (a half-written file is never picked up)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -161,8 +157,8 @@ def text_file(spec: str, cache_root: Path, text_column: str = "text") -> Path:
     """Pretraining text from a hub dataset or folder, one document per row (streamed)."""
     ref = parse(spec)
     ds = _load(ref, "train", streaming=True)
-    _need(ds, ref, [text_column], "data.text_column")
-    target = _target(cache_root, ref, ds, {"text": text_column}, ".txt")
+    need_columns(ds, ref, [text_column], "data.text_column")
+    target = cache_target(cache_root, ref, ds, {"text": text_column}, ".txt")
     if target.exists():
         return target
 
@@ -171,10 +167,10 @@ def text_file(spec: str, cache_root: Path, text_column: str = "text") -> Path:
             text = str(row[text_column] or "").strip()
             if text:
                 yield "\n".join(line for line in text.splitlines() if line.strip()) + "\n\n"
-    return _write(target, docs())
+    return write_cached(target, docs())
 
 
-def _label_name(feature, value):
+def label_name(feature, value):
     names = getattr(feature, "names", None)
     return names[value] if names and isinstance(value, int) and 0 <= value < len(names) else str(value)
 
@@ -183,54 +179,3 @@ def task_dataset(spec: str):
     """(reference, dataset) of a task file given as hf:..., loaded once."""
     ref = parse(spec)
     return ref, _load(ref, None, streaming=False)
-
-
-def text_task_file(ref, ds, fields: list[str], label: str, cache_root: Path) -> Path:
-    """Sentence (pair) classification rows as JSON lines; class ids become names. A row whose ClassLabel is -1
-    is unlabelled by the datasets convention (SNLI's pairs without a gold label) and is dropped; elsewhere -1
-    is a class like any other. A missing text or label is refused, naming the row."""
-    _need(ds, ref, fields + [label], "task.text_fields / task.label_field")
-    feature = (ds.features or {}).get(label)
-    class_label = bool(getattr(feature, "names", None))
-
-    def rows():
-        for i, row in enumerate(ds):
-            if class_label and row[label] == -1:
-                continue
-            missing = [f for f in [*fields, label] if row[f] is None]
-            if missing:
-                raise MaskbenchError(f"{ref.spec}: row {i} has no {missing[0]} (null): remove or fill that row")
-            yield json.dumps({**{f: row[f] for f in fields}, label: _label_name(feature, row[label])}) + "\n"
-    target = _target(cache_root, ref, ds, {"fields": fields, "label": label, "unlabelled": "classlabel-only"},
-                     ".jsonl")
-    return target if target.exists() else _write(target, rows())
-
-
-def tagged_task_file(ref, ds, words: str, tags: str, cache_root: Path) -> Path:
-    """Tagged sentences as two-column CoNLL (word, tag name)."""
-    _need(ds, ref, [words, tags], "task.words_field / task.tags_field")
-    inner = getattr((ds.features or {}).get(tags), "feature", None)
-
-    def sentences():
-        for i, row in enumerate(ds):
-            if row[words] and len(row[words]) != len(row[tags] or []):
-                raise MaskbenchError(f"{ref.spec}: row {i} has {len(row[words])} words and {len(row[tags] or [])} "
-                                     f"tags: every word needs one tag; fix or drop that row")
-            if row[words]:
-                yield "".join(f"{w}\t{_label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
-    target = _target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")
-    return target if target.exists() else _write(target, sentences())
-
-
-def squad_task_file(ref, ds, cache_root: Path) -> Path:
-    """A SQuAD-shaped dataset as SQuAD v1.1 JSON."""
-    _need(ds, ref, ["id", "context", "question", "answers"], "a SQuAD-shaped dataset")
-    target = _target(cache_root, ref, ds, {"qa": 1}, ".json")
-    if not target.exists():
-        data = [{"title": row.get("title", ""), "paragraphs": [{"context": row["context"], "qas": [{
-            "id": str(row["id"]), "question": row["question"],
-            "answers": [{"text": t, "answer_start": int(s)}
-                        for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]}]}]}
-                for row in ds]
-        _write(target, [json.dumps({"version": "1.1", "data": data})])
-    return target

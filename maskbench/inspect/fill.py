@@ -12,6 +12,7 @@ import torch
 from maskbench.batch import Batch
 from maskbench.errors import MaskbenchError
 from maskbench.inspect.loading import Loaded, encode_with_masks
+from maskbench.arch import arch_of
 
 
 def _check_fits(m: Loaded, ids: list[int]) -> None:
@@ -107,7 +108,7 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
     if beam < 1:
         raise MaskbenchError(f"--beam {beam}: give 1 (greedy) or more")
     m = load_checkpoint(path, what="fill")
-    if m.cfg.arch.name == "encoder":
+    if arch_of(m.cfg.arch).encoder_only:
         results = fill_encoder(m, text, top_k)
         if as_json:
             print(json.dumps({"text": text, "arch": "encoder", "blanks": [

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from maskbench.errors import MaskbenchError
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.models import build_model
-from maskbench.models.source import resolve_source
+from maskbench.runs.source import resolve_source
 
 
 @dataclass
@@ -48,14 +48,9 @@ def _electra_generator(src, vocab, scratch: bool):
     corruption = src.electra_corruption()
     if corruption is None:
         return None
-    from maskbench.models.build import build_pretraining_model
     from maskbench.models.electra import GeneratorMLM
-    from maskbench.train.checkpoint import load_weights
 
-    electra = build_pretraining_model(src.model_cfg, "encoder", vocab.size, corruption)
-    if not scratch:
-        load_weights(electra, Path(src.source))
-    return GeneratorMLM(electra)
+    return GeneratorMLM(src.pretraining_model(corruption, vocab.size, trained=not scratch))
 
 
 def encode_with_masks(tok, text: str, vocab: Vocab | None = None) -> list[int]:

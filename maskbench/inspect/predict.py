@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from maskbench.errors import MaskbenchError
-from maskbench.tasks.saved import SavedTaskModel, load_task_model
+from maskbench.runs.task_model import SavedTaskModel, load_task_model
 
 SUFFIX_FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".conllu": "conllu",
                   ".conll": "conll", ".txt": "txt"}

@@ -15,6 +15,7 @@ import torch
 from maskbench.batch import Batch
 from maskbench.errors import MaskbenchError
 from maskbench.inspect.loading import Loaded
+from maskbench.arch import arch_of
 
 DEFAULT_SENTENCES = Path(__file__).parent.parent / "assets" / "probe_apple.txt"
 
@@ -43,8 +44,7 @@ def read_sentences(path: Path) -> list[tuple[str, str]]:
 def word_vectors(m: Loaded, sentences: list[str], word: str) -> torch.Tensor:
     """Mean of the word's sub-word states in each sentence (last layer): [N, D]."""
     target = m.tok.encode(word, add_special_tokens=False).ids
-    first = m.vocab.cls if m.cfg.arch.name == "encoder" else m.vocab.bos
-    last = m.vocab.sep if m.cfg.arch.name == "encoder" else m.vocab.eos
+    first, last = arch_of(m.cfg.arch).frame(m.vocab)
     vecs = []
     for s in sentences:
         ids = m.tok.encode(s, add_special_tokens=False).ids
@@ -53,7 +53,7 @@ def word_vectors(m: Loaded, sentences: list[str], word: str) -> torch.Tensor:
             raise MaskbenchError(f'"{word}" does not occur in: {s}')
         x = torch.tensor([[first] + ids + [last]])
         batch = Batch(input_ids=x, labels=x)
-        h = m.model(batch) if m.cfg.arch.name == "encoder" else m.model.encode(batch)
+        h = m.model.encode(batch) if arch_of(m.cfg.arch).has_decoder else m.model(batch)
         vecs.append(h[0, 1 + at:1 + at + len(target)].mean(0))
     return torch.stack(vecs)
 

@@ -2,7 +2,7 @@
 
 families.py   which transformers class matches which maskbench layout, parameter by parameter
 hf_folder.py  a transformers model folder as a maskbench starting point (init=DIR anywhere)
-export.py     `maskbench export`: a run or checkpoint as a transformers model folder + tokenizer
+hf_build.py   building and checking a transformers model from our weights (used by maskbench/export/)
 tokenizer.py  special-token maps and post-processors both ways
 
 transformers is an optional extra (`pip install 'maskbench[hf]'`); nothing here is imported by the

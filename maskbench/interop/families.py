@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from maskbench.arch import arch_of
 from maskbench.models.shape import ModelShape
 
 _ACT_FROM_HF = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
@@ -44,6 +45,10 @@ class Family:
     prefix: str  # where the base model sits in the head model's state dict ("bert.", "model.")
     # tensors transformers ties to another one: alias -> source (filled on export)
     tied: tuple[tuple[str, str], ...]
+
+    @property
+    def encoder_only(self) -> bool:
+        return arch_of(self.arch).encoder_only
 
 
 FAMILIES = {f.name: f for f in (
@@ -71,7 +76,7 @@ def family_for_shape(arch: str, s: ModelShape) -> Family:
     """The transformers family that has exactly this maskbench layout."""
     from maskbench.errors import MaskbenchError
 
-    if arch == "encoder":
+    if arch_of(arch).encoder_only:
         if s.norm == "pre" and not s.embed_norm and s.pos_offset == 0:
             return FAMILIES["megatron_bert"]
         if s.norm == "post" and s.embed_norm and s.pos_offset == 0:
@@ -98,7 +103,7 @@ def _cat(ours: str, theirs: list[str]) -> list[Rule]:
 
 def rules(fam: Family, s: ModelShape) -> list[Rule]:
     """Every maskbench tensor of this family's layout and where transformers keeps it."""
-    return _encoder_rules(fam, s) if fam.arch == "encoder" else _seq2seq_rules(fam, s)
+    return _encoder_rules(fam, s) if fam.encoder_only else _seq2seq_rules(fam, s)
 
 
 def embedding_rules(P: str, s: ModelShape) -> list[Rule]:
@@ -191,12 +196,12 @@ def shape_from_hf(fam: Family, c) -> dict:
         raise MaskbenchError(f"activation {act_name} of this {fam.model_type} model is not supported: "
                              f"maskbench has {', '.join(_ACT_FROM_HF)}")
     act = _ACT_FROM_HF[act_name]
-    width = c.hidden_size if fam.arch == "encoder" else c.d_model
-    heads = c.num_attention_heads if fam.arch == "encoder" else c.encoder_attention_heads
+    width = c.hidden_size if fam.encoder_only else c.d_model
+    heads = c.num_attention_heads if fam.encoder_only else c.encoder_attention_heads
     if not heads or width % heads:
         raise MaskbenchError(f"this {fam.model_type} model's config has {heads} attention heads for width {width}, "
                              f"which does not divide: the config does not belong to these weights")
-    if fam.arch == "encoder":
+    if fam.encoder_only:
         if fam.name == "electra" and c.embedding_size != c.hidden_size:
             raise MaskbenchError(f"this ELECTRA model's embeddings ({c.embedding_size} wide) are narrower than its "
                                  f"layers ({c.hidden_size}): maskbench's encoder has one width; use a discriminator "
@@ -224,7 +229,7 @@ def hf_config(fam: Family, s: ModelShape, vocab, vocab_size: int):
     import transformers
 
     act = _ACT_TO_HF[s.activation]
-    if fam.arch == "encoder":
+    if fam.encoder_only:
         cls = {"megatron_bert": transformers.MegatronBertConfig, "bert": transformers.BertConfig,
                "roberta": transformers.RobertaConfig, "electra": transformers.ElectraConfig}[fam.name]
         extra = {"embedding_size": s.d_model} if fam.name == "electra" else {}

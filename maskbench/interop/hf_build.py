@@ -11,6 +11,7 @@ import torch
 
 from maskbench.errors import MaskbenchError
 from maskbench.interop.families import Family, rules, to_theirs
+from maskbench.arch import arch_of
 
 
 def their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]:
@@ -39,7 +40,7 @@ def _fold_segments(model, fam: Family, out: dict) -> None:
     if enc.seg is None:
         return
     seg0 = enc.seg.weight.detach().float()[0]
-    if fam.arch == "encoder_decoder":
+    if arch_of(fam.arch).has_decoder:
         if enc.segments_when_absent:
             name = next(r.theirs[0] for r in rules(fam, model.shape) if r.ours == "encoder.pos.weight")
             out[name] = out[name] + seg0

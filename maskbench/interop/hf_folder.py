@@ -14,6 +14,7 @@ import torch
 
 from maskbench.errors import MaskbenchError
 from maskbench.interop.families import BY_MODEL_TYPE, Family, rules, to_ours
+from maskbench.arch import arch_of
 
 
 def is_hf_folder(path: Path) -> bool:
@@ -41,7 +42,7 @@ def read_family(folder: Path) -> tuple[Family, object]:
     except Exception as exc:
         raise MaskbenchError(f"{folder}/config.json could not be read by transformers "
                              f"({str(exc).splitlines()[0][:120]})") from None
-    if fam.arch == "encoder" and getattr(config, "is_decoder", False):
+    if arch_of(fam.arch).encoder_only and getattr(config, "is_decoder", False):
         raise MaskbenchError(f"{folder} is configured as a causal decoder (is_decoder=true): maskbench's encoder "
                              f"attends both ways and would compute something else")
     return fam, config
@@ -103,7 +104,7 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
             if rule.optional:
                 # A head this folder lacks keeps maskbench's random initialisation. BART's final_logits_bias is a
                 # zero buffer, not a trained head: without it the tied projection is the whole head.
-                if not (fam.arch == "encoder_decoder" and rule.ours == "lm_head.bias"):
+                if not (arch_of(fam.arch).has_decoder and rule.ours == "lm_head.bias"):
                     untrained.add(rule.ours.split(".")[0])
                 continue
             missing = next(n for n in rule.theirs if n not in theirs)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from maskbench.data.tokenizer import ROLE_NAMES, Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
+from maskbench.arch import arch_of
 
 _HF_ROLE = {"pad": "pad_token", "unk": "unk_token", "cls": "cls_token", "sep": "sep_token", "mask": "mask_token",
             "bos": "bos_token", "eos": "eos_token"}
@@ -29,20 +30,20 @@ def export_tokenizer(tokenizer_json: Path, arch: str, max_len: int, out: Path) -
     tok = Tokenizer.from_file(str(tokenizer_json))
     vocab = Vocab.from_tokenizer(tok)
     name = tok.id_to_token
-    if arch == "encoder":
-        first, last = name(vocab.cls), name(vocab.sep)
+    a = arch_of(arch)
+    first, last = (name(i) for i in a.frame(vocab))
+    if a.segments:
         pair = f"{first} $A:0 {last}:0 $B:1 {last}:1"
     else:
-        first, last = name(vocab.bos), name(vocab.eos)
         pair = f"{first} $A {name(vocab.sep)} $B {last}"  # maskbench's encoder-decoder pair framing
     used = {first, last, name(vocab.sep)}
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{first} $A:0 {last}:0" if arch == "encoder" else f"{first} $A {last}", pair=pair,
+        single=f"{first} $A:0 {last}:0" if a.segments else f"{first} $A {last}", pair=pair,
         special_tokens=[(t, tok.token_to_id(t)) for t in sorted(used)])
     tok.encode_special_tokens = False  # "[MASK]" typed by a user is the mask token, as in transformers
     tok.no_truncation()
     tok.no_padding()
-    inputs = ["input_ids", "token_type_ids", "attention_mask"] if arch == "encoder" else ["input_ids", "attention_mask"]
+    inputs = ["input_ids", "token_type_ids", "attention_mask"] if a.segments else ["input_ids", "attention_mask"]
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, model_max_length=max_len, model_input_names=inputs,
         **{_HF_ROLE[r]: name(getattr(vocab, r)) for r in _HF_ROLE})

@@ -1,15 +1,16 @@
-"""Model registry: architecture name -> class."""
+"""The model of each architecture (maskbench/arch.py names them): arch -> class."""
 
 from __future__ import annotations
 
+from maskbench.arch import ENCODER, ENCODER_DECODER, arch_of
 from maskbench.models.encoder import EncoderModel
 from maskbench.models.encoder_decoder import EncoderDecoderModel
 
-ARCHS = {"encoder": EncoderModel, "encoder_decoder": EncoderDecoderModel}
+MODEL_CLASSES = {ENCODER: EncoderModel, ENCODER_DECODER: EncoderDecoderModel}
 
 
-def build_model(model_cfg, arch: str, vocab_size: int):
-    return ARCHS[arch](model_cfg, vocab_size)
+def build_model(model_cfg, arch, vocab_size: int):
+    return MODEL_CLASSES[arch_of(arch)](model_cfg, vocab_size)
 
 
 def build_pretraining_model(model_cfg, arch: str, vocab_size: int, corruption_cfg):

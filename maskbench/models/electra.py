@@ -11,7 +11,7 @@ Per batch (`corruption=electra` gives [MASK]ed input and labels at the selected 
 The generator follows ELECTRA's layout: the shared embeddings (discriminator width) projected down to its
 own width, its blocks, then dense back to the embedding width + GELU + LayerNorm and the tied vocabulary
 projection. Checkpoints keep everything (`generator.*`, `rtd_head.*`); a plain encoder (fine-tuning,
-probes, compare) loads the discriminator and leaves those out (PRETRAINING_ONLY, read by train/checkpoint.py)."""
+probes, compare) loads the discriminator and leaves those out (PRETRAINING_ONLY, read by runs/checkpoint.py)."""
 
 from __future__ import annotations
 

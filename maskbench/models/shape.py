@@ -17,51 +17,28 @@ checkpoints compute exactly what they computed when they were trained.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from maskbench.schema.model import ModelConfig
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    d_model: int
-    n_layers: int
-    n_heads: int
-    d_ff: int
-    n_decoder_layers: int | None
-    dropout: float
-    max_positions: int
-    mlm_transform: bool | None
-    tie_embeddings: bool
-    norm: str = "pre"
-    embed_norm: bool = False
-    pos_offset: int = 0
-    n_segments: int = 2
-    ln_eps: float = 1e-5
-    activation: str = "gelu"
-    scale_embedding: bool = False
+@dataclass
+class ModelShape(ModelConfig):
+    """The `model` group's schema (maskbench/schema/model.py: fields, defaults, types) as the models read it,
+    plus one fact about configs written before the layout switches: `legacy_segments`."""
     legacy_segments: bool = False
 
     @classmethod
     def from_cfg(cls, m) -> "ModelShape":
-        get = m.get if hasattr(m, "get") else (lambda k, d=None: getattr(m, k, d))
-        return cls(
-            d_model=int(m.d_model), n_layers=int(m.n_layers), n_heads=int(m.n_heads), d_ff=int(m.d_ff),
-            n_decoder_layers=get("n_decoder_layers"), dropout=float(get("dropout", 0.0) or 0.0),
-            max_positions=int(m.max_positions), mlm_transform=get("mlm_transform"),
-            tie_embeddings=bool(get("tie_embeddings", True)), norm=str(get("norm", "pre")),
-            embed_norm=bool(get("embed_norm", False)), pos_offset=int(get("pos_offset", 0)),
-            n_segments=int(get("n_segments", 2)), ln_eps=float(get("ln_eps", 1e-5)),
-            activation=str(get("activation", "gelu")), scale_embedding=bool(get("scale_embedding", False)),
-            legacy_segments=get("norm") is None)
+        """From a `model` config group (typed or read back from an old config.yaml), a dict or a ModelConfig."""
+        from omegaconf import OmegaConf
 
-    def lm_transform(self, arch: str) -> bool:
-        """BERT's dense+activation+LayerNorm before the vocabulary projection? null = the architecture's
-        standard: yes for the encoder (BertForMaskedLM's head, so fill-mask survives export), no for the
-        encoder-decoder (BART's bare projection)."""
-        if self.mlm_transform is None:
-            return arch == "encoder"
-        return bool(self.mlm_transform)
-
-    @property
-    def decoder_layers(self) -> int:
-        return int(self.n_decoder_layers or self.n_layers)
+        if dataclasses.is_dataclass(m):
+            m = dataclasses.asdict(m)
+        elif OmegaConf.is_config(m):
+            m = OmegaConf.to_container(m)
+        known = {f.name for f in dataclasses.fields(ModelConfig)}
+        given = {k: v for k, v in dict(m).items() if k in known}
+        typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), given))
+        return cls(**dataclasses.asdict(typed), legacy_segments=given.get("norm") is None)

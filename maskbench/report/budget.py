@@ -4,22 +4,22 @@ tokens, FLOPs or seconds (`compare.x`)."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 from maskbench.report.figures import pyplot, save_figure
 from maskbench.report.plateaus import shade_plateaus
 from maskbench.runs.rundir import read_metrics
+from maskbench.runs.layout import is_done, metrics_path, read_summary
 
 
 def pretraining_progress(pre_dir: Path) -> dict[int, dict]:
     """step -> {"tokens", "val_loss", "flops", "seconds"} from the pretraining run's metrics and summary."""
     pre_dir = Path(pre_dir)
-    if not (pre_dir / "metrics.jsonl").exists():
+    if not metrics_path(pre_dir).exists():
         return {}
     events = read_metrics(pre_dir)
-    summary = json.loads((pre_dir / "summary.json").read_text()) if (pre_dir / "summary.json").exists() else {}
+    summary = read_summary(pre_dir) if is_done(pre_dir) else {}
     flops_per_step = (summary.get("budget") or {}).get("flops_per_step")
     out: dict[int, dict] = {}
     for e in events:

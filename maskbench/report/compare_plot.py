@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 from maskbench.report.figures import pyplot, save_figure, seeds_phrase
 from maskbench.report.plots import smooth
 from maskbench.runs.rundir import read_metrics
+from maskbench.runs.layout import read_summary
 
 
 def curve_mean(run, metric: str) -> float:
@@ -28,7 +28,7 @@ def compare_summary(runs, metric: str, task: str, pretrained_from: str, n_boot: 
     dirs: dict[str, list] = {"pretrained": [], "scratch": []}
     per_run = []
     for label, seed, run in runs:
-        s = json.loads((Path(run) / "summary.json").read_text())
+        s = read_summary(run)
         value = s["final_eval"].get(metric)
         finals[label].append(value)
         dirs[label].append(run)
@@ -46,7 +46,7 @@ def _extra_contrasts(dirs: dict, metric: str, n_boot: int) -> dict:
     """The same contrast on every task.extra_eval set (e.g. zero-shot Chinese after English fine-tuning)."""
     from maskbench.report.uncertainty import gap_between
 
-    summaries = {label: [json.loads((Path(r) / "summary.json").read_text()) for r in runs] for label, runs in dirs.items()}
+    summaries = {label: [read_summary(r) for r in runs] for label, runs in dirs.items()}
     out = {}
     for name in summaries["pretrained"][0].get("extra_eval") or {}:
         values = {label: [s["extra_eval"][name][metric] for s in ss] for label, ss in summaries.items()}

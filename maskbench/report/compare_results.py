@@ -3,7 +3,6 @@ with its interval), compare.png, label_efficiency.png, budget.png, and the termi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from maskbench.report.budget import budget_rows, plot_budget, pretraining_progress
@@ -12,16 +11,16 @@ from maskbench.report.figures import seeds_phrase
 from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict
-from maskbench.files import write_atomic
+from maskbench.runs.layout import read_summary, write_summary
 
 
 def _final(run, metric: str, extra: str | None = None) -> float:
-    final = json.loads((Path(run.dir) / "summary.json").read_text())["final_eval"]
+    final = read_summary(run.dir)["final_eval"]
     return final[f"{extra}_{metric}" if extra else metric]
 
 
 def _examples(run) -> int | None:
-    return json.loads((Path(run.dir) / "summary.json").read_text()).get("train_examples")
+    return read_summary(run.dir).get("train_examples")
 
 
 def _gap_group(pre: list, scr: list, metric: str, n_boot: int, extra: str | None = None) -> dict:
@@ -71,7 +70,7 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
         written.append(plot_budget(summary["budget"], metric, out / "budget.png",
                                    f"{task}: gap against pretraining budget ({name})",
                                    summary["pretraining_plateaus"], x_axis=cfg.compare.get("x", "steps")))
-    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    write_summary(out, summary)
     if console:
         print_compare(summary, console)
         for name, part in (summary.get("baselines") or {}).items():

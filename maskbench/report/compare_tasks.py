@@ -4,7 +4,7 @@ pretrained model, each baseline and scratch, with the gap to scratch and its 95%
 
 from __future__ import annotations
 
-import json
+from maskbench.runs.layout import read_summary, write_summary
 from pathlib import Path
 
 
@@ -61,11 +61,11 @@ def plot_task_rows(rows: list[dict], out: Path, title: str) -> Path:
 
 
 def write_task_results(outs: list[Path], folder: Path, title: str, console=None) -> dict:
-    summaries = [json.loads((Path(o) / "summary.json").read_text()) for o in outs]
+    summaries = [read_summary(o) for o in outs]
     rows = task_rows(summaries)
     folder.mkdir(parents=True, exist_ok=True)
     result = {"compares": [str(o) for o in outs], "rows": rows}
-    (folder / "summary.json").write_text(json.dumps(result, indent=1))
+    write_summary(folder, result)  # atomic: a reader never sees half of it
     plot_task_rows(rows, folder / "tasks.png", title)
     if console:
         from rich.table import Table

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from maskbench.report.plateaus import find_plateaus, shade_plateaus
 from maskbench.runs.rundir import read_metrics
+from maskbench.runs.layout import config_path, summary_path
 
 
 def _label(run_dir: Path) -> str:
-    summary = run_dir / "summary.json"
-    cfg = run_dir / "config.yaml"
+    summary = summary_path(run_dir)
+    cfg = config_path(run_dir)
     if summary.exists():
         s = json.loads(summary.read_text())
         if "corruption" in s:
@@ -55,7 +56,7 @@ def x_values(run: Path, events: list[dict], x: str) -> list[float]:
     if x not in X_AXES:
         raise MaskbenchError(f"--x {x} is not an axis: choose one of {', '.join(X_AXES)}")
     if x == "flops":
-        summary = run / "summary.json"
+        summary = summary_path(run)
         per_step = (json.loads(summary.read_text()).get("budget") or {}).get("flops_per_step") \
             if summary.exists() else None
         if not per_step:

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import statistics
+from maskbench.runs.layout import SUMMARY
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def find_summaries(dirs, warn=lambda msg: None) -> list[dict]:
     """Every maskbench summary.json under `dirs`; a foreign or broken one is skipped with one line."""
     out = []
     for d in map(Path, dirs):
-        for f in sorted(d.rglob("summary.json")):
+        for f in sorted(d.rglob(SUMMARY)):
             try:
                 s = json.loads(f.read_text())
             except (OSError, ValueError) as exc:

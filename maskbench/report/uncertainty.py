@@ -15,9 +15,9 @@ result says so.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
+from maskbench.runs.layout import eval_units_path
 
 LEVEL = 0.95
 
@@ -25,7 +25,7 @@ LEVEL = 0.95
 def read_units(run, extra: str | None = None) -> dict | None:
     """A run's per-example (numerator, denominator) of its main metric on its evaluation set, or on the
     task.extra_eval set `extra`; None where the run has none (older runs)."""
-    f = Path(run) / "eval_units.json"
+    f = eval_units_path(run)
     if not f.exists():
         return None
     units = json.loads(f.read_text())

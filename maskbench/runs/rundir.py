@@ -7,6 +7,7 @@ outputs/<run-name>/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from maskbench.files import write_atomic
+from maskbench.runs import layout
 
 
 class RunDir:
@@ -52,11 +54,19 @@ class RunDir:
             return cls(cfg.run.dir)
         return cls(Path(cfg.run.root) / f"compare-{cfg.task.name}-{pretrained_name}-{config_hash(cfg)}")
 
+    @classmethod
+    def for_task_comparison(cls, cfg, overrides: list[str]) -> "RunDir":
+        """compare.tasks=[...]: one folder holding a comparison per task (run.dir, else compare-tasks-<hash>)."""
+        if cfg.run.dir:
+            return cls(cfg.run.dir)
+        tag = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+        return cls(Path(str(cfg.run.root)) / f"compare-tasks-{tag}")
+
     @property
     def status(self) -> str:
         from maskbench.runs.lock import has_content
 
-        if (self.path / "summary.json").exists():
+        if layout.is_done(self.path):
             return "done"
         return "partial" if has_content(self.path) else "missing"
 
@@ -76,12 +86,10 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_metadata(self, config_yaml: str, command: str, env: dict) -> None:
-        write_atomic(self.path / "config.yaml", config_yaml)
-        write_atomic(self.path / "command.txt", command + "\n")
-        write_atomic(self.path / "env.json", json.dumps(env, indent=1))
+        layout.write_metadata(self.path, config_yaml, command, env)
 
     def write_summary(self, summary: dict) -> None:
-        write_atomic(self.path / "summary.json", json.dumps(summary, indent=1))
+        layout.write_summary(self.path, summary)
 
 
 class SweepDir:
@@ -96,8 +104,6 @@ class SweepDir:
     @classmethod
     def for_grid(cls, cfg, pretraining_overrides: list[str]) -> "SweepDir":
         """sweep.dir, else run.root/sweep-<hash of the pretraining grid>: adding tasks later reuses the runs."""
-        import hashlib
-
         if cfg.sweep.dir:
             return cls(cfg.sweep.dir)
         grid_id = hashlib.sha256(" ".join(sorted(pretraining_overrides)).encode()).hexdigest()[:8]

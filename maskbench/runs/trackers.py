@@ -10,7 +10,7 @@ at the event's step, and the composed config as run parameters:
   mlflow       experiment `run.project`; $MLFLOW_TRACKING_URI, else a    extra: maskbench[mlflow]
                file store in RUN/mlruns (no server, no network)
 
-A tracker whose package is missing fails before the run starts, with its install line.
+A tracker whose package is missing fails before the run starts, with its install line (maskbench/schema/trackers.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from maskbench.errors import MaskbenchError
+from maskbench.schema.trackers import missing_tracker
 
-LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
-_EXTRA = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 _NOT_SCALARS = ("step", "split")
 
 
@@ -43,11 +41,6 @@ def _flat(d: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _missing(name: str) -> MaskbenchError:
-    return MaskbenchError(f"run.loggers has {name}, which is not installed: pip install 'maskbench[{_EXTRA[name]}]'"
-                          f"  (or: pip install {'mlflow-skinny' if name == 'mlflow' else name})")
-
-
 def _require(name: str, module: str):
     """Import a tracker's module, or fail in one line with its install hint."""
     import importlib
@@ -55,7 +48,7 @@ def _require(name: str, module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise _missing(name) from None
+        raise missing_tracker(name) from None
 
 
 class TensorBoard:
@@ -114,34 +107,6 @@ class MLflow:
 
     def close(self) -> None:
         self.client.set_terminated(self.run_id)
-
-
-def check_trackers_installed(names) -> None:
-    """Fail before any work when a requested tracker's package is missing, or its server cannot be reached."""
-    import importlib.util
-
-    modules = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
-    for name in names:
-        if name in modules and importlib.util.find_spec(modules[name]) is None:
-            raise _missing(name)
-    if "mlflow" in names:
-        check_reachable(os.environ.get("MLFLOW_TRACKING_URI") or "", "MLFLOW_TRACKING_URI",
-                        "start the server, or unset MLFLOW_TRACKING_URI to log into RUN/mlruns")
-
-
-def check_reachable(uri: str, what: str, fix: str, timeout_s: float = 3.0) -> None:
-    """An http(s) tracking server must accept a connection within seconds (the client itself retries for minutes)."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
-    except OSError as exc:
-        raise MaskbenchError(f"{what}={uri} cannot be reached ({exc.strerror or exc or 'timed out'}): {fix}") from None
 
 
 def open_trackers(cfg, run_dir: Path) -> list:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from maskbench.arch import ARCHS, ENCODER, arch_of
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 
 NORMS = ("pre", "post")                       # LayerNorm before each sub-layer (maskbench) or after (BERT, BART)
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 
-ARCHS = ("encoder", "encoder_decoder")
 
 
 @dataclass
 class ArchConfig:
-    name: str = option("encoder", choices=ARCHS)
+    name: str = option(ENCODER.name, choices=tuple(ARCHS))
 
 
 @dataclass
@@ -39,6 +39,18 @@ class ModelConfig:
     ln_eps: float = option(1e-5, above=0.0, below=1.0, hint="e.g. 1e-5")
     activation: str = option("gelu", choices=ACTIVATIONS)
     scale_embedding: bool = False
+
+    def lm_transform(self, arch) -> bool:
+        """BERT's dense+activation+LayerNorm before the vocabulary projection? null = the architecture's
+        standard: yes for the encoder (BertForMaskedLM's head, so fill-mask survives export), no for the
+        encoder-decoder (BART's bare projection)."""
+        if self.mlm_transform is None:
+            return arch_of(arch).encoder_only
+        return bool(self.mlm_transform)
+
+    @property
+    def decoder_layers(self) -> int:
+        return int(self.n_decoder_layers or self.n_layers)
 
     def check(self) -> None:
         if self.d_model % self.n_heads:

@@ -1,6 +1,6 @@
-"""Schemas of the `task` group: the fields every fine-tuning task has, and one subclass per task kind
-(each kind in maskbench/tasks/ names its schema as `TaskKind.schema`). Formats and metrics are the
-kind's own (`TaskKind.formats`, `TaskKind.metrics`)."""
+"""Schema of the `task` group: the fields every fine-tuning task has. Each kind's own fields are a subclass
+in its module (maskbench/tasks/<kind>.py, named by `TaskKind.schema`); formats and metrics are the kind's
+own too (`TaskKind.formats`, `TaskKind.metrics`)."""
 
 from __future__ import annotations
 
@@ -39,46 +39,3 @@ class TaskConfig:
             if not (isinstance(item, str) or (isinstance(item, dict) and isinstance(item.get("file"), str))):
                 raise MaskbenchError(f"task.extra_eval item {item} has no file: write {{name: NAME, file: PATH}} or "
                                      f"a path")
-
-
-@dataclass
-class SentenceTask(TaskConfig):
-    labels: Optional[List[Any]] = None      # null = the sorted labels of the training file
-    text_fields: List[str] = option(factory=lambda: ["sentence"])
-    label_field: str = "label"
-    # token: [CLS] via the pooler (encoder), final [EOS] decoder state (enc-dec); mean: every real position
-    pooling: str = option("token", choices=("token", "mean"))
-
-    def check(self, kind) -> None:
-        super().check(kind)
-        if len(self.text_fields) != kind.n_fields:
-            raise MaskbenchError(f"task.text_fields={list(self.text_fields)}: a {self.kind} task needs "
-                                 f"{kind.n_fields} field{'s' if kind.n_fields > 1 else ''}")
-
-
-@dataclass
-class TaggingTask(TaskConfig):
-    kind: str = "tagging"
-    format: str = "conllu"
-    metric: str = "token_accuracy"
-    labels: Optional[List[Any]] = None      # null = the sorted tags of the training file
-    word_column: int = option(1, low=0)
-    tag_column: int = option(3, low=0, hint="0-based: CoNLL-U column 4 = UPOS")
-    words_field: str = "tokens"   # hf: datasets: the column of words (a list per row)
-    tags_field: str = "tags"      # ... and of their tags
-
-
-@dataclass
-class QATask(TaskConfig):
-    kind: str = "qa"
-    format: str = "squad"
-    metric: str = "f1"
-    max_len: int = option(256, low=8)
-    doc_stride: int = option(128, low=1)
-    max_query_len: int = option(64, low=1)
-    max_answer_len: int = option(30, low=1)
-
-    def check(self, kind) -> None:
-        super().check(kind)
-        if self.doc_stride >= self.max_len:
-            raise MaskbenchError(f"task.doc_stride={self.doc_stride} must be below task.max_len={self.max_len}")

@@ -82,7 +82,7 @@ class RunConfig:
     project: str = "maskbench"
 
     def check(self) -> None:
-        from maskbench.runs.trackers import LOGGERS, check_trackers_installed  # no torch there
+        from maskbench.schema.trackers import LOGGERS, check_trackers_installed
 
         if any(x not in LOGGERS for x in self.loggers):
             raise MaskbenchError(f"run.loggers={list(self.loggers)} must be a list of {', '.join(LOGGERS)}, "

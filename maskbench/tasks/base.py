@@ -51,6 +51,15 @@ class TaskKind:
     metrics: tuple[str, ...] = ()   # the first is the default
     sentence_level: bool = False    # one prediction per input (pooled) rather than per token
 
+    # -- transformers (maskbench/export/task.py) -------------------------------------------------------
+    hf_suffix: str = ""             # the transformers task class is the family's name + this
+    hf_head: str = "classifier"     # where that class keeps the head
+    hf_named_labels: bool = True    # the config carries id2label / label2id
+
+    def hf_logits(self, output):
+        """The transformers task class's output in our head's layout."""
+        return output.logits
+
     # -- configuration -------------------------------------------------------------------------------
     schema = TaskConfig             # the kind's config schema (maskbench/schema/task.py): fields and checks
 

@@ -6,6 +6,7 @@ import torch
 
 from maskbench.batch import Batch
 from maskbench.tasks.base import TaskKind
+from maskbench.arch import arch_of
 
 
 def collate(features, kind: TaskKind, arch: str, pad: int) -> Batch:
@@ -21,8 +22,8 @@ def collate(features, kind: TaskKind, arch: str, pad: int) -> Batch:
     # The encoder-decoder reads the same sequence in its decoder (BART's fine-tuning recipe).
     return Batch(input_ids=ids, labels=kind.collate_labels(features, S),
                  pad_mask=pad_mask if bool(pad_mask.any()) else None,
-                 token_type_ids=types if arch == "encoder" else None,
-                 decoder_input_ids=ids if arch == "encoder_decoder" else None)
+                 token_type_ids=types if arch_of(arch).segments else None,
+                 decoder_input_ids=ids if arch_of(arch).has_decoder else None)
 
 
 class FinetuneBatches:

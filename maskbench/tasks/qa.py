@@ -3,9 +3,36 @@ stride, the best valid span per question over its windows; official EM / F1."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from maskbench.data.hub import cache_target, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.task import QATask
+from maskbench.schema.fields import option
+from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, Scorer, TaskKind
+from maskbench.tasks.common import Feature, check_task_file, frame, json_objects, read_lines, read_plain_lines
+
+if TYPE_CHECKING:
+    from maskbench.data.tokenizer import Vocab
+
+
+@dataclass
+class QATask(TaskConfig):
+    kind: str = "qa"
+    format: str = "squad"
+    metric: str = "f1"
+    max_len: int = option(256, low=8)
+    doc_stride: int = option(128, low=1)
+    max_query_len: int = option(64, low=1)
+    max_answer_len: int = option(30, low=1)
+
+    def check(self, kind) -> None:
+        super().check(kind)
+        if self.doc_stride >= self.max_len:
+            raise MaskbenchError(f"task.doc_stride={self.doc_stride} must be below task.max_len={self.max_len}")
 
 
 class ExtractiveQA(TaskKind):
@@ -13,15 +40,19 @@ class ExtractiveQA(TaskKind):
     formats = ("squad",)
     metrics = ("f1", "exact_match")
     schema = QATask
+    hf_suffix = "ForQuestionAnswering"
+    hf_head = "qa_outputs"
+    hf_named_labels = False       # two span logits, no label names
+
+    def hf_logits(self, output):
+        import torch
+
+        return torch.stack([output.start_logits, output.end_logits], -1)
 
     def read(self, task, path, fmt, columns):
-        from maskbench.data.tasks import read_squad
-
         return read_squad(path)
 
     def hub_file(self, spec, task, cache_root):
-        from maskbench.data.hub import squad_task_file, task_dataset
-
         ref, ds = task_dataset(spec)
         return str(squad_task_file(ref, ds, cache_root)), "squad", {}
 
@@ -32,8 +63,6 @@ class ExtractiveQA(TaskKind):
         return 2
 
     def encode(self, examples, labels, tok, vocab, arch, task, train):
-        from maskbench.data.task_features import encode_qa
-
         return encode_qa(examples, tok, vocab, arch, task.max_len, task.doc_stride, task.max_query_len, train=train)
 
     def collate_labels(self, features, seq_len):
@@ -60,15 +89,11 @@ class ExtractiveQA(TaskKind):
     input_formats = ("json", "jsonl")
 
     def from_text(self, text, pair):
-        from maskbench.data.tasks import QAExample
-
         if pair is None:
             raise MaskbenchError("a QA model takes the question as --text and the context as --text-pair")
         return QAExample("0", text, pair, [])
 
     def read_inputs(self, task, path, fmt):
-        from maskbench.data.tasks import QAExample, read_plain_lines, read_qa_lines, read_squad
-
         if fmt == "json":
             return read_squad(path, answers_optional=True)
         if fmt == "jsonl":
@@ -131,7 +156,7 @@ class SpanScorer(Scorer):
                 self.best[f.example] = (score, self.examples[f.example].context[a:b])
 
     def finish(self):
-        from maskbench.data.squad_metric import squad_example_scores
+        from maskbench.tasks.squad_metric import squad_example_scores
 
         preds = {self.examples[n].qid: text for n, (_, text) in self.best.items()}
         per = squad_example_scores(preds, {ex.qid: ex.answers for ex in self.examples})
@@ -163,3 +188,106 @@ class SpanPredictor(Predictor):
             out.append({"id": ex.qid, "answer": ex.context[a:b] if a is not None else "", "start": a, "end": b,
                         "score": prob})
         return out
+
+
+@dataclass
+class QAExample:
+    qid: str
+    question: str
+    context: str
+    answers: list[str]
+    answer_starts: list[int] = field(default_factory=list)
+
+
+def read_squad(path, answers_optional: bool = False) -> list[QAExample]:
+    """`answers_optional`: questions without "answers" are read as unanswered (what predict is given)."""
+    p = check_task_file(path)
+    try:
+        data = json.loads("\n".join(read_lines(p)))
+        out = []
+        for article in data["data"]:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    answers = qa.get("answers", []) if answers_optional else qa["answers"]
+                    out.append(QAExample(qa["id"], qa["question"], para["context"], [a["text"] for a in answers],
+                                         [a["answer_start"] for a in answers]))
+    except json.JSONDecodeError as exc:
+        raise MaskbenchError(f"{p} line {exc.lineno} is not JSON: expected SQuAD v1.1 JSON") from None
+    except (KeyError, TypeError) as exc:
+        raise MaskbenchError(f"{p} is not SQuAD v1.1 JSON (missing {exc}): expected data[].paragraphs[].qas[]") from None
+    if not out:
+        raise MaskbenchError(f"{p} has no questions")
+    for ex in out:  # a wrong offset would silently train on the wrong span
+        for text, start in zip(ex.answers, ex.answer_starts):
+            if not isinstance(start, int) or ex.context[start:start + len(text)] != text:
+                found = ex.context.find(text)
+                hint = f"the text occurs at {found}" if found >= 0 else "the text is not in the context"
+                raise MaskbenchError(f"{p}: question {ex.qid}: answer_start {start} does not point at its answer "
+                                     f"{text[:40]!r} ({hint}): fix the offsets")
+    return out
+
+
+def read_qa_lines(path) -> list[QAExample]:
+    """JSON lines {"question", "context"} (optional "id", and "answers" as a list of texts) for predict."""
+    p = check_task_file(path)
+    out = []
+    for i, row in json_objects(p, read_lines(p), 'expected {"question": ..., "context": ...}'):
+        if not all(isinstance(row.get(k), str) for k in ("question", "context")):
+            raise MaskbenchError(f"{p} line {i} needs \"question\" and \"context\" texts")
+        answers = row.get("answers") or []
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise MaskbenchError(f"{p} line {i}: \"answers\" must be a list of texts")
+        out.append(QAExample(str(row.get("id", i)), row["question"], row["context"], answers))
+    if not out:
+        raise MaskbenchError(f"{p} has no questions")
+    return out
+
+
+def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int, max_query: int,
+              train: bool) -> list[Feature]:
+    """[CLS] question [SEP] context-window [SEP], windows `stride` tokens apart."""
+    start_id, end_id = frame(vocab, arch)
+    q_encs = tok.encode_batch([e.question for e in examples], add_special_tokens=False)
+    c_encs = tok.encode_batch([e.context for e in examples], add_special_tokens=False)
+    out = []
+    for n, (ex, q, c) in enumerate(zip(examples, q_encs, c_encs)):
+        q_ids = q.ids[:max_query]
+        room = max_len - len(q_ids) - 3
+        offsets = c.offsets
+        ans = None
+        if train and ex.answers:
+            a0 = ex.answer_starts[0]
+            a1 = a0 + len(ex.answers[0])
+            tok_in = [i for i, (s, e) in enumerate(offsets) if s < a1 and e > a0]
+            if tok_in:
+                ans = (tok_in[0], tok_in[-1])
+        begin = 0
+        while True:
+            window = range(begin, min(begin + room, len(c.ids)))
+            ids = [start_id] + q_ids + [vocab.sep] + [c.ids[i] for i in window] + [end_id]
+            types = [0] * (len(q_ids) + 2) + [1] * (len(window) + 1)
+            ctx0 = len(q_ids) + 2
+            offs = [None] * ctx0 + [offsets[i] for i in window] + [None]
+            label = (0, 0)
+            if ans and window and ans[0] >= window.start and ans[1] < window.stop:
+                label = (ans[0] - window.start + ctx0, ans[1] - window.start + ctx0)
+            # Windows without the answer point at position 0 ([CLS]/[BOS]), as in BERT's SQuAD code.
+            out.append(Feature(ids, types, label, example=n, offsets=offs))
+            if window.stop >= len(c.ids):
+                break
+            begin += stride
+    return out
+
+
+def squad_task_file(ref, ds, cache_root: Path) -> Path:
+    """A SQuAD-shaped dataset as SQuAD v1.1 JSON."""
+    need_columns(ds, ref, ["id", "context", "question", "answers"], "a SQuAD-shaped dataset")
+    target = cache_target(cache_root, ref, ds, {"qa": 1}, ".json")
+    if not target.exists():
+        data = [{"title": row.get("title", ""), "paragraphs": [{"context": row["context"], "qas": [{
+            "id": str(row["id"]), "question": row["question"],
+            "answers": [{"text": t, "answer_start": int(s)}
+                        for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]}]}]}
+                for row in ds]
+        write_cached(target, [json.dumps({"version": "1.1", "data": data})])
+    return target

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, List, Optional
+
+from maskbench.batch import IGNORE
+from maskbench.data.hub import cache_target, label_name, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.task import SentenceTask
+from maskbench.schema.fields import option
+from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
+from maskbench.tasks.common import (Feature, check_labels, check_task_file, frame, json_objects, label_set,
+                                    read_lines, read_plain_lines)
+
+if TYPE_CHECKING:
+    from maskbench.data.tokenizer import Vocab
+
+
+@dataclass
+class SentenceTask(TaskConfig):
+    labels: Optional[List[Any]] = None      # null = the sorted labels of the training file
+    text_fields: List[str] = option(factory=lambda: ["sentence"])
+    label_field: str = "label"
+    # token: [CLS] via the pooler (encoder), final [EOS] decoder state (enc-dec); mean: every real position
+    pooling: str = option("token", choices=("token", "mean"))
+
+    def check(self, kind) -> None:
+        super().check(kind)
+        if len(self.text_fields) != kind.n_fields:
+            raise MaskbenchError(f"task.text_fields={list(self.text_fields)}: a {self.kind} task needs "
+                                 f"{kind.n_fields} field{'s' if kind.n_fields > 1 else ''}")
 
 
 class SentenceClassification(TaskKind):
@@ -15,29 +44,22 @@ class SentenceClassification(TaskKind):
     n_fields = 1
 
     schema = SentenceTask
+    hf_suffix = "ForSequenceClassification"
 
     def pooling(self, task) -> str:
         return task.pooling
 
     def read(self, task, path, fmt, columns):
-        from maskbench.data.tasks import read_text_examples
-
         return read_text_examples(path, fmt, list(task.text_fields), task.label_field)
 
     def hub_file(self, spec, task, cache_root):
-        from maskbench.data.hub import task_dataset, text_task_file
-
         ref, ds = task_dataset(spec)
         return str(text_task_file(ref, ds, list(task.text_fields), task.label_field, cache_root)), "jsonl", {}
 
     def label_names(self, train, task, where):
-        from maskbench.data.tasks import label_set
-
         return label_set([e.label for e in train], task.labels, where)
 
     def check_labels(self, examples, labels, where):
-        from maskbench.data.tasks import check_labels
-
         check_labels([e.label for e in examples], labels, str(where))
 
     def relabel(self, examples, mapping):
@@ -46,8 +68,6 @@ class SentenceClassification(TaskKind):
         return [replace(e, label=str(mapping.get(e.label, e.label))) for e in examples]
 
     def encode(self, examples, labels, tok, vocab, arch, task, train):
-        from maskbench.data.task_features import encode_texts
-
         return encode_texts(examples, labels, tok, vocab, arch, task.max_len)
 
     def collate_labels(self, features, seq_len):
@@ -66,16 +86,12 @@ class SentenceClassification(TaskKind):
     input_formats = ("tsv", "csv", "jsonl")
 
     def from_text(self, text, pair):
-        from maskbench.data.tasks import TextExample
-
         if (pair is None) != (self.n_fields == 1):
             raise MaskbenchError("a sentence-pair model takes --text and --text-pair" if self.n_fields == 2 else
                                  "a single-sentence model takes --text alone: drop --text-pair")
         return TextExample([text] if pair is None else [text, pair], None)
 
     def read_inputs(self, task, path, fmt):
-        from maskbench.data.tasks import TextExample, read_plain_lines, read_text_examples
-
         if fmt != "txt":
             return read_text_examples(path, fmt, list(task.text_fields), task.label_field, labels_optional=True)
         return [TextExample(parts, None) for parts in read_plain_lines(path, self.n_fields, "\t".join(
@@ -96,3 +112,92 @@ class ClassPredictor(Predictor):
         for row in probs:
             best = max(range(len(row)), key=row.__getitem__)
             self.out.append({"label": self.labels[best], "probs": dict(zip(self.labels, row))})
+
+
+@dataclass
+class TextExample:
+    texts: list[str]
+    label: str | None          # None: unlabelled (what `maskbench predict` may be given)
+
+
+def read_text_examples(path, fmt: str, text_fields: list[str], label_field: str,
+                       labels_optional: bool = False) -> list[TextExample]:
+    """`labels_optional`: a file without the label field (or a row without a label) gives unlabelled examples."""
+    p = check_task_file(path)
+    lines = read_lines(p)
+    rows: list[tuple[int, dict]] = []
+    if fmt in ("tsv", "csv"):
+        reader = csv.DictReader(lines, delimiter="\t" if fmt == "tsv" else ",", quoting=csv.QUOTE_NONE
+                                if fmt == "tsv" else csv.QUOTE_MINIMAL)
+        header = reader.fieldnames or []
+        if labels_optional and label_field not in header:
+            label_field = None
+        missing = [f for f in [*text_fields, label_field] if f is not None and f not in header]
+        if missing:
+            raise MaskbenchError(f"{p} line 1: header {header} lacks {missing}: set task.text_fields / "
+                                 f"task.label_field, or task.format if this is not {fmt.upper()}")
+        for i, row in enumerate(reader, 2):
+            if None in row or any(row.get(f) is None for f in [*text_fields, label_field] if f is not None):
+                raise MaskbenchError(f"{p} line {i}: expected {len(header)} {fmt.upper()} columns: fix the line "
+                                     f"or set task.format")
+            rows.append((i, row))
+    elif fmt == "jsonl":
+        rows = list(json_objects(p, lines, "expected one example object per line (is task.format=jsonl right?)"))
+    else:
+        raise MaskbenchError(f"task.format={fmt} does not fit a text task: use tsv, csv or jsonl")
+    out = []
+    for i, row in rows:
+        label = label_field if label_field is not None and (not labels_optional or label_field in row) else None
+        for f in [*text_fields, label] if label is not None else text_fields:
+            if f not in row:
+                raise MaskbenchError(f"{p} line {i} has no field '{f}': set task.text_fields / task.label_field")
+            if row[f] is None or isinstance(row[f], (dict, list)):  # would train on the text "None" or "[...]"
+                raise MaskbenchError(f"{p} line {i}: '{f}' is {json.dumps(row[f])}, not a text or label: fill or "
+                                     f"drop that line")
+        out.append(TextExample([str(row[f]) for f in text_fields], None if label is None else str(row[label])))
+    if not out:
+        raise MaskbenchError(f"{p} has no examples")
+    return out
+
+
+def encode_texts(examples, labels: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
+    index = {lab: i for i, lab in enumerate(labels)}
+    index[None] = IGNORE  # unlabelled (predict)
+    start, end = frame(vocab, arch)
+    out = []
+    pieces = [tok.encode_batch([ex.texts[i] for ex in examples], add_special_tokens=False)
+              for i in range(len(examples[0].texts))]
+    for n, ex in enumerate(examples):
+        parts = [pieces[i][n].ids for i in range(len(ex.texts))]
+        budget = max_len - 1 - len(parts)  # [CLS] + one [SEP] per part
+        while sum(map(len, parts)) > budget:  # longest-first truncation
+            longest = max(range(len(parts)), key=lambda i: len(parts[i]))
+            parts[longest] = parts[longest][:-1]
+        ids, types = [start], [0]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            ids += part + [end if last else vocab.sep]
+            types += [i] * (len(part) + 1)
+        out.append(Feature(ids, [min(t, 1) for t in types], index[ex.label]))
+    return out
+
+
+def text_task_file(ref, ds, fields: list[str], label: str, cache_root: Path) -> Path:
+    """Sentence (pair) classification rows as JSON lines; class ids become names. A row whose ClassLabel is -1
+    is unlabelled by the datasets convention (SNLI's pairs without a gold label) and is dropped; elsewhere -1
+    is a class like any other. A missing text or label is refused, naming the row."""
+    need_columns(ds, ref, fields + [label], "task.text_fields / task.label_field")
+    feature = (ds.features or {}).get(label)
+    class_label = bool(getattr(feature, "names", None))
+
+    def rows():
+        for i, row in enumerate(ds):
+            if class_label and row[label] == -1:
+                continue
+            missing = [f for f in [*fields, label] if row[f] is None]
+            if missing:
+                raise MaskbenchError(f"{ref.spec}: row {i} has no {missing[0]} (null): remove or fill that row")
+            yield json.dumps({**{f: row[f] for f in fields}, label: label_name(feature, row[label])}) + "\n"
+    target = cache_target(cache_root, ref, ds, {"fields": fields, "label": label, "unlabelled": "classlabel-only"},
+                     ".jsonl")
+    return target if target.exists() else write_cached(target, rows())

@@ -3,10 +3,33 @@ metric: token accuracy, so a sentence's units are (correct tags, tagged words)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, List, Optional
+
 from maskbench.batch import IGNORE
+from maskbench.data.hub import cache_target, label_name, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.task import TaggingTask
+from maskbench.schema.fields import option
+from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
+from maskbench.tasks.common import (Feature, check_labels, check_task_file, frame, label_set, read_lines,
+                                    read_plain_lines)
+
+if TYPE_CHECKING:
+    from maskbench.data.tokenizer import Vocab
+
+
+@dataclass
+class TaggingTask(TaskConfig):
+    kind: str = "tagging"
+    format: str = "conllu"
+    metric: str = "token_accuracy"
+    labels: Optional[List[Any]] = None      # null = the sorted tags of the training file
+    word_column: int = option(1, low=0)
+    tag_column: int = option(3, low=0, hint="0-based: CoNLL-U column 4 = UPOS")
+    words_field: str = "tokens"   # hf: datasets: the column of words (a list per row)
+    tags_field: str = "tags"      # ... and of their tags
 
 
 class Tagging(TaskKind):
@@ -14,30 +37,23 @@ class Tagging(TaskKind):
     formats = ("conllu", "conll")
     metrics = ("token_accuracy",)
     schema = TaggingTask
+    hf_suffix = "ForTokenClassification"
 
     def columns(self, task) -> dict:
         return {"word_column": task.word_column, "tag_column": task.tag_column}
 
     def read(self, task, path, fmt, columns):
-        from maskbench.data.tasks import read_tagged
-
         return read_tagged(path, fmt, columns["word_column"], columns["tag_column"])
 
     def hub_file(self, spec, task, cache_root):
-        from maskbench.data.hub import tagged_task_file, task_dataset
-
         ref, ds = task_dataset(spec)
         words, tags = task.words_field, task.tags_field
         return str(tagged_task_file(ref, ds, words, tags, cache_root)), "conll", {"word_column": 0, "tag_column": 1}
 
     def label_names(self, train, task, where):
-        from maskbench.data.tasks import label_set
-
         return label_set([t for s in train for t in s.tags], task.labels, where)
 
     def check_labels(self, examples, labels, where):
-        from maskbench.data.tasks import check_labels
-
         check_labels([t for s in examples for t in s.tags], labels, str(where))
 
     def relabel(self, examples, mapping):
@@ -46,8 +62,6 @@ class Tagging(TaskKind):
         return [replace(s, tags=[str(mapping.get(t, t)) for t in s.tags]) for s in examples]
 
     def encode(self, examples, labels, tok, vocab, arch, task, train):
-        from maskbench.data.task_features import encode_tagged
-
         return encode_tagged(examples, labels, tok, vocab, arch, task.max_len)
 
     def collate_labels(self, features, seq_len):
@@ -71,8 +85,6 @@ class Tagging(TaskKind):
     input_formats = ("conllu", "conll")
 
     def from_text(self, text, pair):
-        from maskbench.data.tasks import TaggedSentence
-
         if pair is not None:
             raise MaskbenchError("a tagging model takes --text alone (words separated by spaces): drop --text-pair")
         if not text.split():
@@ -80,8 +92,6 @@ class Tagging(TaskKind):
         return TaggedSentence(text.split(), None)
 
     def read_inputs(self, task, path, fmt):
-        from maskbench.data.tasks import TaggedSentence, read_plain_lines, read_tagged
-
         if fmt == "txt":
             return [TaggedSentence(parts[0].split(), None) for parts in read_plain_lines(path, 1, "words")]
         if fmt == task.format:  # the columns the model was trained with
@@ -109,3 +119,82 @@ class TagPredictor(Predictor):
             tags = [None if p is None else self.labels[int(best[r, p])] for p in f.word_starts]
             scores = [None if p is None else float(best_p[r, p]) for p in f.word_starts]
             self.out.append({"words": words, "tags": tags, "scores": scores})
+
+
+@dataclass
+class TaggedSentence:
+    words: list[str]
+    tags: list[str] | None     # None: untagged
+
+
+def read_tagged(path, fmt: str, word_column: int, tag_column: int, tags_optional: bool = False) -> list[TaggedSentence]:
+    """CoNLL-U (fmt='conllu', tab-separated, 10 columns) or whitespace-column CoNLL (fmt='conll').
+    `tags_optional`: CoNLL lines with the word column only give untagged sentences."""
+    p = check_task_file(path)
+    sentences, words, tags = [], [], []
+
+    def close():
+        sentences.append(TaggedSentence(words, None if None in tags else tags))
+
+    for i, line in enumerate(read_lines(p), 1):
+        if not line.strip():
+            if words:
+                close()
+                words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t") if fmt == "conllu" else line.split()
+        if fmt == "conllu":
+            if len(cols) != 10:
+                raise MaskbenchError(f"{p} line {i} is not CoNLL-U (expected 10 tab-separated columns, got "
+                                     f"{len(cols)}): is task.format=conllu right?")
+            if "-" in cols[0] or "." in cols[0]:
+                continue  # multi-word token ranges and empty nodes carry no tag of their own
+        if len(cols) <= word_column or (len(cols) <= tag_column and not tags_optional):
+            raise MaskbenchError(f"{p} line {i} has {len(cols)} columns, task.tag_column={tag_column} needs more")
+        words.append(cols[word_column])
+        tags.append(cols[tag_column] if len(cols) > tag_column else None)
+    if words:
+        close()
+    if not sentences:
+        raise MaskbenchError(f"{p} has no sentences")
+    return sentences
+
+
+def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
+    index = {t: i for i, t in enumerate(tags)}
+    start, end = frame(vocab, arch)
+    encs = tok.encode_batch([s.words for s in sentences], is_pretokenized=True, add_special_tokens=False)
+    out = []
+    for s, enc in zip(sentences, encs):
+        ids, labels, starts, prev = [start], [IGNORE], [None] * len(s.words), None
+        for tid, wid in zip(enc.ids, enc.word_ids):
+            if len(ids) >= max_len - 1:
+                break
+            first = wid is not None and wid != prev
+            if first:
+                starts[wid] = len(ids)
+            ids.append(tid)
+            labels.append(index[s.tags[wid]] if first and s.tags is not None else IGNORE)
+            prev = wid
+        ids.append(end)
+        labels.append(IGNORE)
+        out.append(Feature(ids, [0] * len(ids), labels, word_starts=starts))
+    return out
+
+
+def tagged_task_file(ref, ds, words: str, tags: str, cache_root: Path) -> Path:
+    """Tagged sentences as two-column CoNLL (word, tag name)."""
+    need_columns(ds, ref, [words, tags], "task.words_field / task.tags_field")
+    inner = getattr((ds.features or {}).get(tags), "feature", None)
+
+    def sentences():
+        for i, row in enumerate(ds):
+            if row[words] and len(row[words]) != len(row[tags] or []):
+                raise MaskbenchError(f"{ref.spec}: row {i} has {len(row[words])} words and {len(row[tags] or [])} "
+                                     f"tags: every word needs one tag; fix or drop that row")
+            if row[words]:
+                yield "".join(f"{w}\t{label_name(inner, t)}\n" for w, t in zip(row[words], row[tags])) + "\n"
+    target = cache_target(cache_root, ref, ds, {"words": words, "tags": tags}, ".conll")
+    return target if target.exists() else write_cached(target, sentences())

@@ -10,12 +10,12 @@ summary.json with every gap and its interval (report/uncertainty.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.config import load_config, runtime_overrides, with_changes
 from maskbench.errors import MaskbenchError, RunInterrupted
+from maskbench.runs.layout import checkpoint_folder, checkpoint_step, is_checkpoint
 from maskbench.runs.rundir import RunDir
 from maskbench.train.finetune import resolve_init, run_finetune
 
@@ -48,12 +48,12 @@ def ensure_pretrained(cfg, console=None, spec=None) -> Path:
 
 def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
     """(pretraining step, folder) of the checkpoints to fine-tune from; `last` keeps the folder as given."""
-    from maskbench.train.checkpoint import step_checkpoints
+    from maskbench.runs.checkpoint import step_checkpoints
 
     if str(which) == "last":
         return [(_checkpoint_step(pre_dir), pre_dir)]
-    final = pre_dir / "checkpoints" / "final"
-    found = step_checkpoints(pre_dir) + ([(_checkpoint_step(final), final)] if (final / "state.json").exists() else [])
+    final = checkpoint_folder(pre_dir)
+    found = step_checkpoints(pre_dir) + ([(_checkpoint_step(final), final)] if is_checkpoint(final) else [])
     found = sorted({step: path for step, path in found}.items())  # final may repeat the last step-N
     if str(which) == "all":
         if not found:
@@ -75,13 +75,13 @@ def _spec(spec):
 
 
 def _checkpoint_step(folder: Path) -> int | None:
-    from maskbench.train.checkpoint import latest_checkpoint
+    from maskbench.runs.checkpoint import latest_checkpoint
 
     folder = Path(folder)
-    ckpt = folder if (folder / "state.json").exists() else latest_checkpoint(folder)
-    if ckpt is None or not (ckpt / "state.json").exists():
+    ckpt = folder if is_checkpoint(folder) else latest_checkpoint(folder)
+    if ckpt is None or not is_checkpoint(ckpt):
         return None  # a transformers folder: no step
-    return int(json.loads((ckpt / "state.json").read_text())["step"])
+    return checkpoint_step(ckpt)
 
 
 def _run_name(label: str, seed: int, size: int | None, step: int | None, sizes: list, several_steps: bool) -> str:
@@ -112,13 +112,10 @@ def plan_grid(cfg, out: Path, points, baselines=()) -> list[GridRun]:
 
 def run_compare_tasks(overrides: list[str], command: str = "", console=None) -> Path:
     """compare.tasks: one compare per task (the same pretrained models), then one table and figure."""
-    import hashlib
-
     from maskbench.report.compare_tasks import write_task_results
 
     first = load_config(overrides, root="finetune")
-    tag = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
-    folder = RunDir(first.run.dir if first.run.dir else Path(str(first.run.root)) / f"compare-tasks-{tag}").path
+    folder = RunDir.for_task_comparison(first, overrides).path
     for t in first.compare.tasks:  # validate every task's config before any training
         load_config(overrides + [f"task={t}"], root="finetune")
     outs = [run_compare(load_config(overrides + [f"task={t}", f"run.dir={folder / str(t)}"], root="finetune"),

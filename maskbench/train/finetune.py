@@ -14,17 +14,17 @@ from maskbench.data.subsets import count_examples, subset_features, subset_sched
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
-from maskbench.models.source import ModelSource, resolve_source
+from maskbench.runs.source import ModelSource, resolve_source
 from maskbench.runs.lock import run_lock
 from maskbench.files import write_atomic
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
 from maskbench.runs.trackers import open_trackers
 from maskbench.tasks.batching import FinetuneBatches
-from maskbench.tasks.evaluate import evaluate_all, task_terms
+from maskbench.train.evaluate import evaluate_all, task_terms
 from maskbench.tasks.loading import TaskData, load_task
-from maskbench.tasks.saved import build_task_model, task_record
-from maskbench.train.checkpoint import (TASK_RECORD, TrainState, clean_leftovers, latest_step_checkpoint,
-                                        prune_checkpoints, save_checkpoint)
+from maskbench.runs.task_model import build_task_model, task_record
+from maskbench.runs import layout
+from maskbench.runs.checkpoint import TrainState, clean_leftovers, latest_step_checkpoint, save_run_checkpoint
 from maskbench.train.distributed import Dist
 from maskbench.train.loop import LoopHooks
 from maskbench.train.optim import build_optimizer
@@ -86,13 +86,13 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, task, cfg.seed,
                              backbone.load_into).to(device)
     optimizer = build_optimizer(model, t)
-    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    metrics = MetricsLog(layout.metrics_path(run_dir))
     state = resume_state(ckpt, model, optimizer, metrics, say)  # resume as in pretraining
     params = count_params(model)
     config_yaml = to_yaml(cfg)
     run.write_metadata(config_yaml, command, env_info(cfg.seed, device))
-    write_atomic(run_dir / "labels.json", json.dumps(data.labels))
-    (run_dir / "tokenizer.json").write_text(backbone.tokenizer_path.read_text())
+    write_atomic(run_dir / layout.LABELS, json.dumps(data.labels))
+    write_atomic(run_dir / layout.TOKENIZER, backbone.tokenizer_path.read_text())
     # A probe trains its head alone: say how many of the model's parameters that is.
     sized = (f"{count_params(model, trainable_only=False) / 1e6:.2f}M params, {params:,} trained (frozen probe)"
              if task.freeze else f"{params / 1e6:.2f}M params")
@@ -110,11 +110,8 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     record = task_record(task, kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
 
     def save(st: TrainState, final: bool):  # the whole task model; step-N also the optimiser (resume)
-        name = "final" if final else f"step-{st.step:06d}"
-        save_checkpoint(run_dir / "checkpoints" / name, model, None if final else optimizer, st, config_yaml,
-                        run_dir / "tokenizer.json", {"params": params, "task": task.name}, {TASK_RECORD: record})
-        if not final:
-            prune_checkpoints(run_dir, t.keep_checkpoints)
+        save_run_checkpoint(run_dir, model, None if final else optimizer, st, config_yaml, final, t.keep_checkpoints,
+                            {"params": params, "task": task.name}, {layout.TASK_RECORD: record})
 
     def batch_on_device(step):
         batch, n_tokens = batches.batch(step)
@@ -134,7 +131,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
                "final_eval": final, "initial_eval": dict(first),
                "extra_eval": {e.name: {"examples": len(e.examples), **{k[len(e.name) + 1:]: v for k, v in final.items()
                                                                      if k.startswith(e.name + "_")}} for e in data.extra}}
-    write_atomic(run_dir / "eval_units.json", json.dumps(last_units))  # per-example scores: intervals
+    layout.write_eval_units(run_dir, last_units)  # per-example scores: intervals
     run.write_summary(summary)
     say(f"[green]{task.name}[/]: {task.metric} = {final.get(task.metric)} ({time.strftime('%H:%M:%S')})")
     return run_dir

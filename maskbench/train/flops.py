@@ -10,6 +10,7 @@ per position where it is computed (labelled positions only in maskbench). A trai
 """
 
 from __future__ import annotations
+from maskbench.arch import arch_of
 
 
 def step_flops(d: int, d_ff: int, n_layers: int, n_dec_layers: int, vocab: int, batch: int, src_len: float,
@@ -45,7 +46,7 @@ def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg=None) ->
     if corruption_cfg is not None and corruption_cfg.family == "electra":
         return electra_step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, model_cfg.n_heads, vocab,
                                   B, S, heads, corruption_cfg.generator_size)
-    n_dec = (model_cfg.n_decoder_layers or model_cfg.n_layers) if arch == "encoder_decoder" else 0
+    n_dec = (model_cfg.n_decoder_layers or model_cfg.n_layers) if arch_of(arch).has_decoder else 0
     from maskbench.models.shape import ModelShape
 
     return step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, n_dec, vocab, B, S, T, heads,

@@ -18,8 +18,8 @@ from typing import Callable
 import torch
 
 from maskbench.runs.progress import progress_bar
-from maskbench.train.checkpoint import TrainState
-from maskbench.schema import as_object
+from maskbench.runs.checkpoint import TrainState
+from maskbench.typed import as_object
 from maskbench.train.optim import lr_at, lr_at_time
 
 
@@ -41,7 +41,8 @@ class LoopHooks:
     status: Callable[[int, float], str] | None = None  # (step, eval loss) -> a note for the progress line
 
 
-def _autocast(device: str, precision: str):
+def autocast(device: str, precision: str):
+    """bf16 autocast where asked (or on a GPU with precision=auto), else a no-op context."""
     if precision == "bf16" or (precision == "auto" and device.startswith("cuda")):
         return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -100,7 +101,7 @@ def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, d
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch, n_tok = hooks.batch(step)
-            with _autocast(device, precision):
+            with autocast(device, precision):
                 terms = hooks.terms(model, batch)
             # Global counts first, so every rank divides by the same numbers.
             counts = dist.all_reduce_(torch.stack([term[1].float() for term in terms.values()]).cpu())
@@ -180,7 +181,7 @@ def evaluate_terms(model, batches, terms_fn, dist, device: str, precision: str) 
     sums: dict[str, torch.Tensor] = {}
     weights: dict[str, float] = {}
     for batch in batches:
-        with _autocast(device, precision):
+        with autocast(device, precision):
             terms = terms_fn(model, batch.to(device))
         for name, term in terms.items():
             acc = torch.stack([term[0].float(), term[1].float(), term[2].float()]).cpu()

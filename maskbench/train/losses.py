@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from maskbench.batch import IGNORE
 from maskbench.models.rows import Rows
+from maskbench.arch import arch_of
 
 
 def pretrain_terms(model, batch) -> dict:
@@ -19,7 +20,7 @@ def pretrain_terms(model, batch) -> dict:
     sel = labels != IGNORE
     target = labels[sel]
     pooled_state = None
-    if model.arch == "encoder":
+    if arch_of(model.arch).encoder_only:
         # The last block runs only where a state is read: the labelled positions (+ position 0 for NSP).
         need = sel.clone()
         if batch.nsp_labels is not None:

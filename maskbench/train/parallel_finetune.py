@@ -28,7 +28,7 @@ def _backbone(spec, cfg):
     from omegaconf import OmegaConf
 
     from maskbench.config import with_changes
-    from maskbench.models.source import ModelSource
+    from maskbench.runs.source import ModelSource
     from maskbench.train.finetune import resolve_init
 
     if spec[0] == "init":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -11,10 +10,9 @@ from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import to_yaml, validate_config, with_changes
-from maskbench.corruption import build_corruption
+from maskbench.corruption import corruption_for_tokenizer
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
-from maskbench.data.tokenizer import Vocab, add_sentinels, continuation_table
 from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
 from maskbench.models.build import build_pretraining_model
@@ -22,10 +20,11 @@ from maskbench.report.plateaus import find_plateaus, plateau_note
 from maskbench.files import write_atomic
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
 from maskbench.runs.trackers import open_trackers
-from maskbench.schema import as_object
+from maskbench.typed import as_object
 from maskbench.runs.lock import run_lock
 from maskbench.train.batches import PretrainBatches, Prefetcher, prefetch_wanted, validation_batches
-from maskbench.train.checkpoint import TrainState, clean_leftovers, prune_checkpoints, save_checkpoint, usable_checkpoint
+from maskbench.runs import layout
+from maskbench.runs.checkpoint import TrainState, clean_leftovers, save_run_checkpoint, usable_checkpoint
 from maskbench.train.distributed import init_distributed, shutdown
 from maskbench.train.loop import LoopHooks, evaluate_terms
 from maskbench.train.losses import pretrain_terms
@@ -71,7 +70,7 @@ def apply_init(cfg):
     loaded later); returns (cfg, source or None)."""
     if not cfg.get("init"):
         return cfg, None
-    from maskbench.models.source import resolve_source
+    from maskbench.runs.source import resolve_source
 
     src = resolve_source(cfg.init, cfg.data.cache_dir)
     if src.arch not in cfg.corruption.archs:  # no arch= fixes this: say which objectives fit the model
@@ -104,7 +103,7 @@ def _run(cfg, command, say, dist) -> Path:
 
 
 def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
-    if ckpt is not None and ckpt.name == "final" and (run_dir / "summary.json").exists():
+    if ckpt is not None and ckpt.name == layout.FINAL and layout.is_done(run_dir):
         say(f"[green]run {escape(str(run_dir))} is already complete[/] (checkpoints/final exists)")
         return run_dir
     cfg, init_source = apply_init(cfg)
@@ -116,14 +115,10 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     if not dist.is_main:
         cache = build_cache(cfg.data)
     tok = load_cache_tokenizer(cache)
-    if cfg.corruption.family in ("t5", "ul2") and tok.token_to_id("[X0]") is None:
-        add_sentinels(tok, cfg.data.n_sentinels)  # a vocabulary from elsewhere: append T5's sentinels
-    vocab = Vocab.from_tokenizer(tok)
+    vocab, corruption = corruption_for_tokenizer(cfg, tok)  # T5 sentinels appended where the vocabulary lacks them
     content_len = as_object("data", cfg.data).content_len
     train_store = BlockStore(cache, "train", content_len)
     val_store = BlockStore(cache, "val", content_len)
-    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
-    corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
     budget = resolve_budget(cfg, train_store, corruption, vocab.size)
     if budget["max_steps"] not in (None, cfg.train.max_steps):
         cfg = with_changes(cfg, train={"max_steps": budget["max_steps"]})
@@ -140,7 +135,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     if hasattr(model, "forbid_samples"):  # ELECTRA's generator samples text tokens only
         model.forbid_samples(vocab.text_ids())
     optimizer = build_optimizer(model, t)
-    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
+    metrics = MetricsLog(layout.metrics_path(run_dir), enabled=dist.is_main)
     if ckpt is None and init_source is not None:
         init_source.load_into(model)
         say(f"starting from {escape(init_source.source)} ({init_source.objective})")
@@ -148,10 +143,8 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     params = count_params(model)
     config_yaml = to_yaml(cfg)
     if dist.is_main:
-        write_atomic(run_dir / "config.yaml", config_yaml)
-        write_atomic(run_dir / "command.txt", command + "\n")
-        write_atomic(run_dir / "env.json", json.dumps(env_info(cfg.seed, device), indent=1))
-        write_atomic(run_dir / "tokenizer.json", tok.to_str())
+        RunDir(run_dir).write_metadata(config_yaml, command, env_info(cfg.seed, device))
+        write_atomic(run_dir / layout.TOKENIZER, tok.to_str())
         say(f"[bold]{cfg.corruption.name}[/] on [bold]{cfg.arch.name}[/] ({cfg.model.name}, {params / 1e6:.2f}M "
             f"params) -> {escape(str(run_dir))}")
     step_model = torch.compile(model) if cfg.runtime.compile else model
@@ -168,11 +161,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     def save(st: TrainState, final: bool):
         if not dist.is_main:
             return
-        name = "final" if final else f"step-{st.step:06d}"
-        save_checkpoint(run_dir / "checkpoints" / name, model, optimizer, st, config_yaml,
-                        run_dir / "tokenizer.json", {"params": params})
-        if not final:
-            prune_checkpoints(run_dir, t.keep_checkpoints)
+        save_run_checkpoint(run_dir, model, optimizer, st, config_yaml, final, t.keep_checkpoints, {"params": params})
 
     val_points = [(e["step"], e["loss"]) for e in read_metrics(run_dir) if e.get("split") == "val"] \
         if state.step else []
@@ -246,5 +235,5 @@ def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per
         "budget": budget, "flops": round(budget["flops_per_step"] * state.step) if budget else None,
         "plateaus": find_plateaus([(e["step"], e["loss"]) for e in vals]),
     }
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    layout.write_summary(run_dir, summary)
     return summary

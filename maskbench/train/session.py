@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from maskbench.errors import RunInterrupted
 from maskbench.runs.rundir import MetricsLog
-from maskbench.train.checkpoint import TrainState, load_trainer, load_weights
+from maskbench.runs.checkpoint import TrainState, load_trainer, load_weights
 from maskbench.train.loop import Interrupted, LoopHooks, train_loop
 
 

@@ -1,4 +1,4 @@
-"""Score a model on a task's evaluation features, for any kind: loss, the kind's metrics, and per-example
+"""Score a model on a task (beside the training loop it serves, with its autocast)'s evaluation features, for any kind: loss, the kind's metrics, and per-example
 units of the main metric (for intervals)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import torch
 
 from maskbench.tasks.base import TaskKind
 from maskbench.tasks.batching import collate
+from maskbench.train.loop import autocast
 
 
 def task_terms(kind: TaskKind):
@@ -18,15 +19,13 @@ def task_terms(kind: TaskKind):
 def evaluate_task(model, features, kind: TaskKind, metric: str, examples, task, arch: str, pad: int, device: str,
                   batch_size: int = 64) -> tuple[dict, dict]:
     """(metrics, units): {"loss", the kind's metrics}, and {"metric", "num", "den"} per evaluation example."""
-    from maskbench.train.loop import _autocast
-
     model.eval()
     scorer = kind.scorer(metric, examples, task)
     loss_sum = count = 0.0
     for k in range(0, len(features), batch_size):
         part = features[k:k + batch_size]
         batch = collate(part, kind, arch, pad).to(device)
-        with _autocast(device, "auto"):
+        with autocast(device, "auto"):
             logits = model(batch).float()
         s, n, _ = kind.loss(logits, batch)
         loss_sum, count = loss_sum + float(s), count + float(n)

@@ -8,15 +8,14 @@ import json
 import torch
 from rich.markup import escape
 
-from maskbench.corruption import build_corruption
+from maskbench.corruption import build_corruption, corruption_for_tokenizer
 from maskbench.corruption.base import KEPT, RANDOM
 from maskbench.corruption.keyed_random import example_keys
-from maskbench.schema import as_object
+from maskbench.typed import as_object
 from maskbench.corruption.stats import StatsAccumulator
 from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.corpus import split_sentences
-from maskbench.data.tokenizer import Vocab, continuation_table
 from maskbench.errors import MaskbenchError
 
 STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
@@ -26,9 +25,8 @@ STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
 def _setup(cfg, console):
     cache = build_cache(cfg.data, progress=lambda m: console.print(f"[dim]{escape(m)}[/]"))
     tok = load_cache_tokenizer(cache)
-    vocab = Vocab.from_tokenizer(tok)
-    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
-    return cache, tok, vocab, build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)
+    vocab, corruption = corruption_for_tokenizer(cfg, tok)
+    return cache, tok, vocab, corruption
 
 
 def text_block(text: str, tok) -> Blocks:
@@ -107,7 +105,7 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
         labels = out.labels[0]
         grid.add_row("predicted at", _render(labels[labels >= 0].tolist(), tok, vocab))
     if electra is not None:  # ELECTRA: the generator's samples put in, and the discriminator's view of them
-        from maskbench.corruption.electra_view import electra_rows
+        from maskbench.inspect.electra_view import electra_rows
 
         for label, row in electra_rows(electra, out, tok, vocab, seed, _render, (STYLE_RANDOM, STYLE_KEPT)):
             grid.add_row(label, row)
@@ -137,7 +135,7 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
     electra = None
     if cfg.corruption.family == "electra":
-        from maskbench.corruption.electra_view import electra_pair
+        from maskbench.inspect.electra_view import electra_pair
 
         electra = electra_pair(cfg, vocab, model, seed)
     elif model is not None:
@@ -211,7 +209,7 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
         out = corruption(blocks, keys, partner, step=step)
         acc.update(out, blocks.tokens)
         if electra is not None:  # the generator's samples: how many replace, how many equal the original
-            from maskbench.corruption.electra_view import replace
+            from maskbench.inspect.electra_view import replace
 
             _, replaced, sel, _ = replace(electra, out, seed + i)
             acc.add_replaced(replaced, sel)

@@ -24,6 +24,7 @@ import torch
 from maskbench.errors import MaskbenchError
 from maskbench.interop.families import Family, family_for_shape, hf_config
 from maskbench.interop.hf_build import Built, load_exactly, sample_text_ids, their_state
+from maskbench.arch import arch_of
 
 TOLERANCE = 1e-4
 
@@ -31,8 +32,9 @@ TOLERANCE = 1e-4
 def export_model(path, out: Path, console=None, step: int | None = None) -> Path:
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.interop import require_transformers
-    from maskbench.models.source import resolve_source
-    from maskbench.train.checkpoint import TASK_RECORD, step_folder
+    from maskbench.runs.source import resolve_source
+    from maskbench.runs.checkpoint import step_folder
+    from maskbench.runs.layout import TASK_RECORD
 
     transformers = require_transformers()
     say = console.print if console else (lambda *a, **k: None)
@@ -45,11 +47,11 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     built, why_not = None, None
     heads = True
     if src.kind == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
-        from maskbench.interop.task_export import build_task_export
+        from maskbench.export.task import build_task_export
 
         built, why_not = build_task_export(Path(src.source), transformers)
     else:
-        from maskbench.interop.electra_export import build_electra_export
+        from maskbench.export.electra import build_electra_export
 
         corruption = src.electra_corruption()
         if corruption is not None:  # an ELECTRA run: its discriminator and generator
@@ -105,12 +107,12 @@ def _build_pretrained(src, vocab, transformers, heads: bool = True) -> Built:
     model.eval()
     s = model.shape
     fam = family_for_shape(src.arch, s)
-    with_heads = heads and (fam.arch == "encoder_decoder" or s.lm_transform(src.arch))
+    with_heads = heads and (arch_of(fam.arch).has_decoder or s.lm_transform(src.arch))
     random_heads = getattr(model, "untrained_heads", ())  # set by a transformers source (interop/hf_folder.py)
     if with_heads and "lm_head" in random_heads:
         raise MaskbenchError(f"{src.source} has no trained MLM head (the folder lacks its weights): export would write "
                              f"a random head as if trained; pretrain from it first (maskbench pretrain init=...)")
-    if fam.arch == "encoder_decoder" and s.lm_transform(src.arch):
+    if arch_of(fam.arch).has_decoder and s.lm_transform(src.arch):
         raise MaskbenchError("this encoder-decoder has an MLM transform head (model.mlm_transform=true), which "
                              "no transformers seq2seq class has: export needs the default bare projection")
     config = hf_config(fam, s, vocab, vocab.size)
@@ -140,7 +142,7 @@ def _check_target(out: Path) -> None:
 def _write_folder(hf, fam: Family, s, vocab, src, tmp: Path) -> None:
     from maskbench.interop.tokenizer import export_tokenizer
 
-    if fam.arch == "encoder_decoder":
+    if arch_of(fam.arch).has_decoder:
         g = hf.generation_config
         g.decoder_start_token_id, g.bos_token_id, g.eos_token_id, g.pad_token_id = vocab.bos, vocab.bos, vocab.eos, vocab.pad
         g.forced_bos_token_id = g.forced_eos_token_id = None
@@ -170,15 +172,15 @@ def source_difference(folder: Path, hf, vocab, arch: str, transformers) -> float
     MLM / LM logits where the source has its head, else the base model's final states."""
     g = torch.Generator().manual_seed(1)
     ids = sample_text_ids(vocab, 12, g)
-    start, end = (vocab.cls, vocab.sep) if arch == "encoder" else (vocab.bos, vocab.eos)
+    start, end = arch_of(arch).frame(vocab)
     x = torch.cat([torch.full((2, 1), start), ids, torch.full((2, 1), end)], 1)
-    head = transformers.AutoModelForMaskedLM if arch == "encoder" else transformers.AutoModelForSeq2SeqLM
+    head = transformers.AutoModelForSeq2SeqLM if arch_of(arch).has_decoder else transformers.AutoModelForMaskedLM
     try:
         source, with_head = head.from_pretrained(str(folder)).eval(), True
     except (ValueError, OSError, KeyError):
         source, with_head = transformers.AutoModel.from_pretrained(str(folder)).eval(), False
     theirs_args = {"input_ids": x}
-    if arch == "encoder_decoder":
+    if arch_of(arch).has_decoder:
         theirs_args["decoder_input_ids"] = torch.cat([torch.full((2, 1), vocab.bos), ids], 1)
     got = hf(**theirs_args, output_hidden_states=True)
     ref = source(**theirs_args, output_hidden_states=True)
@@ -198,7 +200,7 @@ def max_logit_difference(model, hf, vocab, arch: str, with_heads: bool) -> float
 
     g = torch.Generator().manual_seed(0)
     ids = sample_text_ids(vocab, 12, g)
-    if arch == "encoder":
+    if arch_of(arch).encoder_only:
         x = torch.cat([torch.full((2, 1), vocab.cls), ids, torch.full((2, 1), vocab.sep)], 1)
         h = model(Batch(input_ids=x, labels=x))
         if with_heads:

@@ -21,16 +21,13 @@ import torch
 
 from maskbench.batch import Batch
 from maskbench.interop.hf_build import sample_text_ids
-
-CLASS_SUFFIX = {"classification": "ForSequenceClassification", "pair_classification": "ForSequenceClassification",
-                "tagging": "ForTokenClassification", "qa": "ForQuestionAnswering"}
-
+from maskbench.arch import arch_of
 
 def why_not_exact(saved) -> str | None:
     """Why this task model has no exact transformers task class, or None if it has one."""
     kind, task = saved.kind, saved.task
     head = f"the {kind.name} head was not exported"
-    if saved.arch != "encoder":
+    if arch_of(saved.arch).has_decoder:
         return (f"{head}: the encoder-decoder's task heads read the decoder fed the input itself, while transformers' "
                 f"task classes shift it right, so their outputs would differ; the folder holds the fine-tuned model "
                 f"without its head")
@@ -48,7 +45,7 @@ def build_task_export(ckpt: Path, transformers):
     """(Built, None) for a task model that maps exactly, else (None, the one-line reason)."""
     from maskbench.interop.hf_build import Built, load_exactly
     from maskbench.interop.families import family_for_shape, hf_config
-    from maskbench.tasks.saved import load_task_model
+    from maskbench.runs.task_model import load_task_model
 
     saved = load_task_model(ckpt, what="export")
     why = why_not_exact(saved)
@@ -57,20 +54,20 @@ def build_task_export(ckpt: Path, transformers):
     model, s = saved.model, saved.model.backbone.shape
     fam = family_for_shape(saved.arch, s)
     family = fam.hf_class.replace("ForPreTraining", "").replace("ForMaskedLM", "")
-    class_name = family + CLASS_SUFFIX[saved.kind.name]
+    class_name = family + saved.kind.hf_suffix
     config = hf_config(fam, s, saved.vocab, saved.vocab.size)
     config.architectures = [class_name]
-    if saved.kind.name == "qa":
+    if not saved.kind.hf_named_labels:
         config.num_labels = 2
     else:
         config.id2label = dict(enumerate(saved.labels))
         config.label2id = {label: i for i, label in enumerate(saved.labels)}
     hf = getattr(transformers, class_name)(config)
-    load_exactly(hf, _task_state(model, fam, saved.kind.name, set(hf.state_dict())), fam)
+    load_exactly(hf, _task_state(model, fam, saved.kind, set(hf.state_dict())), fam)
     return Built(hf, class_name, fam, s, lambda m: task_difference(saved, m), []), None
 
 
-def _task_state(model, fam, kind: str, wanted: set) -> dict:
+def _task_state(model, fam, kind, wanted: set) -> dict:
     """transformers' names for the backbone (under the family's prefix) and the head."""
     from maskbench.interop.hf_build import their_state
 
@@ -79,12 +76,11 @@ def _task_state(model, fam, kind: str, wanted: set) -> dict:
 
     base, head = their_state(model.backbone, fam, with_heads=False), weights(model.head)
     out = {fam.prefix + k: v for k, v in base.items()}
-    if kind in ("classification", "pair_classification") and fam.name == "roberta":  # its head holds the pooler
+    if kind.sentence_level and fam.name == "roberta":  # its head holds the pooler
         out.update({f"classifier.dense.{p}": t for p, t in weights(model.backbone.pooler[0]).items()})
         out.update({f"classifier.out_proj.{p}": t for p, t in head.items()})
     else:
-        name = "qa_outputs" if kind == "qa" else "classifier"
-        out.update({f"{name}.{p}": t for p, t in head.items()})
+        out.update({f"{kind.hf_head}.{p}": t for p, t in head.items()})
     return {k: v for k, v in out.items() if k in wanted or not k.startswith(fam.prefix + "pooler.")}
 
 
@@ -104,6 +100,6 @@ def task_difference(saved, hf) -> float:
     for ids, types in ((single, torch.zeros_like(single)), (pair, pair_types)):
         ours = saved.model(Batch(input_ids=ids, labels=ids, token_type_ids=types)).float()
         got = hf(input_ids=ids, token_type_ids=types)
-        theirs = torch.stack([got.start_logits, got.end_logits], -1) if saved.kind.name == "qa" else got.logits
+        theirs = saved.kind.hf_logits(got)
         worst = max(worst, float((ours - theirs).abs().max()))
     return worst

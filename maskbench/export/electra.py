@@ -11,7 +11,6 @@ ELECTRA class, and its export is the discriminator's encoder alone, with one lin
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 
@@ -28,21 +27,11 @@ def why_not_electra(model) -> str | None:
             "pretrain with model.norm=post model.embed_norm=true for ElectraForPreTraining + ElectraForMaskedLM")
 
 
-def electra_model(src, corruption, vocab_size: int):
-    """The whole pretraining model (discriminator, its head, the generator) with the run's weights."""
-    from maskbench.models.build import build_pretraining_model
-    from maskbench.train.checkpoint import load_weights
-
-    model = build_pretraining_model(src.model_cfg, "encoder", vocab_size, corruption)
-    load_weights(model, Path(src.source))
-    return model.eval()
-
-
 def build_electra_export(src, corruption, vocab, transformers):
     """(Built with the generator as a subfolder, None), or (None, why) when the layout has no ELECTRA class."""
     from maskbench.interop.hf_build import Built, load_exactly
 
-    model = electra_model(src, corruption, vocab.size)
+    model = src.pretraining_model(corruption, vocab.size)
     why = why_not_electra(model)
     if why:
         return None, why

@@ -3,7 +3,7 @@
 A checkpoint folder holds model.safetensors (weights), trainer.pt (optimiser + RNG states),
 state.json (step, tokens seen, wall time), config.yaml (resolved config) and tokenizer.json, so it
 rebuilds its model alone; a fine-tuning's also holds task.json (`TASK_RECORD`: the task, its label names
-and the backbone's shape), so the whole task model rebuilds alone (maskbench/tasks/saved.py). Written to a temporary folder and renamed: a kill never leaves a torn one.
+and the backbone's shape), so the whole task model rebuilds alone (maskbench/runs/task_model.py). Written to a temporary folder and renamed: a kill never leaves a torn one.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import torch
 from maskbench.errors import MaskbenchError
 from maskbench.models.electra import PRETRAINING_ONLY
 from maskbench.files import sha256_file
+from maskbench.runs.layout import TOKENIZER, checkpoint_folder
 
 _STEP = re.compile(r"^step-(\d+)$")
 _CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")
-TASK_RECORD = "task.json"
 
 
 def damage(folder: Path) -> str | None:
@@ -157,6 +157,17 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, folder)
+    return folder
+
+
+def save_run_checkpoint(run_dir: Path, model, optimizer, state: TrainState, config_yaml: str, final: bool,
+                        keep: int, extra: dict | None = None, files: dict[str, str] | None = None) -> Path:
+    """The one way pretraining and fine-tuning save: RUN/checkpoints/step-N (then older ones pruned to `keep`)
+    or RUN/checkpoints/final, with the run's tokenizer. `optimizer` None leaves the optimiser state out."""
+    folder = save_checkpoint(checkpoint_folder(run_dir, None if final else state.step), model, optimizer, state,
+                             config_yaml, Path(run_dir) / TOKENIZER, extra, files)
+    if not final:
+        prune_checkpoints(run_dir, keep)
     return folder
 
 

@@ -62,7 +62,8 @@ class SavedTaskModel:
 def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Path:
     """The checkpoint folder of a fine-tuning: the given one, or a run's final (else newest) one, or its
     step-N with `step`."""
-    from maskbench.train.checkpoint import TASK_RECORD, damage, latest_checkpoint, step_folder
+    from maskbench.runs.checkpoint import damage, latest_checkpoint, step_folder
+    from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(path)).expanduser()
     if not path.exists():
@@ -87,7 +88,7 @@ def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Pat
 
 
 def read_record(ckpt: Path) -> dict:
-    from maskbench.train.checkpoint import TASK_RECORD
+    from maskbench.runs.layout import TASK_RECORD
 
     try:
         record = json.loads((Path(ckpt) / TASK_RECORD).read_text())
@@ -101,7 +102,7 @@ def read_record(ckpt: Path) -> dict:
 def load_task_model(path, step: int | None = None, what: str = "predict") -> SavedTaskModel:
     """The whole fine-tuned model of a run or checkpoint folder, with its tokenizer and label names."""
     from maskbench.data.tokenizer import Vocab, load_tokenizer
-    from maskbench.train.checkpoint import load_weights
+    from maskbench.runs.checkpoint import load_weights
 
     ckpt = task_checkpoint(path, step, what)
     record = read_record(ckpt)

@@ -52,6 +52,17 @@ class ModelSource:
         corruption = OmegaConf.load(path).get("corruption")
         return corruption if corruption is not None and corruption.get("family") == "electra" else None
 
+    def pretraining_model(self, corruption, vocab_size: int, trained: bool = True):
+        """The whole pretraining model of a maskbench encoder run (for ELECTRA: discriminator, its head and the
+        generator) with the run's weights (`trained=False`: the same model untrained), in eval mode."""
+        from maskbench.models.build import build_pretraining_model
+        from maskbench.runs.checkpoint import load_weights
+
+        model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)
+        if trained:
+            load_weights(model, Path(self.source))
+        return model.eval()
+
     @property
     def label(self) -> str:
         """A short name for run folders: the run's name, or the transformers folder's name."""
@@ -61,7 +72,8 @@ class ModelSource:
 
 def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     """A maskbench run / checkpoint folder, or a transformers model folder."""
-    from maskbench.train.checkpoint import TASK_RECORD, latest_checkpoint, load_weights
+    from maskbench.runs.checkpoint import latest_checkpoint, load_weights
+    from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(init)).expanduser()
     if not path.exists():
@@ -93,7 +105,8 @@ def _fine_tuned_backbone(ckpt: Path, what: str) -> ModelSource:
     task.json, weights from under `backbone.`, the objective it was pretrained with carried over."""
     import json
 
-    from maskbench.train.checkpoint import TASK_RECORD, load_weights
+    from maskbench.runs.checkpoint import load_weights
+    from maskbench.runs.layout import TASK_RECORD
 
     try:
         record = json.loads((ckpt / TASK_RECORD).read_text())

@@ -18,8 +18,7 @@ def electra_pair(cfg, vocab, model_path=None, seed: int = 0):
         torch.manual_seed(seed)
         model = build_pretraining_model(cfg.model, "encoder", vocab.size, cfg.corruption)
     else:
-        from maskbench.interop.electra_export import electra_model
-        from maskbench.models.source import resolve_source
+        from maskbench.runs.source import resolve_source
 
         src = resolve_source(model_path, what="--model")
         corruption = src.electra_corruption()
@@ -28,7 +27,7 @@ def electra_pair(cfg, vocab, model_path=None, seed: int = 0):
         if src.tokenizer_path.read_text() != cfg_tokenizer_text(cfg):
             raise MaskbenchError(f"--model {model_path} has another vocabulary than this corpus: use its own data "
                                  f"settings (data.*) with it")
-        model = electra_model(src, corruption, vocab.size)
+        model = src.pretraining_model(corruption, vocab.size)
     model.forbid_samples(vocab.text_ids())
     return model.eval()
 

@@ -1,0 +1,44 @@
+"""Which experiment trackers exist, and whether the ones a config asks for can be used: checked with the
+config (torch-free), before any work. Writing to them is maskbench/runs/trackers.py."""
+
+from __future__ import annotations
+
+import os
+
+from maskbench.errors import MaskbenchError
+
+LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
+_EXTRA = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def missing_tracker(name: str) -> MaskbenchError:
+    return MaskbenchError(f"run.loggers has {name}, which is not installed: pip install 'maskbench[{_EXTRA[name]}]'"
+                          f"  (or: pip install {'mlflow-skinny' if name == 'mlflow' else name})")
+
+
+def check_trackers_installed(names) -> None:
+    """Fail before any work when a requested tracker's package is missing, or its server cannot be reached."""
+    import importlib.util
+
+    modules = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+    for name in names:
+        if name in modules and importlib.util.find_spec(modules[name]) is None:
+            raise missing_tracker(name)
+    if "mlflow" in names:
+        check_reachable(os.environ.get("MLFLOW_TRACKING_URI") or "", "MLFLOW_TRACKING_URI",
+                        "start the server, or unset MLFLOW_TRACKING_URI to log into RUN/mlruns")
+
+
+def check_reachable(uri: str, what: str, fix: str, timeout_s: float = 3.0) -> None:
+    """An http(s) tracking server must accept a connection within seconds (the client itself retries for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise MaskbenchError(f"{what}={uri} cannot be reached ({exc.strerror or exc or 'timed out'}): {fix}") from None

@@ -1,0 +1,193 @@
+"""A composed config merged into its typed schemas (maskbench/schema/) and checked, before any work.
+
+`typed_config` gives every value its declared type (no hand casting downstream); a wrong type or value is one
+line naming the key, the value and what is allowed; a key the schema does not have (in a user's own YAML too)
+names the nearest one. The corruption schema is picked by `corruption.family`, the task schema by `task.kind`
+(the kinds' registry, maskbench/tasks/, is torch-free at import). No torch here: `config show` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+
+from maskbench.errors import MaskbenchError
+from maskbench.schema import GROUP_SCHEMAS
+from maskbench.schema.corruption import FAMILIES
+from maskbench.schema.data import INFILL_ROOM
+from maskbench.schema.fields import check_fields, is_int
+from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
+from maskbench.tasks import KINDS, task_kind
+
+_registered = False
+
+
+def register() -> None:
+    """Store every schema in Hydra's ConfigStore, e.g. `schema/model/default` or `schema/corruption/bart`, so a
+    user's YAML can extend one (`defaults: [/schema/model/default@_here_, _self_]`). Once per process: the store
+    outlives Hydra's global state, which load_config clears every time."""
+    global _registered
+    if _registered:
+        return
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for group, cls in {**GROUP_SCHEMAS, "train": TrainConfig}.items():
+        cs.store(group=f"schema/{group}", name="default", node=cls)
+    cs.store(group="schema/train", name="finetune", node=FinetuneTrainConfig)
+    for family, cls in FAMILIES.items():
+        cs.store(group="schema/corruption", name=family, node=cls)
+    for name, kind in KINDS.items():
+        cs.store(group="schema/task", name=name, node=kind.schema)
+    _registered = True
+
+
+def schema_of(group: str, node, cfg) -> type:
+    """The schema class of one group of `cfg`."""
+    if group == "train":
+        return FinetuneTrainConfig if "task" in cfg or "subset_min_steps" in node else TrainConfig
+    if group == "corruption":
+        family = node.get("family")
+        if family not in FAMILIES:
+            raise MaskbenchError(f"corruption.family={family} is unknown: choose one of {', '.join(FAMILIES)}")
+        return FAMILIES[family]
+    if group == "task":
+        return task_kind(node.get("kind")).schema
+    return GROUP_SCHEMAS[group]
+
+
+def typed_config(cfg):
+    """`cfg` with every group merged into its schema and checked; returns a new (typed) DictConfig."""
+    from omegaconf import OmegaConf
+
+    groups, objects = {}, {}
+    for group in cfg:
+        node = cfg[group]
+        if group in GROUP_SCHEMAS or group in ("train", "corruption", "task"):
+            groups[group], objects[group] = _typed_group(group, node, cfg)
+    out = OmegaConf.merge(OmegaConf.create({k: v for k, v in cfg.items() if k not in groups}), groups)
+    _check_root(out)
+    _check_across(objects)
+    return out
+
+
+def as_object(group: str, node, cfg=None):
+    """A group of a (typed) config as its schema object, for derived values: as_object('data', cfg.data).content_len."""
+    from omegaconf import OmegaConf
+
+    if dataclasses.is_dataclass(node):
+        return node
+    cls = schema_of(group, node, cfg if cfg is not None else {})
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), node))
+
+
+def typed_group(group: str, node, cfg=None):
+    """One group merged into its schema and checked (a typed DictConfig), outside a full config."""
+    return _typed_group(group, node, cfg if cfg is not None else {})[0]
+
+
+def _typed_group(group: str, node, cfg):
+    """(the group merged into its schema, as a DictConfig; the same as a checked schema object)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    cls = schema_of(group, node, cfg)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls), node)
+    except ConfigKeyError as exc:
+        raise _unknown_key(group, cls, str(exc.key)) from None
+    except ValidationError as exc:
+        raise _wrong_type(group, cls, node, str(exc.full_key or exc.key)) from None
+    obj = OmegaConf.to_object(merged)
+    _check_object(obj, f"{group}.")
+    if group == "task":
+        obj.check(task_kind(obj.kind))
+    elif hasattr(obj, "check"):
+        obj.check()
+    return merged, obj
+
+
+def _check_object(obj, prefix: str) -> None:
+    check_fields(obj, prefix)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_object(value, f"{prefix}{f.name}.")
+
+
+def _field_type(cls, path: str):
+    tp = cls
+    for part in path.split("."):
+        hints = typing.get_type_hints(tp) if dataclasses.is_dataclass(tp) else {}
+        tp = hints.get(part, typing.Any)
+    return tp
+
+
+def _describe(tp) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    origin = typing.get_origin(tp)
+    if origin is typing.Union and len(args) == 1:
+        return _describe(args[0]) + " (or null)"
+    if origin in (list, typing.List):
+        return "a list"
+    if origin in (dict, typing.Dict):
+        return "a mapping, e.g. {name: value}"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, "of another type")
+
+
+def _wrong_type(group: str, cls, node, key: str) -> MaskbenchError:
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(node, key, default=None)
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value)
+    wanted = _describe(_field_type(cls, key))
+    if wanted == "a list":
+        return MaskbenchError(f"{group}.{key}={value} must be a list: write {group}.{key}=[{value}]")
+    return MaskbenchError(f"{group}.{key}={value} must be {wanted}")
+
+
+def _unknown_key(group: str, cls, key: str) -> MaskbenchError:
+    names = [f.name for f in dataclasses.fields(cls)]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.7)
+    hint = f" (did you mean {group}.{close[0]}?)" if close else ""
+    return MaskbenchError(f"unknown config option '{group}.{key}'{hint}: see `maskbench config show` for the keys of "
+                          f"'{group}'")
+
+
+def _check_root(cfg) -> None:
+    seed = cfg.get("seed", 0)
+    if not is_int(seed) or seed < 0:
+        raise MaskbenchError(f"seed={seed} must be an integer >= 0")
+    init = cfg.get("init")
+    if init is not None and str(init).startswith("-"):
+        raise MaskbenchError(f"init={init} is not a folder: give a run folder, a transformers model folder or "
+                             f"init=scratch")
+
+
+def _check_across(objects: dict) -> None:
+    """Checks that span groups (on the checked schema objects): corruption against the architecture, blocks
+    against the model's positions, T5's sentinels against the vocabulary's."""
+    m, d = objects.get("model"), objects.get("data")
+    if m is not None and d is not None and d.seq_len + INFILL_ROOM > m.max_positions:
+        raise MaskbenchError(f"data.seq_len={d.seq_len} needs model.max_positions >= {d.seq_len + INFILL_ROOM} "
+                             f"(now {m.max_positions})")
+    c = objects.get("corruption")
+    if c is None:
+        return
+    arch = objects["arch"].name
+    if arch not in c.archs:
+        fits = " or ".join(f"arch={a}" for a in c.archs)
+        raise MaskbenchError(f"corruption={c.name} does not fit arch={arch}: it needs {fits} "
+                             f"(encoder-only takes bert_mlm, bert_mlm_40, bert_mlm_nsp, span_mlm, electra)")
+    if c.family == "ul2":  # three sentinels become its mode tokens; the spans number the rest
+        n_spans = max([round(round(float(r) * d.content_len) / float(mu)) for m, mu, r in c.denoisers if m != "S"] or [0])
+        if n_spans > d.n_sentinels - 3:
+            raise MaskbenchError(f"ul2 needs {n_spans} span sentinels per block plus 3 mode tokens but "
+                                 f"data.n_sentinels={d.n_sentinels}: raise it")
+    if c.family == "t5":
+        n_spans = round(round(c.noise_density * d.content_len) / c.mean_noise_span_length)
+        if n_spans > d.n_sentinels:
+            raise MaskbenchError(f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: "
+                                 f"raise it")
