@@ -29,7 +29,7 @@ def is_hf_folder(path: Path) -> bool:
 
 def read_family(folder: Path) -> tuple[Family, object]:
     """(family, transformers config) of a folder, or one line naming the supported families."""
-    from maskbench.interop import require_transformers
+    from maskbench.interop import hf_load, require_transformers
 
     transformers = require_transformers()
     model_type = json.loads((folder / "config.json").read_text()).get("model_type")
@@ -37,11 +37,8 @@ def read_family(folder: Path) -> tuple[Family, object]:
     if fam is None:
         raise MaskbenchError(f"{folder} holds a '{model_type}' model: maskbench loads "
                              f"{', '.join(sorted(BY_MODEL_TYPE))} folders")
-    try:
-        config = transformers.AutoConfig.from_pretrained(str(folder))
-    except Exception as exc:
-        raise MaskbenchError(f"{folder}/config.json could not be read by transformers "
-                             f"({str(exc).splitlines()[0][:120]})") from None
+    config = hf_load(transformers.AutoConfig.from_pretrained, folder,
+                     f"{folder}/config.json could not be read by transformers")
     if arch_of(fam.arch).encoder_only and getattr(config, "is_decoder", False):
         raise MaskbenchError(f"{folder} is configured as a causal decoder (is_decoder=true): maskbench's encoder "
                              f"attends both ways and would compute something else")

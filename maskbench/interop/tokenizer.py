@@ -57,18 +57,16 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", 
 def import_tokenizer(folder: Path, cache_root: Path) -> Path:
     """The folder's tokenizer as a bare tokenizer.json in the cache (keyed by content); its special
     tokens must be findable by name, whatever their ids."""
-    from maskbench.interop import require_transformers
+    from maskbench.interop import hf_load, require_transformers
 
     transformers = require_transformers()
     if not any((Path(folder) / name).exists() for name in TOKENIZER_FILES):
         # transformers 5 builds a 5-token tokenizer from nothing here: every word would be [UNK]
         raise MaskbenchError(f"{folder} has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): save its "
                              f"tokenizer into it with tokenizer.save_pretrained()")
-    try:
-        hf = transformers.AutoTokenizer.from_pretrained(str(folder))
-    except Exception as exc:
-        raise MaskbenchError(f"{folder} has no tokenizer transformers can load ({str(exc).splitlines()[0][:120]}): "
-                             f"save one into it with tokenizer.save_pretrained()") from None
+    hf = hf_load(transformers.AutoTokenizer.from_pretrained, folder,
+                 f"{folder} has no tokenizer transformers can load ({{why}}): save one into it with "
+                 f"tokenizer.save_pretrained()")
     if not getattr(hf, "is_fast", False):
         raise MaskbenchError(f"{folder}'s tokenizer has no fast (tokenizers) version: maskbench needs one")
     text = hf.backend_tokenizer.to_str()
