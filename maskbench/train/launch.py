@@ -104,8 +104,8 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
     from rich.live import Live
 
     try:
-        with _sigterm_as_interrupt(), Live(_table(pending, running, finished), console=console,
-                                           refresh_per_second=2, transient=False) as live:
+        with _stop_signals_as_interrupt(lambda: len(running)) as caught, \
+                Live(_table(pending, running, finished), console=console, refresh_per_second=2, transient=False) as live:
             while pending or running:
                 while pending and len(running) < jobs_at_once:
                     point, cfg, name = pending.pop(0)
@@ -125,8 +125,10 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
                 live.update(_table(pending, running, finished))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the running jobs at a checkpoint, leave nothing behind
         stopped = stop_local_jobs([job for _, job, _ in running])
-        raise MaskbenchError(f"sweep interrupted: {stopped} running job(s) stopped at a checkpoint; run the same "
-                             f"command again to finish only what is missing") from None
+        raise _interrupted(max(stopped, caught[0] if caught else 0)) from None
+    if caught:  # the signal came, but a library swallowed its KeyboardInterrupt while the jobs stopped themselves
+        stop_local_jobs([job for _, job, _ in running])
+        raise _interrupted(caught[0])
     failed = [(name, job) for name, job, _ in finished if job.exception() is not None]
     if failed:
         name, job = failed[0]
@@ -135,18 +137,34 @@ def launch_grid(grid, configs, root: Path, overrides, runtime, console, say) -> 
                              f"run the same command again to redo only what is missing")
 
 
+def _interrupted(n_running: int) -> MaskbenchError:
+    return MaskbenchError(f"sweep interrupted: {n_running} running job(s) stopped at a checkpoint; run the same "
+                          f"command again to finish only what is missing")
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM to the sweep ends it as Ctrl-C does (its jobs stopped, see launch_grid)."""
+def _stop_signals_as_interrupt(n_running):
+    """SIGTERM or SIGINT to the sweep end it as Ctrl-C does (its jobs stopped, see launch_grid). The handler also
+    records how many jobs were running when the first signal came: Ctrl-C reaches the jobs too (the whole
+    process group), and if a library call swallowed the KeyboardInterrupt the sweep still reports an interrupt,
+    not jobs that "failed"."""
+    caught: list[int] = []
+
+    def handler(signum, frame):
+        if not caught:
+            caught.append(n_running())
+        raise KeyboardInterrupt
+
     try:
-        old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread
-        yield
+        yield caught
         return
     try:
-        yield
+        yield caught
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 @contextlib.contextmanager
