@@ -23,10 +23,10 @@ import torch
 from maskbench.errors import MaskbenchError
 from maskbench.models.electra import PRETRAINING_ONLY
 from maskbench.files import sha256_file
-from maskbench.runs.layout import TOKENIZER, checkpoint_folder
+from maskbench.runs.layout import CHECKPOINTS, CONFIG, STATE, TOKENIZER, checkpoint_folder, is_checkpoint
 
 _STEP = re.compile(r"^step-(\d+)$")
-_CHECKED = ("model.safetensors", "trainer.pt", "config.yaml", "tokenizer.json")
+_CHECKED = ("model.safetensors", "trainer.pt", CONFIG, TOKENIZER)
 
 
 def damage(folder: Path) -> str | None:
@@ -34,7 +34,7 @@ def damage(folder: Path) -> str | None:
     checkpoints written before checksums existed get their files checked for presence and format)."""
     folder = Path(folder)
     try:
-        state = json.loads((folder / "state.json").read_text())
+        state = json.loads((folder / STATE).read_text())
         int(state["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return "state.json missing or unreadable"
@@ -62,7 +62,7 @@ def damage(folder: Path) -> str | None:
 
 def clean_leftovers(run_dir: Path) -> None:
     """Remove what interrupted checkpoint writes left (step-N.tmpPID/, NAME.old/); call holding the run lock."""
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / CHECKPOINTS
     if root.is_dir():
         for p in root.iterdir():
             if p.is_dir() and (".tmp" in p.name or p.name.endswith(".old")):
@@ -72,7 +72,7 @@ def clean_leftovers(run_dir: Path) -> None:
 def usable_checkpoint(run_dir: Path, say=lambda msg: None) -> Path | None:
     """The newest whole checkpoint (final, then step-N newest first); a damaged one is passed over
     with one line saying so."""
-    final = Path(run_dir) / "checkpoints" / "final"
+    final = checkpoint_folder(run_dir)
     return _first_whole(([final] if final.is_dir() else []) + [p for _, p in reversed(_all_steps(run_dir))], say)
 
 
@@ -92,7 +92,7 @@ def _first_whole(candidates: list[Path], say) -> Path | None:
 
 
 def _all_steps(run_dir: Path) -> list[tuple[int, Path]]:
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
     return sorted((int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and p.is_dir())
@@ -134,13 +134,13 @@ def save_checkpoint(folder: Path, model, optimizer, state: TrainState, config_ya
         if torch.cuda.is_available():
             trainer["rng_cuda"] = torch.cuda.get_rng_state_all()
         torch.save(trainer, tmp / "trainer.pt")
-        (tmp / "config.yaml").write_text(config_yaml)
-        shutil.copy(tokenizer_json, tmp / "tokenizer.json")
+        (tmp / CONFIG).write_text(config_yaml)
+        shutil.copy(tokenizer_json, tmp / TOKENIZER)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text)
         # state.json last, with the checksum of every file: a checkpoint proves itself whole on load.
         sums = {name: sha256_file(tmp / name) for name in (*_CHECKED, *(files or {}))}
-        (tmp / "state.json").write_text(json.dumps({**asdict(state), **(extra or {}), "files": sums}, indent=1))
+        (tmp / STATE).write_text(json.dumps({**asdict(state), **(extra or {}), "files": sums}, indent=1))
     except Exception as exc:
         full = _disk_full(exc) or _nearly_full(tmp.parent)  # measured before our partial files are removed
         shutil.rmtree(tmp, ignore_errors=True)  # a torn checkpoint is never left to be mistaken for one
@@ -195,12 +195,12 @@ def _nearly_full(folder: Path, margin: int = 256 * 1024) -> bool:
 
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, folder) of the step-N checkpoints that have a state.json, oldest first."""
-    return [(n, p) for n, p in _all_steps(run_dir) if (p / "state.json").exists()]
+    return [(n, p) for n, p in _all_steps(run_dir) if is_checkpoint(p)]
 
 
 def step_folder(run_dir: Path, step: int) -> Path:
     """The kept checkpoint of `step` of a run (one line naming the kept steps if there is none)."""
-    folder = Path(run_dir) / "checkpoints" / f"step-{step:06d}"
+    folder = checkpoint_folder(run_dir, step)
     if not (folder / "model.safetensors").is_file():
         kept = ", ".join(str(n) for n, _ in step_checkpoints(run_dir)) or "none"
         raise MaskbenchError(f"{run_dir} has no checkpoint of step {step}: its kept steps are {kept} "
@@ -209,8 +209,8 @@ def step_folder(run_dir: Path, step: int) -> Path:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    final = Path(run_dir) / "checkpoints" / "final"
-    if (final / "state.json").exists():
+    final = checkpoint_folder(run_dir)
+    if is_checkpoint(final):
         return final
     steps = step_checkpoints(run_dir)
     return steps[-1][1] if steps else None
@@ -274,5 +274,5 @@ def load_trainer(folder: Path, optimizer) -> TrainState:
     torch.set_rng_state(trainer["rng_cpu"])
     if "rng_cuda" in trainer and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(trainer["rng_cuda"])
-    state = json.loads((Path(folder) / "state.json").read_text())
+    state = json.loads((Path(folder) / STATE).read_text())
     return TrainState(step=state["step"], tokens_seen=state["tokens_seen"], wall_s=state["wall_s"])

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maskbench.arch import arch_of
 from maskbench.data.builtin import resolve_builtin
 from maskbench.errors import MaskbenchError
 
@@ -23,11 +22,6 @@ class Feature:
     offsets: list = field(default_factory=list)
     # tagging only: the position of each word's first sub-word (None: cut off by max_len, or no sub-words)
     word_starts: list = field(default_factory=list)
-
-
-def frame(vocab, arch) -> tuple[int, int]:
-    """(first id, last id) of a framed sequence for this architecture."""
-    return arch_of(arch).frame(vocab)
 
 
 def check_task_file(path) -> Path:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from maskbench.arch import arch_of
 from maskbench.data.hub import cache_target, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, Scorer, TaskKind
-from maskbench.tasks.common import Feature, check_task_file, frame, json_objects, read_lines, read_plain_lines
+from maskbench.tasks.common import Feature, check_task_file, json_objects, read_lines, read_plain_lines
 
 if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
@@ -246,7 +247,7 @@ def read_qa_lines(path) -> list[QAExample]:
 def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int, max_query: int,
               train: bool) -> list[Feature]:
     """[CLS] question [SEP] context-window [SEP], windows `stride` tokens apart."""
-    start_id, end_id = frame(vocab, arch)
+    start_id, end_id = arch_of(arch).frame(vocab)
     q_encs = tok.encode_batch([e.question for e in examples], add_special_tokens=False)
     c_encs = tok.encode_batch([e.context for e in examples], add_special_tokens=False)
     out = []

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from maskbench.arch import arch_of
 from maskbench.batch import IGNORE
 from maskbench.data.hub import cache_target, label_name, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
-from maskbench.tasks.common import (Feature, check_labels, check_task_file, frame, json_objects, label_set,
+from maskbench.tasks.common import (Feature, check_labels, check_task_file, json_objects, label_set,
                                     read_lines, read_plain_lines)
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def read_text_examples(path, fmt: str, text_fields: list[str], label_field: str,
 def encode_texts(examples, labels: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
     index = {lab: i for i, lab in enumerate(labels)}
     index[None] = IGNORE  # unlabelled (predict)
-    start, end = frame(vocab, arch)
+    start, end = arch_of(arch).frame(vocab)
     out = []
     pieces = [tok.encode_batch([ex.texts[i] for ex in examples], add_special_tokens=False)
               for i in range(len(examples[0].texts))]

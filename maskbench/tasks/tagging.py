@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from maskbench.arch import arch_of
 from maskbench.batch import IGNORE
 from maskbench.data.hub import cache_target, label_name, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
-from maskbench.tasks.common import (Feature, check_labels, check_task_file, frame, label_set, read_lines,
+from maskbench.tasks.common import (Feature, check_labels, check_task_file, label_set, read_lines,
                                     read_plain_lines)
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def read_tagged(path, fmt: str, word_column: int, tag_column: int, tags_optional
 
 def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
     index = {t: i for i, t in enumerate(tags)}
-    start, end = frame(vocab, arch)
+    start, end = arch_of(arch).frame(vocab)
     encs = tok.encode_batch([s.words for s in sentences], is_pretokenized=True, add_special_tokens=False)
     out = []
     for s, enc in zip(sentences, encs):
