@@ -768,3 +768,22 @@ def test_malformed_transformers_folders_are_one_line(corpus_file, tmp_path, dama
 def test_compare_and_extra_eval_mistakes_are_found_before_any_work(tiny_overrides, over, needle):
     with pytest.raises(MaskbenchError, match=needle):
         load_config([o for o in tiny_overrides if not o.startswith("experiment=")] + [over], root="finetune")
+
+
+def test_a_transformers_load_failure_is_one_line_even_without_a_message(tmp_path):
+    """hf_load: an exception with no text names its type; '{why}' is filled in; braces in a path stay as they are."""
+    from maskbench.errors import MaskbenchError
+    from maskbench.interop import hf_load
+
+    def fails(exc):
+        def load(path):
+            raise exc
+        return load
+
+    with pytest.raises(MaskbenchError) as e:
+        hf_load(fails(ValueError()), tmp_path / "odd{name}", "the folder could not be read")
+    assert str(e.value) == "the folder could not be read (ValueError)"
+    with pytest.raises(MaskbenchError) as e:
+        hf_load(fails(OSError("first line\nsecond line")), tmp_path / "a{b}", f"{tmp_path / 'a{b}'} has no tokenizer ({{why}}): save one")
+    assert str(e.value) == f"{tmp_path / 'a{b}'} has no tokenizer (first line): save one" and "\n" not in str(e.value)
+    assert hf_load(lambda path: path, tmp_path / "ok", "unused") == str(tmp_path / "ok")
