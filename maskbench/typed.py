@@ -99,6 +99,10 @@ def _typed_group(group: str, node, cfg):
         raise _unknown_key(group, cls, str(exc.key)) from None
     except ValidationError as exc:
         raise _wrong_type(group, cls, node, str(exc.full_key or exc.key)) from None
+    if group == "task":  # a kind's format and metric default to its first
+        kind = task_kind(merged.kind)
+        merged = OmegaConf.merge(merged, {"format": merged.format or kind.formats[0],
+                                          "metric": merged.metric or kind.metrics[0]})
     obj = OmegaConf.to_object(merged)
     _check_object(obj, f"{group}.")
     if group == "task":

@@ -41,6 +41,14 @@ def test_each_corruption_family_and_task_kind_has_its_schema():
         load_config(["corruption=t5_span", "arch=encoder_decoder", "+corruption.mask_token_prob=0.5"])
 
 
+def test_a_task_kind_gives_its_format_and_metric_when_left_out():
+    for task, fmt, metric in (("pos", "conllu", "token_accuracy"), ("qa", "squad", "f1"), ("sst2", "tsv", "accuracy")):
+        cfg = load_config([f"task={task}", "task.format=null", "task.metric=null"], root="finetune")
+        assert (cfg.task.format, cfg.task.metric) == (fmt, metric)
+    with pytest.raises(MaskbenchError, match="task.format=tsv does not fit a tagging task"):
+        load_config(["task=pos", "task.format=tsv"], root="finetune")
+
+
 def test_schemas_are_in_the_config_store():
     from hydra.core.config_store import ConfigStore
 

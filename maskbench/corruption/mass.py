@@ -16,17 +16,22 @@ from maskbench.data.blocks import Blocks
 S_WHERE, S_START, S_ACTION, S_RANDOM_ID = 31, 32, 33, 34
 
 
+def fragment_start(rng: KeyedRandom, n_blocks: int, block_len: int, k: int, at_begin: float, at_end: float,
+                   dev) -> torch.Tensor:
+    """(n_blocks,) first position of each block's k-token fragment: 0 with probability `at_begin`, the last
+    possible start with `at_end`, else uniform over the C - k + 1 starts (microsoft/MASS `restricted_mask_sent`)."""
+    where = rng.uniform(S_WHERE, 1).to(dev).squeeze(1)
+    inside = torch.floor(rng.uniform(S_START, 1).to(dev).squeeze(1).double() * (block_len - k + 1)).long()
+    return torch.where(where < at_begin, 0, torch.where(where < at_begin + at_end, block_len - k, inside))
+
+
 class MassSpan(Noise):
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
-        cfg, vocab = self.cfg, self.vocab
-        tokens = blocks.tokens
+        cfg, vocab, tokens = self.cfg, self.vocab, blocks.tokens
         B, C = tokens.shape
         dev = tokens.device
         k = min(C, max(1, round(cfg.span_frac * C)))
-        where = rng.uniform(S_WHERE, 1).to(dev).squeeze(1)
-        inside = torch.floor(rng.uniform(S_START, 1).to(dev).squeeze(1).double() * (C - k + 1)).long()
-        pb, pe = cfg.start_at_begin_prob, cfg.start_at_end_prob
-        start = torch.where(where < pb, 0, torch.where(where < pb + pe, C - k, inside))
+        start = fragment_start(rng, B, C, k, cfg.start_at_begin_prob, cfg.start_at_end_prob, dev)
         pos = torch.arange(C, device=dev)[None, :]
         selected = (pos >= start[:, None]) & (pos < start[:, None] + k)
         src, action, rand_ids = replace_80_10_10(

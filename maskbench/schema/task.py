@@ -15,11 +15,11 @@ from maskbench.schema.fields import option
 class TaskConfig:
     name: str = "custom"
     kind: str = "classification"
-    format: str = "tsv"
+    format: Optional[str] = None   # null: the kind's first (TaskKind.formats)
     train_file: str = "???"
     eval_file: str = "???"
     max_len: int = option(128, low=8)
-    metric: str = "accuracy"
+    metric: Optional[str] = None   # null: the kind's first (TaskKind.metrics)
     dropout: float = option(0.1, prob=True)
     max_eval_examples: Optional[int] = option(None, low=1, hint="or null for all")
     freeze: bool = False

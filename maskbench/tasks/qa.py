@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 @dataclass
 class QATask(TaskConfig):
     kind: str = "qa"
-    format: str = "squad"
-    metric: str = "f1"
     max_len: int = option(256, low=8)
     doc_stride: int = option(128, low=1)
     max_query_len: int = option(64, low=1)

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 @dataclass
 class TaggingTask(TaskConfig):
     kind: str = "tagging"
-    format: str = "conllu"
-    metric: str = "token_accuracy"
     labels: Optional[List[Any]] = None      # null = the sorted tags of the training file
     word_column: int = option(1, low=0)
     tag_column: int = option(3, low=0, hint="0-based: CoNLL-U column 4 = UPOS")
