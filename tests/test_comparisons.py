@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 
 import matplotlib
@@ -232,6 +233,28 @@ def test_compare_grid_sizes_and_checkpoints(tiny_overrides, tiny_pretrained, tmp
     # scratch runs once per seed and size, not once per checkpoint
     assert len([d for d in out.iterdir() if d.name.startswith("scratch")]) == 4
     assert len([d for d in out.iterdir() if d.name.startswith("pretrained")]) == 12
+
+
+def test_compare_run_again_continues_only_the_unfinished_run(tiny_overrides, tiny_pretrained, tmp_path):
+    from test_finetune import ft_overrides, write_tasks
+
+    from maskbench.train.compare import run_compare
+
+    files = write_tasks(tmp_path)
+    over = ft_overrides(tiny_overrides, "sst2", files, "encoder") + [
+        f"compare.init={tiny_pretrained}", "compare.seeds=[0]", "compare.bootstrap=200", "train.max_steps=6",
+        "train.eval_every=3", "train.ckpt_every=3", f"run.dir={tmp_path / 'cmp'}"]
+    out = run_compare(load_config(over, root="finetune"))
+    done, cut = out / "pretrained-s0", out / "scratch-s0"
+    stamp = (done / "summary.json").stat().st_mtime_ns
+    full = (cut / "metrics.jsonl").read_text()
+    # Simulate a kill of the scratch run after step 3: its final checkpoint and summary never got written.
+    shutil.rmtree(cut / "checkpoints" / "final")
+    (cut / "summary.json").unlink()
+    run_compare(load_config(over, root="finetune"))  # no train.resume: the compare continues its own runs
+    assert (done / "summary.json").stat().st_mtime_ns == stamp  # the finished run is not redone
+    assert json.loads((cut / "summary.json").read_text())["steps"] == 6
+    assert (cut / "metrics.jsonl").read_text().count('"split": "eval"') == full.count('"split": "eval"')
 
 
 @pytest.mark.parametrize("over, needle", [

@@ -23,7 +23,9 @@ class RunDir:
     """One run folder, the single place that names run folders and says what state they are in:
     missing (nothing there), partial (something there, no summary.json: interrupted or running), or done
     (summary.json, written last). `claim` is the one meaning of train.resume for every command: a partial
-    folder is continued with train.resume=true and never overwritten without it."""
+    folder is continued with train.resume=true and never overwritten without it. `resumes` is the one rule
+    of the commands that run many runs (compare, sweep): each of their runs is skipped if done and continued
+    if partial, so the same command run again does only what is missing."""
 
     def __init__(self, path):
         self.path = Path(str(path)).expanduser().resolve()
@@ -70,9 +72,11 @@ class RunDir:
             return "done"
         return "partial" if has_content(self.path) else "missing"
 
-    def resume_changes(self) -> dict:
-        """Config changes that continue this folder if it is partial (for commands that run many runs)."""
-        return {"train": {"resume": True}} if self.status == "partial" else {}
+    @staticmethod
+    def resumes(resume: bool, continue_existing: bool) -> bool:
+        """Whether a run continues what its folder holds: the user asked (train.resume=true), or the run is one of
+        a command that runs many (`continue_existing`: compare, sweep)."""
+        return bool(resume or continue_existing)
 
     def refuse_overwrite(self, resume: bool, status: str | None = None) -> None:
         """A folder with anything in it is continued with train.resume=true, never overwritten without it

@@ -40,10 +40,8 @@ def ensure_pretrained(cfg, console=None, spec=None) -> Path:
     from maskbench.train.pretrain import run_pretrain
 
     overrides = list(cfg.compare.pretrain if spec is None else spec) + runtime_overrides(cfg)
-    run = RunDir.for_pretraining(load_config(overrides))
-    pcfg = load_config(overrides + (["train.resume=true"] if run.status != "missing" else []))
-    run_pretrain(pcfg, command="maskbench pretrain " + " ".join(overrides), console=console)
-    return run.path
+    return run_pretrain(load_config(overrides), command="maskbench pretrain " + " ".join(overrides), console=console,
+                        continue_existing=True)
 
 
 def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
@@ -138,8 +136,7 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
     grid = plan_grid(cfg, out, points, baselines)
     jobs = []
     for run in grid:
-        # An interrupted compare continues only the unfinished run.
-        scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size}, **RunDir(run.dir).resume_changes())
+        scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size})
         backbone = sources[run.step] if run.label == "pretrained" else baselines.get(run.label, scratch)
         jobs.append((scfg, backbone, run.dir))
     n_jobs = min(int(cfg.compare.get("jobs") or 1), len(jobs))
@@ -155,7 +152,9 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
         if console and len(grid) > 4:
             console.print(f"[dim]compare run {k}/{len(grid)}: {run_dir.name}[/]")
         try:
-            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run_dir)
+            # An interrupted compare continues only the unfinished run.
+            run_finetune(scfg, command=command, console=console, backbone=backbone, run_dir=run_dir,
+                         continue_existing=True)
         except RunInterrupted as stop:  # the compare continues its unfinished run itself
             raise RunInterrupted(stop.step, run_dir, f"compare interrupted at step {stop.step} of {run_dir.name} "
                                  f"(checkpoint saved): run the same command again; it does only what is missing") from None

@@ -57,8 +57,13 @@ def with_subset(cfg, data: TaskData, say) -> tuple:
 
 
 def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | None = None,
-                 run_dir: Path | None = None) -> Path:
+                 run_dir: Path | None = None, continue_existing: bool = False) -> Path:
+    """Fine-tune `backbone` (else cfg.init) as `cfg` says; `continue_existing`: a done folder is kept, a partial
+    one continued, as with train.resume=true (what compare and sweep ask for each of their runs)."""
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
+    if run_dir and RunDir(run_dir).status == "done":  # known before any data is read
+        say(f"[green]{escape(Path(run_dir).name)} is already complete[/]")
+        return Path(run_dir)
     backbone = backbone or resolve_init(cfg)
     device = pick_device(cfg.runtime)
     configure_torch(cfg.runtime, cfg.seed, device)
@@ -73,14 +78,16 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
         say(f"[green]{escape(run.path.name)} is already complete[/]")
         return run.path
     with run_lock(run.path):  # one writer per run folder
-        return _finetune_locked(cfg, command, say, backbone, run, device, vocab, data)
+        return _finetune_locked(cfg, command, say, backbone, run, device, vocab, data, continue_existing)
 
 
-def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, data: TaskData) -> Path:
+def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, data: TaskData,
+                     continue_existing: bool) -> Path:
     task, t, kind, run_dir = cfg.task, cfg.train, data.kind, run.path
-    run.claim(t.resume)
+    resume = RunDir.resumes(t.resume, continue_existing)
+    run.claim(resume)
     clean_leftovers(run_dir)
-    ckpt = latest_step_checkpoint(run_dir, say) if t.resume else None
+    ckpt = latest_step_checkpoint(run_dir, say) if resume else None
 
     # same seed -> same head init and dropout for pretrained and scratch
     model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, task, cfg.seed,

@@ -43,7 +43,7 @@ def _job(cfg_container: dict, spec: tuple, run_dir: str, command: str) -> str:
     from maskbench.train.finetune import run_finetune
 
     cfg = OmegaConf.create(cfg_container)
-    run_finetune(cfg, command=command, backbone=_backbone(spec, cfg), run_dir=Path(run_dir))
+    run_finetune(cfg, command=command, backbone=_backbone(spec, cfg), run_dir=Path(run_dir), continue_existing=True)
     return run_dir
 
 

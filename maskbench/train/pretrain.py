@@ -33,7 +33,7 @@ from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
 
 
-def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
+def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None, continue_existing: bool = False):
     """Take the run folder (one writer: rank 0 holds its lock until the run ends), or find the newest
     whole checkpoint to resume from. Never overwrites a run. Every rank checks before any rank writes
     (barrier), so all ranks reach the same verdict. Returns (checkpoint or None, lock or None)."""
@@ -41,7 +41,7 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
     try:
         status = RunDir(run_dir).status
         dist.barrier()
-        RunDir(run_dir).refuse_overwrite(cfg.train.resume, status)
+        RunDir(run_dir).refuse_overwrite(RunDir.resumes(cfg.train.resume, continue_existing), status)
         if dist.is_main:
             clean_leftovers(run_dir)
         return usable_checkpoint(run_dir, say if dist.is_main else (lambda msg: None)), lock
@@ -51,12 +51,14 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None):
         raise
 
 
-def run_pretrain(cfg, command: str = "", console=None) -> Path:
+def run_pretrain(cfg, command: str = "", console=None, continue_existing: bool = False) -> Path:
+    """Pretrain as `cfg` says into its run folder; `continue_existing`: a done folder is kept, a partial one
+    continued, as with train.resume=true (what compare and sweep ask for each of their runs)."""
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
     dist = init_distributed(cfg.runtime.device if cfg.runtime.device != "auto" else
                             ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
-        run_dir = _run(cfg, command, say, dist)
+        run_dir = _run(cfg, command, say, dist, continue_existing)
         # Leave together: a rank that tears down gloo while rank 0 still writes the summary and plot can
         # see its peer's sockets close mid-exit and abort, failing a run that finished (seen on a loaded machine).
         dist.barrier()
@@ -90,11 +92,12 @@ def apply_init(cfg):
     return cfg, src
 
 
-def _run(cfg, command, say, dist) -> Path:
+def _run(cfg, command, say, dist, continue_existing: bool) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
     run_dir = RunDir.for_pretraining(cfg).path  # named by the config as given (init= included), as `config show` says
-    ckpt, lock = prepare_run_dir(cfg, run_dir, dist, say=lambda m: say(f"[yellow]{escape(m)}[/]"))
+    ckpt, lock = prepare_run_dir(cfg, run_dir, dist, say=lambda m: say(f"[yellow]{escape(m)}[/]"),
+                                 continue_existing=continue_existing)
     try:
         return _run_locked(cfg, command, say, dist, run_dir, ckpt, device)
     finally:

@@ -24,12 +24,9 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
 
     sweep = SweepDir(root)
     cfg = load_config(point + [f"run.root={sweep.pretrain_root}"])
-    run = RunDir.for_pretraining(cfg)
-    run_dir, status = run.path, run.status
-    if status != "done":
-        if status == "partial":
-            cfg = load_config(point + [f"run.root={sweep.pretrain_root}", "train.resume=true"])
-        run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console)
+    run_dir = RunDir.for_pretraining(cfg).path
+    if RunDir(run_dir).status != "done":  # (a done one is kept by run_pretrain too, after starting up)
+        run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console, continue_existing=True)
     seeds = cfg.sweep.finetune_seeds
     for task, ft_seed in itertools.product(cfg.sweep.tasks, seeds or [None]):
         seed = cfg.seed if ft_seed is None else ft_seed
@@ -39,12 +36,9 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
         if cfg.sweep.scratch:
             jobs.append((sweep.scratch(task, cfg, ft_seed), pre.scratch_twin()))
         for ft_run, backbone in jobs:
-            if ft_run.status == "done":
-                continue
             try:
-                run_finetune(with_changes(ft, **ft_run.resume_changes()),
-                             command="maskbench sweep " + " ".join(overrides), console=console,
-                             backbone=backbone, run_dir=ft_run.path)
+                run_finetune(ft, command="maskbench sweep " + " ".join(overrides), console=console,
+                             backbone=backbone, run_dir=ft_run.path, continue_existing=True)
             except MaskbenchError as exc:
                 # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
                 # parallel launcher another job may be training it right now, and it will finish it.
