@@ -101,7 +101,7 @@ def compare(overrides: Optional[List[str]] = OVERRIDES):
         from maskbench.train.compare import run_compare, run_compare_tasks
 
         cfg = load_config(overrides or [], root="finetune")
-        if cfg.compare.get("tasks"):
+        if cfg.compare.tasks:
             run_compare_tasks(list(overrides or []), command=_command_line(), console=_console())
         else:
             run_compare(cfg, command=_command_line(), console=_console())
@@ -252,6 +252,7 @@ def config_show(overrides: Optional[List[str]] = OVERRIDES):
         from maskbench.config import config_sources, load_config, root_for, to_yaml
         from maskbench.errors import FinetunePreset
         from maskbench.runs.rundir import RunDir
+        from maskbench.schema.root import PretrainConfig
 
         over = list(overrides or [])
         try:
@@ -261,7 +262,7 @@ def config_show(overrides: Optional[List[str]] = OVERRIDES):
         typer.echo(to_yaml(cfg).rstrip())
         for group, path in config_sources(cfg, over).items():
             typer.echo(f"# {group}: {path}")
-        if "task" not in cfg:
+        if isinstance(cfg, PretrainConfig):
             typer.echo(f"# run folder: {RunDir.for_pretraining(cfg).path}")
     _guard(body)
 

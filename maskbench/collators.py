@@ -47,7 +47,7 @@ def make_collator(name: str, tokenizer, seed: int = 0, arch: str | None = None, 
     cfg = corruption_config(name, settings)
     if cfg.family in UNSUPPORTED:
         raise MaskbenchError(f"{name} has no collator: {UNSUPPORTED[cfg.family]}")
-    if cfg.get("nsp"):
+    if getattr(cfg, "nsp", False):  # only BERT masking has next-sentence pairs
         raise MaskbenchError(f"{name} with nsp=true has no collator: next-sentence pairs need a second document "
                              f"per example; use bert_mlm")
     arch = arch or cfg.archs[0]

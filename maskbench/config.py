@@ -45,8 +45,7 @@ def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
     values over any group."""
     out = {}
     for group in ("experiment",) + GROUPS:
-        node = cfg.get(group)
-        name = node.get("name") if node is not None and hasattr(node, "get") else None
+        name = getattr(getattr(cfg, group, None), "name", None)
         if group == "experiment":
             name = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
         if not name:
@@ -171,7 +170,9 @@ def _initialize_hydra(user_dirs: list[Path]) -> None:
 
 
 def load_config(overrides: list[str] | None = None, root: str = "pretrain", validate: bool = True):
-    """Compose `conf/<root>.yaml` with command-line style overrides; validate; return a read-only DictConfig."""
+    """Compose `conf/<root>.yaml` with command-line style overrides; check it; return the typed config
+    (`PretrainConfig` or `FinetuneConfig`, maskbench/schema/root.py). validate=False: the composed read-only
+    DictConfig, unchecked (for key suggestions)."""
     from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
@@ -198,7 +199,7 @@ def load_config(overrides: list[str] | None = None, root: str = "pretrain", vali
     except Exception as exc:
         raise MaskbenchError(f"config could not be resolved: {str(exc).splitlines()[0]}") from None
     if validate:
-        cfg = validate_config(cfg)
+        return validate_config(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
@@ -214,35 +215,42 @@ def _architecture_for_corruption(cfg, overrides: list[str]) -> str | None:
 
 
 def validate_config(cfg):
-    """`cfg` merged into the typed schemas (maskbench/schema/): types, ranges and cross-group fit checked,
-    one line per refusal. Returns the typed config."""
+    """`cfg` (a composed config: DictConfig or dict) merged into the typed schemas (maskbench/schema/): types,
+    ranges and cross-group fit checked, one line per refusal. Returns the typed config object."""
+    from omegaconf import OmegaConf
+
     from maskbench.typed import typed_config
 
-    return typed_config(cfg)
+    return typed_config(cfg if OmegaConf.is_config(cfg) else OmegaConf.create(cfg))
+
+
+def as_dict(cfg) -> dict:
+    """A config (typed object or DictConfig) as plain nested dicts and lists: what config.yaml holds."""
+    from omegaconf import OmegaConf
+
+    node = cfg if OmegaConf.is_config(cfg) else OmegaConf.structured(cfg)
+    return OmegaConf.to_container(node, resolve=True)
 
 
 def with_changes(cfg, **changes):
-    """A frozen copy of `cfg` with some values replaced (nested dicts merge): configs are never mutated."""
+    """A checked copy of `cfg` with some values replaced (nested dicts merge): configs are never changed in
+    place. The copy is checked as a whole again (a change that does not fit is one line, as on the command line)."""
     from omegaconf import OmegaConf
 
-    c = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), changes)
-    OmegaConf.set_readonly(c, True)
-    return c
+    return validate_config(OmegaConf.merge(OmegaConf.create(as_dict(cfg)), changes))
 
 
 def runtime_overrides(cfg) -> list[str]:
     """The speed-only settings of `cfg` as overrides, to hand on to the runs a command starts."""
     def fmt(v):
         return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-    return [f"runtime.{k}={fmt(v)}" for k, v in cfg.runtime.items() if k in ("device", "threads", "progress",
-                                                                           "precision", "compile")]
+    return [f"runtime.{k}={fmt(getattr(cfg.runtime, k))}" for k in ("device", "precision", "threads", "compile",
+                                                                    "progress")]
 
 
 def science_dict(cfg) -> dict:
     """The part of the config that defines the experiment (what the run-name hash covers)."""
-    from omegaconf import OmegaConf
-
-    d = OmegaConf.to_container(cfg, resolve=True)
+    d = as_dict(cfg)
     for key in _NON_SCIENCE:
         d.pop(key, None)
     for key in _NON_SCIENCE_TRAIN:
@@ -258,4 +266,4 @@ def config_hash(cfg) -> str:
 def to_yaml(cfg) -> str:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_yaml(cfg)
+    return OmegaConf.to_yaml(OmegaConf.create(as_dict(cfg)))

@@ -16,10 +16,12 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema import GROUP_SCHEMAS
 from maskbench.schema.corruption import FAMILIES
 from maskbench.schema.data import INFILL_ROOM
-from maskbench.schema.fields import check_fields, is_int
+from maskbench.schema.fields import check_fields, is_int, schema_node
+from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
 from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
 from maskbench.tasks import KINDS, task_kind
 
+ROOT_VALUES = ("seed", "init")  # the root's own values; everything else at the root is a group
 _registered = False
 
 
@@ -34,12 +36,12 @@ def register() -> None:
 
     cs = ConfigStore.instance()
     for group, cls in {**GROUP_SCHEMAS, "train": TrainConfig}.items():
-        cs.store(group=f"schema/{group}", name="default", node=cls)
-    cs.store(group="schema/train", name="finetune", node=FinetuneTrainConfig)
+        cs.store(group=f"schema/{group}", name="default", node=schema_node(cls))
+    cs.store(group="schema/train", name="finetune", node=schema_node(FinetuneTrainConfig))
     for family, cls in FAMILIES.items():
-        cs.store(group="schema/corruption", name=family, node=cls)
+        cs.store(group="schema/corruption", name=family, node=schema_node(cls))
     for name, kind in KINDS.items():
-        cs.store(group="schema/task", name=name, node=kind.schema)
+        cs.store(group="schema/task", name=name, node=schema_node(kind.schema))
     _registered = True
 
 
@@ -57,19 +59,23 @@ def schema_of(group: str, node, cfg) -> type:
     return GROUP_SCHEMAS[group]
 
 
-def typed_config(cfg):
-    """`cfg` with every group merged into its schema and checked; returns a new (typed) DictConfig."""
-    from omegaconf import OmegaConf
-
-    groups, objects = {}, {}
+def typed_config(cfg) -> "Config":
+    """`cfg` (a composed DictConfig) with every group merged into its schema and checked: the typed config
+    object (schema/root.py), `FinetuneConfig` where it has a task, else `PretrainConfig`."""
+    root = FinetuneConfig if "task" in cfg else PretrainConfig
+    objects = {}
     for group in cfg:
         node = cfg[group]
+        if node is None and getattr(root(), group, "") is None:  # an optional group left out (a fine-tuning's sweep)
+            continue
         if group in GROUP_SCHEMAS or group in ("train", "corruption", "task"):
-            groups[group], objects[group] = _typed_group(group, node, cfg)
-    out = OmegaConf.merge(OmegaConf.create({k: v for k, v in cfg.items() if k not in groups}), groups)
-    _check_root(out)
+            objects[group] = _typed_group(group, node, cfg)[1]
+        elif group not in ROOT_VALUES:
+            raise _unknown_key("", root, str(group))
+    _check_root(cfg)
     _check_across(objects)
-    return out
+    init = cfg.get("init", root().init)
+    return root(seed=int(cfg.get("seed", 0)), init=None if init is None else str(init), **objects)
 
 
 def as_object(group: str, node, cfg=None):
@@ -79,12 +85,12 @@ def as_object(group: str, node, cfg=None):
     if dataclasses.is_dataclass(node):
         return node
     cls = schema_of(group, node, cfg if cfg is not None else {})
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), node))
+    return OmegaConf.to_object(OmegaConf.merge(schema_node(cls), node))
 
 
 def typed_group(group: str, node, cfg=None):
-    """One group merged into its schema and checked (a typed DictConfig), outside a full config."""
-    return _typed_group(group, node, cfg if cfg is not None else {})[0]
+    """One group merged into its schema and checked (its schema object), outside a full config."""
+    return _typed_group(group, node, cfg if cfg is not None else {})[1]
 
 
 def _typed_group(group: str, node, cfg):
@@ -94,7 +100,7 @@ def _typed_group(group: str, node, cfg):
 
     cls = schema_of(group, node, cfg)
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(cls), node)
+        merged = OmegaConf.merge(schema_node(cls), node)
     except ConfigKeyError as exc:
         raise _unknown_key(group, cls, str(exc.key)) from None
     except ValidationError as exc:
@@ -153,11 +159,13 @@ def _wrong_type(group: str, cls, node, key: str) -> MaskbenchError:
 
 
 def _unknown_key(group: str, cls, key: str) -> MaskbenchError:
+    """`group` "" for a key at the root."""
     names = [f.name for f in dataclasses.fields(cls)]
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.7)
-    hint = f" (did you mean {group}.{close[0]}?)" if close else ""
-    return MaskbenchError(f"unknown config option '{group}.{key}'{hint}: see `maskbench config show` for the keys of "
-                          f"'{group}'")
+    at = f"{group}." if group else ""
+    hint = f" (did you mean {at}{close[0]}?)" if close else ""
+    where = f"the keys of '{group}'" if group else "valid keys"
+    return MaskbenchError(f"unknown config option '{at}{key}'{hint}: see `maskbench config show` for {where}")
 
 
 def _check_root(cfg) -> None:

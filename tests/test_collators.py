@@ -109,8 +109,6 @@ def test_t5_span_needs_sentinels_and_bart_needs_a_mask(folders):
 ])
 def test_collator_statistics_match_corrupt_stats_on_the_same_text(tiny_setup, name, keys):
     """The collator and `maskbench corrupt --stats` measure the same rates on the same blocks of text."""
-    from omegaconf import OmegaConf
-
     from maskbench.collators import corruption_config, make_collator
     from maskbench.corruption.registry import build_corruption
     from maskbench.inspect.corrupt import measure
@@ -121,7 +119,7 @@ def test_collator_statistics_match_corrupt_stats_on_the_same_text(tiny_setup, na
                                                   bos_token="[BOS]", eos_token="[EOS]")
     assert len(hf_tok) == tok.get_vocab_size()
     corruption_cfg = corruption_config(name, {})
-    arch = OmegaConf.to_container(corruption_cfg.archs)[-1]
+    arch = list(corruption_cfg.archs)[-1]
     n = min(len(store), 600)
     ours = measure(build_corruption(corruption_cfg, arch, vocab), store, vocab, name, n)
     collate = make_collator(name, hf_tok, seed=5, arch=arch).measure()

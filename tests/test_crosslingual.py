@@ -62,9 +62,9 @@ def test_crosslingual_presets_compose():
     cfg = load_config(["experiment=crosslingual"], root="finetune")
     assert list(cfg.compare.tasks) == ["pos_xl", "sst2_xl"] and "english_only" in cfg.compare.baselines
     pos = load_config(["experiment=crosslingual", "task=pos_xl"], root="finetune").task
-    assert pos.extra_eval[0].file.endswith("zh_gsdsimp-ud-dev.conllu") and pos.kind == "tagging"
+    assert pos.extra_eval[0]["file"].endswith("zh_gsdsimp-ud-dev.conllu") and pos.kind == "tagging"
     sst = load_config(["experiment=crosslingual", "task=sst2_xl"], root="finetune").task
-    assert sst.extra_eval[0].label_map == {"positive": "1", "negative": "0"}
+    assert sst.extra_eval[0]["label_map"] == {"positive": "1", "negative": "0"}
     bi, en = (load_config([f"experiment={e}"]) for e in ("xl_pretrain", "xl_pretrain_en"))
     assert list(bi.data.paths) == ["builtin:enwiki_sample", "builtin:peoples_daily_text"]
     assert list(en.data.paths) == ["builtin:enwiki_sample"] and en.model == bi.model and en.train == bi.train

@@ -41,7 +41,7 @@ def _task_model(cfg):
     src = resolve_init(cfg)
     tok = load_tokenizer(src.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
-    data = load_task(cfg.task, tok, vocab, src.arch, cfg.data.get("cache_dir"))
+    data = load_task(cfg.task, tok, vocab, src.arch, cfg.data.cache_dir)
     net = build_model(src.model_cfg, src.arch, vocab.size)
     src.load_into(net)
     model = TaskModel(net, data.kind.sentence_level, data.kind.head_size(data.labels), 0.1,

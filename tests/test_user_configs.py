@@ -82,7 +82,7 @@ def test_sweep_presets_compose_with_every_finetuning_they_plan():
     checked = 0
     for preset in sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")):  # the packaged presets
         cfg = load_config([f"experiment={preset}"], root=root_for_preset(preset))
-        if not cfg.get("sweep") or not cfg.sweep.tasks:
+        if not cfg.sweep or not cfg.sweep.tasks:
             continue
         for task in cfg.sweep.tasks:
             ft = load_config([f"task={task}"] + finetune_overrides(cfg, task), root="finetune")

@@ -80,5 +80,5 @@ def corruption_for_tokenizer(cfg, tok) -> tuple[Vocab, Corruption]:
     if cfg.corruption.family in ("t5", "ul2") and tok.token_to_id("[X0]") is None:
         add_sentinels(tok, cfg.data.n_sentinels)
     vocab = Vocab.from_tokenizer(tok)
-    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.get("whole_word") else None
+    cont = torch.tensor(continuation_table(tok)) if cfg.corruption.reads_word_starts else None
     return vocab, build_corruption(cfg.corruption, cfg.arch.name, vocab, cont)

@@ -9,20 +9,19 @@ measure across the whole run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
-from omegaconf import OmegaConf
-
-from maskbench.schema.corruption import RATE_FIELD
+from maskbench.schema.corruption import RATE_FIELD, Corruption
 
 
-def is_scheduled(cfg) -> bool:
-    return cfg.get("mask_schedule", "constant") != "constant"
+def is_scheduled(cfg: Corruption) -> bool:
+    return cfg.mask_schedule != "constant"
 
 
-def rate_at(cfg, step: int | None, total_steps: int) -> float:
+def rate_at(cfg: Corruption, step: int | None, total_steps: int) -> float:
     """The rate in force at `step` (None: the end rate, for validation and measuring)."""
-    start = float(cfg[RATE_FIELD[cfg.family]])
+    start = float(getattr(cfg, RATE_FIELD[cfg.family]))
     if not is_scheduled(cfg):
         return start
     end = float(cfg.mask_prob_end)
@@ -32,6 +31,6 @@ def rate_at(cfg, step: int | None, total_steps: int) -> float:
     return start + (end - start) * frac
 
 
-def with_rate(cfg, rate: float):
+def with_rate(cfg: Corruption, rate: float) -> Corruption:
     """The corruption config with its rate set (the corruption families read it from their config)."""
-    return OmegaConf.merge(cfg, {RATE_FIELD[cfg.family]: rate, "mask_schedule": "constant"})
+    return dataclasses.replace(cfg, **{RATE_FIELD[cfg.family]: rate, "mask_schedule": "constant"})

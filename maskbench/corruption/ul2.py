@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from omegaconf import OmegaConf
 
 from maskbench.corruption.base import IN_SPAN, UNTOUCHED, Diagnostics, Noise, Noised
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.t5 import T5Span
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
+from maskbench.schema.corruption import T5Span as T5SpanConfig
 
 S_MODE, S_PREFIX = 51, 52
 MODES = ("R", "X", "S")
@@ -43,8 +43,8 @@ class UL2Mixture(Noise):
         span_vocab = dataclasses.replace(vocab, n_sentinels=vocab.n_sentinels - 3)  # the mode tokens stay out
         self.denoisers = []
         for mode, mu, rate in cfg.denoisers:
-            spans = None if mode == "S" else T5Span(OmegaConf.create(
-                {"noise_density": float(rate), "mean_noise_span_length": float(mu)}), span_vocab)
+            spans = None if mode == "S" else T5Span(
+                T5SpanConfig(noise_density=float(rate), mean_noise_span_length=float(mu)), span_vocab)
             self.denoisers.append((str(mode), float(rate), spans))
         w = torch.tensor([float(x) for x in cfg.weights], dtype=torch.float64)
         self.cumulative = (w.cumsum(0) / w.sum()).to(torch.float32)

@@ -47,7 +47,7 @@ def _corpus_fingerprint(files: list[Path], digests: list[str], d, tokenizer_file
     for f, digest in zip(files, digests):
         h.update(f"{f.resolve()}|{digest}\n".encode())
     h.update(f"{d.vocab_size}|{d.lowercase}|{d.n_sentinels}|{d.doc_split}|{d.val_fraction}|"
-             f"{d.get('tokenizer_sample_mb')}|v2".encode())
+             f"{d.tokenizer_sample_mb}|v2".encode())
     if tokenizer_file is not None:  # _given_tokenizer checked that it exists
         h.update(tokenizer_file.read_bytes())
     return h.hexdigest()[:16]
@@ -55,7 +55,7 @@ def _corpus_fingerprint(files: list[Path], digests: list[str], d, tokenizer_file
 
 def _given_tokenizer(files: list[Path], d) -> Path | None:
     """data.tokenizer_file if set, else the tokenizer pinned for a packaged corpus, else None (train one)."""
-    if d.get("tokenizer_file"):
+    if d.tokenizer_file:
         given = Path(str(d.tokenizer_file)).expanduser()
         if not given.is_file():
             raise MaskbenchError(f"data.tokenizer_file={given} does not exist: give a tokenizer.json (runs keep one)")
@@ -127,7 +127,7 @@ class _Writer:
 
 def build_cache(d, progress=None, show_bar: bool = False) -> Path:
     """Return the cache folder for data config `d`, building it if needed (atomic rename when done)."""
-    files = resolve_paths(d.paths, d.cache_dir, str(d.get("text_column") or "text"))
+    files = resolve_paths(d.paths, d.cache_dir, d.text_column)
     given = _given_tokenizer(files, d)
     digests = [sha256_file(f) for f in files]  # read once: the corpus key and the shard keys both need them
     key = _corpus_fingerprint(files, digests, d, given)
@@ -187,7 +187,7 @@ def _build(d, files, digests, given, folder: Path, progress, show_bar: bool) -> 
     try:
         for f, sh in todo:
             _encode_file(d, f, tok_path, dtype, sh, bar, workers=default_workers(f.stat().st_size,
-                                                                                d.get("prepare_workers")))
+                                                                                d.prepare_workers))
     finally:
         bar.close()
     tmp = folder.with_name(folder.name + f".building{os.getpid()}")
@@ -236,7 +236,7 @@ def _build(d, files, digests, given, folder: Path, progress, show_bar: bool) -> 
 def _trained_tokenizer(d, files, folder: Path, say) -> Path:
     """The WordPiece tokenizer for the first data.tokenizer_sample_mb of the corpus, trained once per sample:
     keyed by that text and the vocabulary settings, so a corpus that grows beyond its sample keeps it."""
-    sample_mb = d.get("tokenizer_sample_mb") or float("inf")
+    sample_mb = d.tokenizer_sample_mb or float("inf")
     h = hashlib.sha256(f"{d.vocab_size}|{d.n_sentinels}|{d.lowercase}|{d.doc_split}|{sample_mb}|v1".encode())
     n_sentences = 0
     for batch in _sentence_batches(files, d.doc_split, sample_mb * 1e6):

@@ -30,10 +30,10 @@ def pin_key(file: Path, d) -> dict:
 
 def pinned_tokenizer(files: list[Path], d) -> Path | None:
     """The shipped tokenizer.json for this corpus and settings, or None (then the cache trains one)."""
-    if d.get("tokenizer_file") or len(files) != 1 or not INDEX.is_file():
+    if d.tokenizer_file or len(files) != 1 or not INDEX.is_file():
         return None
     size = files[0].stat().st_size
-    sample = d.get("tokenizer_sample_mb")
+    sample = d.tokenizer_sample_mb
     if sample is not None and sample * 1e6 < size:  # a pin was trained on the whole text
         return None
     entries = json.loads(INDEX.read_text())

@@ -31,7 +31,7 @@ def why_not_exact(saved) -> str | None:
         return (f"{head}: the encoder-decoder's task heads read the decoder fed the input itself, while transformers' "
                 f"task classes shift it right, so their outputs would differ; the folder holds the fine-tuned model "
                 f"without its head")
-    if task.get("probe_layer") is not None:
+    if task.probe_layer is not None:
         return (f"{head}: it reads layer {task.probe_layer}, and transformers' task classes read the last layer; "
                 f"the folder holds the encoder without the probe")
     if kind.sentence_level and kind.pooling(task) == "mean":

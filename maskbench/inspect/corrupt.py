@@ -3,6 +3,7 @@ statistics over many corpus blocks (`--stats`, `--json`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import torch
@@ -11,7 +12,6 @@ from rich.markup import escape
 from maskbench.corruption import build_corruption, corruption_for_tokenizer
 from maskbench.corruption.base import KEPT, RANDOM
 from maskbench.corruption.keyed_random import example_keys
-from maskbench.typed import as_object
 from maskbench.corruption.stats import StatsAccumulator
 from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
@@ -143,7 +143,7 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
     corruption.total_steps = cfg.train.max_steps
     if step is not None and not 0 <= step <= cfg.train.max_steps:
         raise MaskbenchError(f"--step {step}: give a step from 0 to train.max_steps={cfg.train.max_steps}")
-    store = BlockStore(cache, "train", as_object("data", cfg.data).content_len)
+    store = BlockStore(cache, "train", cfg.data.content_len)
     if stats:
         result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step, electra=electra)
         if corruption.scheduled:
@@ -176,11 +176,9 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
 
 def per_denoiser_stats(cfg, vocab, store, n_blocks: int, seed: int) -> list[dict]:
     """UL2: the statistics of each denoiser measured alone (the mixture with its weight only)."""
-    from omegaconf import OmegaConf
-
     out = []
     for j, d in enumerate(cfg.corruption.denoisers):
-        one = OmegaConf.merge(cfg.corruption, {"weights": [1.0 if k == j else 0.0 for k in range(len(cfg.corruption.weights))]})
+        one = dataclasses.replace(cfg.corruption, weights=[1.0 if k == j else 0.0 for k in range(len(cfg.corruption.weights))])
         r = measure(build_corruption(one, cfg.arch.name, vocab), store, vocab, f"ul2 {list(d)}", n_blocks, seed)
         out.append({"denoiser": list(d), **{k: r[k] for k in ("selected_frac", "span_count_mean", "span_len_mean",
                                                             "source_len_ratio", "target_len_ratio", "specials_touched")}})
@@ -219,15 +217,9 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
 def print_stats(result: dict, cfg, console) -> None:
     from rich.table import Table
 
-    c = cfg.corruption
-    expected = {
-        "selected_frac": result.get("mask_rate", c.get("mask_prob", c.get("span_frac", c.get("noise_density")))),
-        "mask_frac": c.get("mask_token_prob"), "random_frac": c.get("random_token_prob"),
-        "kept_frac": (1 - c.mask_token_prob - c.random_token_prob) if "mask_token_prob" in c else None,
-        "span_len_mean": c.get("poisson_lambda", c.get("mean_span_length", c.get("mean_noise_span_length"))),
-        "sentences_moved_frac": c.get("permute_prob"), "rotated_frac": c.get("rotate_prob"),
-        "specials_touched": 0,
-    }
+    expected = cfg.corruption.configured_stats()
+    if "mask_rate" in result:  # a scheduled rate: the one in force at the step shown
+        expected["selected_frac"] = result["mask_rate"]
     table = Table(title=f"{result['corruption']}: {result['blocks']:,} blocks, {result['tokens']:,} tokens")
     table.add_column("measure")
     table.add_column("measured", justify="right")

@@ -39,7 +39,7 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
             raise MaskbenchError(f"{src.source} has no trained MLM head (the folder lacks its weights): fill would "
                                  f"predict from random weights; use a folder with its MLM head (e.g. BertForMaskedLM)")
     model.eval()
-    cfg = OmegaConf.create({"model": OmegaConf.to_container(src.model_cfg), "arch": {"name": src.arch}})
+    cfg = OmegaConf.create({"model": src.model_dict(), "arch": {"name": src.arch}})
     return Loaded(model, tok, vocab, cfg, Path(src.source))
 
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from maskbench.schema.fields import schema_node
 from maskbench.schema.model import ModelConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelShape(ModelConfig):
     """The `model` group's schema (maskbench/schema/model.py: fields, defaults, types) as the models read it,
     plus one fact about configs written before the layout switches: `legacy_segments`."""
@@ -34,11 +35,13 @@ class ModelShape(ModelConfig):
         """From a `model` config group (typed or read back from an old config.yaml), a dict or a ModelConfig."""
         from omegaconf import OmegaConf
 
+        if isinstance(m, ModelShape):
+            return m
         if dataclasses.is_dataclass(m):
             m = dataclasses.asdict(m)
         elif OmegaConf.is_config(m):
             m = OmegaConf.to_container(m)
         known = {f.name for f in dataclasses.fields(ModelConfig)}
         given = {k: v for k, v in dict(m).items() if k in known}
-        typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), given))
+        typed = OmegaConf.to_object(OmegaConf.merge(schema_node(ModelConfig), given))
         return cls(**dataclasses.asdict(typed), legacy_segments=given.get("norm") is None)

@@ -69,7 +69,7 @@ def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> 
                                                          if "val_loss" in p])
         written.append(plot_budget(summary["budget"], metric, out / "budget.png",
                                    f"{task}: gap against pretraining budget ({name})",
-                                   summary["pretraining_plateaus"], x_axis=cfg.compare.get("x", "steps")))
+                                   summary["pretraining_plateaus"], x_axis=cfg.compare.x))
     write_summary(out, summary)
     if console:
         print_compare(summary, console)

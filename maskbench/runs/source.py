@@ -18,13 +18,22 @@ from maskbench.errors import MaskbenchError
 
 @dataclass
 class ModelSource:
-    model_cfg: object          # maskbench model config (DictConfig)
+    # The model's shape: a typed ModelConfig (scratch from the command's config), or the model group read back
+    # from a run's config.yaml, a task.json or a transformers config (a DictConfig, kept as written: a config
+    # from before the layout switches has no `norm`, which models/shape.py reads as legacy).
+    model_cfg: object
     arch: str
     tokenizer_path: Path
     source: str                # the folder, as shown and recorded
     objective: str             # the corruption it was pretrained with, or "transformers:<family>"
     kind: str                  # "maskbench" | "transformers"
     loader: Callable | None    # model -> None: copies the weights in; None = random init (scratch)
+
+    def model_dict(self) -> dict:
+        """The model's shape as plain values (task.json, a worker process, init='s shape)."""
+        from maskbench.config import as_dict
+
+        return as_dict(self.model_cfg)
 
     @property
     def pretrained(self) -> bool:
@@ -49,8 +58,12 @@ class ModelSource:
         path = Path(self.source) / "config.yaml"
         if self.kind != "maskbench" or not path.exists():
             return None
+        from maskbench.typed import typed_group
+
         corruption = OmegaConf.load(path).get("corruption")
-        return corruption if corruption is not None and corruption.get("family") == "electra" else None
+        if corruption is None or corruption.get("family") != "electra":
+            return None
+        return typed_group("corruption", corruption)
 
     def pretraining_model(self, corruption, vocab_size: int, trained: bool = True):
         """The whole pretraining model of a maskbench encoder run (for ELECTRA: discriminator, its head and the

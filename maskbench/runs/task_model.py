@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from maskbench.config import as_dict
 from maskbench.errors import MaskbenchError
 from maskbench.tasks import TaskKind, task_kind
 
@@ -23,8 +24,7 @@ RECORD_VERSION = 1
 def task_record(task, kind: TaskKind, labels: list[str], backbone) -> str:
     """task.json of a fine-tuning checkpoint (`backbone`: its models.source.ModelSource)."""
     return json.dumps({"version": RECORD_VERSION, "kind": kind.name, "labels": list(labels), "arch": backbone.arch,
-                       "model": OmegaConf.to_container(backbone.model_cfg, resolve=True),
-                       "task": OmegaConf.to_container(task, resolve=True),
+                       "model": backbone.model_dict(), "task": as_dict(task),
                        "objective": backbone.objective, "init_source": backbone.source}, indent=1)
 
 
@@ -38,7 +38,7 @@ def build_task_model(model_cfg, arch: str, vocab_size: int, kind: TaskKind, labe
     from maskbench.models.heads import TaskModel
 
     torch.manual_seed(seed)
-    net = build_model(OmegaConf.merge(model_cfg, {"dropout": task.dropout}), arch, vocab_size)
+    net = build_model({**as_dict(model_cfg), "dropout": task.dropout}, arch, vocab_size)
     if load_backbone is not None:
         load_backbone(net)
     torch.manual_seed(seed + 1)
@@ -51,11 +51,11 @@ class SavedTaskModel:
     model: object           # models.heads.TaskModel, in eval mode
     tok: object
     vocab: object
-    task: object            # the task's resolved config (DictConfig)
+    task: object            # the task's config: its kind's schema object
     kind: TaskKind
     labels: list[str]
     arch: str
-    model_cfg: object       # the backbone's shape (DictConfig)
+    model_cfg: object       # the backbone's shape as task.json holds it (DictConfig)
     checkpoint: Path
 
 
@@ -103,10 +103,11 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     """The whole fine-tuned model of a run or checkpoint folder, with its tokenizer and label names."""
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.runs.checkpoint import load_weights
+    from maskbench.typed import typed_group
 
     ckpt = task_checkpoint(path, step, what)
     record = read_record(ckpt)
-    kind, task = task_kind(record["kind"]), OmegaConf.create(record["task"])
+    kind, task = task_kind(record["kind"]), typed_group("task", record["task"])
     model_cfg = OmegaConf.create(record["model"])
     tok = load_tokenizer(ckpt / "tokenizer.json")
     vocab = Vocab.from_tokenizer(tok)

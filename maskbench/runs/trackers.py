@@ -111,15 +111,15 @@ class MLflow:
 
 def open_trackers(cfg, run_dir: Path) -> list:
     """The trackers `run.loggers` asks for (jsonl is metrics.jsonl itself)."""
-    from omegaconf import OmegaConf
+    from maskbench.config import as_dict, to_yaml
 
-    names = list(cfg.run.get("loggers") or ["jsonl"])
-    config = OmegaConf.to_container(cfg, resolve=True)
-    project = str(cfg.run.get("project") or "maskbench")
+    names = list(cfg.run.loggers or ["jsonl"])
+    config = as_dict(cfg)
+    project = cfg.run.project or "maskbench"
     out = []
     for name in names:
         if name == "tensorboard":
-            out.append(TensorBoard(run_dir, config, OmegaConf.to_yaml(cfg)))
+            out.append(TensorBoard(run_dir, config, to_yaml(cfg)))
         elif name == "wandb":
             out.append(WandB(run_dir, config, project))
         elif name == "mlflow":

@@ -9,7 +9,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import is_int, option
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompareConfig:
     name: str = "custom"
     seeds: List[int] = option(factory=lambda: [0, 1])
@@ -53,7 +53,7 @@ class CompareConfig:
             raise MaskbenchError("compare.baselines: the names pretrained and scratch are taken; choose others")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SlurmConfig:
     partition: Optional[str] = None
     time_min: int = option(240, low=1)
@@ -63,7 +63,7 @@ class SlurmConfig:
     account: Optional[str] = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepConfig:
     name: str = "custom"
     dir: Optional[str] = None          # null = outputs/sweep-<hash of the grid>

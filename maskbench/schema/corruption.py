@@ -16,7 +16,7 @@ RATE_FIELD = {"bert": "mask_prob", "span": "mask_prob", "electra": "mask_prob", 
               "mass": "span_frac", "t5": "noise_density"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Corruption:
     name: str = "custom"
     family: str = "bert"
@@ -24,6 +24,17 @@ class Corruption:
     # constant: the family's rate throughout; linear / cosine: from it to mask_prob_end over the run's steps
     mask_schedule: str = option("constant", choices=("constant", "linear", "cosine"))
     mask_prob_end: Optional[float] = option(None, prob=True, hint="the rate at the end of the run")
+
+    @property
+    def reads_word_starts(self) -> bool:
+        """Whether it needs the tokenizer's word-continuation table (whole-word masking)."""
+        return False
+
+    def configured_stats(self) -> dict:
+        """What this config promises for the measures of `maskbench corrupt --stats` (measure -> value), for the
+        table's 'configured' column; a measure it says nothing about is left out."""
+        field = RATE_FIELD.get(self.family)
+        return {"selected_frac": getattr(self, field) if field else None, "specials_touched": 0}
 
     def check(self) -> None:
         if self.mask_schedule == "constant":
@@ -37,11 +48,15 @@ class Corruption:
                                  f"rate at the end of the run (it starts at corruption.{field})")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _MaskSplit(Corruption):
     """BERT's 80/10/10: of the selected positions, a share becomes [MASK], a share a random token."""
     mask_token_prob: float = option(0.8, prob=True)
     random_token_prob: float = option(0.1, prob=True)
+
+    def configured_stats(self) -> dict:
+        return {**super().configured_stats(), "mask_frac": self.mask_token_prob, "random_frac": self.random_token_prob,
+                "kept_frac": 1 - self.mask_token_prob - self.random_token_prob}
 
     def check(self) -> None:
         super().check()
@@ -51,21 +66,28 @@ class _MaskSplit(Corruption):
                                  f"the [MASK]/random/kept shares must sum to at most 1")
 
 
-@dataclass
+@dataclass(frozen=True)
 class BertMasking(_MaskSplit):
     mask_prob: float = option(0.15, prob=True)
     exact_count: bool = False
     whole_word: bool = False
     nsp: bool = False
 
+    @property
+    def reads_word_starts(self) -> bool:
+        return self.whole_word
 
-@dataclass
+
+@dataclass(frozen=True)
 class SpanMasking(_MaskSplit):
     mask_prob: float = option(0.15, prob=True)
     mean_span_length: float = option(3.0, low=1.0)
 
+    def configured_stats(self) -> dict:
+        return {**super().configured_stats(), "span_len_mean": self.mean_span_length}
 
-@dataclass
+
+@dataclass(frozen=True)
 class MassSpan(_MaskSplit):
     archs: List[str] = option(factory=lambda: ["encoder_decoder"])
     span_frac: float = option(0.5, prob=True)
@@ -78,14 +100,17 @@ class MassSpan(_MaskSplit):
             raise MaskbenchError("corruption.start_at_begin_prob + start_at_end_prob > 1: they must sum to at most 1")
 
 
-@dataclass
+@dataclass(frozen=True)
 class T5Span(Corruption):
     archs: List[str] = option(factory=lambda: ["encoder_decoder"])
     noise_density: float = option(0.15, prob=True)
     mean_noise_span_length: float = option(3.0, low=1.0)
 
+    def configured_stats(self) -> dict:
+        return {**super().configured_stats(), "span_len_mean": self.mean_noise_span_length}
 
-@dataclass
+
+@dataclass(frozen=True)
 class BartNoise(Corruption):
     archs: List[str] = option(factory=lambda: ["encoder_decoder"])
     span: str = option("poisson", choices=("none", "token", "poisson"))
@@ -96,8 +121,12 @@ class BartNoise(Corruption):
     permute_prob: float = option(0.0, prob=True)
     rotate_prob: float = option(0.0, prob=True)
 
+    def configured_stats(self) -> dict:
+        return {**super().configured_stats(), "random_frac": self.random_token_prob, "span_len_mean": self.poisson_lambda,
+                "sentences_moved_frac": self.permute_prob, "rotated_frac": self.rotate_prob}
 
-@dataclass
+
+@dataclass(frozen=True)
 class ElectraRTD(BertMasking):
     """ELECTRA's replaced-token detection: BERT-style selection for a small generator, whose samples the
     discriminator (the model that is kept) tells from the original at every position."""
@@ -113,7 +142,7 @@ class ElectraRTD(BertMasking):
             raise MaskbenchError("corruption=electra has no next-sentence prediction: drop corruption.nsp=true")
 
 
-@dataclass
+@dataclass(frozen=True)
 class UL2(Corruption):
     """UL2's mixture of denoisers: each [mode (R | X | S), mean span length, rate], drawn with `weights`."""
     archs: List[str] = option(factory=lambda: ["encoder_decoder"])

@@ -12,7 +12,7 @@ from maskbench.schema.fields import option
 INFILL_ROOM = 16
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     name: str = "custom"
     paths: List[str] = option(factory=list)

@@ -67,3 +67,21 @@ def check_fields(obj, prefix: str) -> None:
             raise _refuse(key, value, f"must be {kind} <= {meta['high']}", hint)
         if meta.get("below") is not None and not value < meta["below"]:
             raise _refuse(key, value, f"must be {kind} below {meta['below']}", hint)
+
+
+def schema_node(schema):
+    """A schema class or object as an OmegaConf node that values can be merged into. The schemas are frozen
+    dataclasses (a config is a value), which OmegaConf turns into read-only nodes, nested ones included;
+    this node is typed like them but open, so that a merge can fill it."""
+    from omegaconf import DictConfig, OmegaConf
+
+    node = OmegaConf.structured(schema)
+
+    def open_all(n):
+        OmegaConf.set_readonly(n, False)
+        for key in n:
+            child = n._get_node(key)  # the child node itself (no value conversion)
+            if isinstance(child, DictConfig) and not child._is_none():
+                open_all(child)
+    open_all(node)
+    return node

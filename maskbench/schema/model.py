@@ -14,12 +14,12 @@ ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 
 
 
-@dataclass
+@dataclass(frozen=True)
 class ArchConfig:
     name: str = option(ENCODER.name, choices=tuple(ARCHS))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     name: str = "custom"
     d_model: int = option(256, low=1)

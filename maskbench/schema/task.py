@@ -11,7 +11,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskConfig:
     name: str = "custom"
     kind: str = "classification"

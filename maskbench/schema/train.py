@@ -10,7 +10,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     name: str = "custom"
     max_steps: int = option(1000, low=1)
@@ -47,7 +47,7 @@ class TrainConfig:
             raise MaskbenchError(f"train.betas={list(self.betas)} must be two numbers in [0, 1), e.g. [0.9,0.98]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FinetuneTrainConfig(TrainConfig):
     # With task.train_size=n of N examples: max_steps x sqrt(n / N) steps, at least this many.
     subset_min_steps: int = option(50, low=1)
@@ -55,7 +55,7 @@ class FinetuneTrainConfig(TrainConfig):
     subset_min_epochs: float = option(5.0, low=0.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RuntimeConfig:
     name: str = "custom"
     device: str = "auto"
@@ -73,7 +73,7 @@ class RuntimeConfig:
             raise MaskbenchError(f"runtime.device={self.device} is unknown: choose auto, cpu, cuda or cuda:N")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     dir: Optional[str] = None
     root: str = "outputs"

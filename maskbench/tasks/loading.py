@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError
+from maskbench.schema.fields import schema_node
 from maskbench.tasks import TaskKind, task_kind
 
 
@@ -72,18 +73,18 @@ def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
 
 def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir) -> EvalSet:
     """One more evaluation set: a file with the task's reader options, or a mapping overriding them."""
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import OmegaConf
 
-    spec = OmegaConf.to_container(item) if isinstance(item, DictConfig) else {"file": str(item)}
+    spec = dict(item) if isinstance(item, dict) else {"file": str(item)}
     if "file" not in spec:
         raise MaskbenchError(f"task.extra_eval item {spec} has no file: write {{name: NAME, file: PATH}} or a path")
     name = str(spec.pop("name", None) or Path(str(spec["file"]).split(":")[-1]).stem)
     mapping = spec.pop("label_map", None) or {}
     try:
-        view = OmegaConf.merge(task, {k: v for k, v in spec.items() if k != "file"})
+        view = OmegaConf.to_object(OmegaConf.merge(schema_node(task), {k: v for k, v in spec.items() if k != "file"}))
     except Exception as exc:  # a key the task does not have
         raise MaskbenchError(f"task.extra_eval item {name}: {str(exc).splitlines()[0]} (use the task's own keys)") from None
     examples = kind.relabel(read_task_file(spec["file"], view, kind, f"task.extra_eval ({name})", cache_dir), mapping)
-    examples = examples[:view.get("max_eval_examples")]
+    examples = examples[:view.max_eval_examples]
     kind.check_labels(examples, labels, spec["file"])
     return EvalSet(name, kind.encode(examples, labels, tok, vocab, arch, view, train=False), examples)

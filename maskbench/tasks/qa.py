@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
 
 
-@dataclass
+@dataclass(frozen=True)
 class QATask(TaskConfig):
     kind: str = "qa"
     max_len: int = option(256, low=8)

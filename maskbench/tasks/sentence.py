@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
 
 
-@dataclass
+@dataclass(frozen=True)
 class SentenceTask(TaskConfig):
     labels: Optional[List[Any]] = None      # null = the sorted labels of the training file
     text_fields: List[str] = option(factory=lambda: ["sentence"])

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaggingTask(TaskConfig):
     kind: str = "tagging"
     labels: Optional[List[Any]] = None      # null = the sorted tags of the training file

@@ -139,7 +139,7 @@ def run_compare(cfg, command: str = "", console=None) -> Path:
         scfg = with_changes(cfg, seed=run.seed, task={"train_size": run.size})
         backbone = sources[run.step] if run.label == "pretrained" else baselines.get(run.label, scratch)
         jobs.append((scfg, backbone, run.dir))
-    n_jobs = min(int(cfg.compare.get("jobs") or 1), len(jobs))
+    n_jobs = min(cfg.compare.jobs, len(jobs))
     if n_jobs > 1:
         from maskbench.train.parallel_finetune import backbone_spec, run_side_by_side
 

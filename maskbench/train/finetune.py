@@ -132,7 +132,7 @@ def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, da
     first, final = ({k: v for k, v in e.items() if k != "step"} for e in (evals[0], evals[-1]))
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
-               "model": backbone.model_cfg.get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
+               "model": backbone.model_dict().get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
                "metric": task.metric, "freeze": task.freeze, "probe_layer": task.probe_layer,
                "final_eval": final, "initial_eval": dict(first),

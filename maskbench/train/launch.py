@@ -77,7 +77,7 @@ def slurm_parameters(cfg) -> dict:
     params = {"timeout_min": sl.time_min, "slurm_partition": sl.partition, "gpus_per_node": sl.gpus,
               "cpus_per_task": sl.cpus, "slurm_mem": sl.mem, "slurm_array_parallelism": cfg.sweep.jobs,
               "name": "maskbench"}
-    if sl.get("account"):
+    if sl.account:
         params["slurm_account"] = sl.account
     return {k: v for k, v in params.items() if v is not None}
 

@@ -19,7 +19,7 @@ import torch
 
 from maskbench.runs.progress import progress_bar
 from maskbench.runs.checkpoint import TrainState
-from maskbench.typed import as_object
+from maskbench.schema.train import TrainConfig
 from maskbench.train.optim import lr_at, lr_at_time
 
 
@@ -75,9 +75,8 @@ class _StopRequest:
         return False
 
 
-def train_loop(model, optimizer, t, state: TrainState, hooks: LoopHooks, dist, device: str, precision: str,
+def train_loop(model, optimizer, t: TrainConfig, state: TrainState, hooks: LoopHooks, dist, device: str, precision: str,
                show_progress: bool = True, description: str = "train", eval_split: str = "val") -> TrainState:
-    t = as_object("train", t)  # the typed schedule: t.warmup and friends
     model.train()
     last_log_time, tokens_since = time.time(), 0
     wall_start = time.time() - state.wall_s

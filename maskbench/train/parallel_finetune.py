@@ -17,11 +17,9 @@ from maskbench.errors import MaskbenchError
 
 def backbone_spec(source) -> tuple:
     """A picklable description of a models.source.ModelSource (its loader is a closure)."""
-    from omegaconf import OmegaConf
-
     if source.pretrained:
         return ("init", source.source)
-    return ("scratch", OmegaConf.to_container(source.model_cfg, resolve=True), source.arch, str(source.tokenizer_path))
+    return ("scratch", source.model_dict(), source.arch, str(source.tokenizer_path))
 
 
 def _backbone(spec, cfg):
@@ -38,11 +36,10 @@ def _backbone(spec, cfg):
 
 def _job(cfg_container: dict, spec: tuple, run_dir: str, command: str) -> str:
     """One fine-tuning in a worker process."""
-    from omegaconf import OmegaConf
-
+    from maskbench.config import validate_config
     from maskbench.train.finetune import run_finetune
 
-    cfg = OmegaConf.create(cfg_container)
+    cfg = validate_config(cfg_container)
     run_finetune(cfg, command=command, backbone=_backbone(spec, cfg), run_dir=Path(run_dir), continue_existing=True)
     return run_dir
 
@@ -52,15 +49,13 @@ def run_side_by_side(jobs: list[tuple], n_jobs: int, command: str, say) -> None:
     A failed job stops the others and is one line; Ctrl-C stops them all (each leaves its checkpoint)."""
     import multiprocessing
 
-    from omegaconf import OmegaConf
-
-    from maskbench.config import with_changes
+    from maskbench.config import as_dict, with_changes
     from maskbench.cores import usable_cores
 
     threads = max(1, usable_cores() // n_jobs)
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_job, OmegaConf.to_container(with_changes(cfg, runtime={"threads": threads}),
-                                                             resolve=True), spec, str(run_dir), command): run_dir
+        futures = {pool.submit(_job, as_dict(with_changes(cfg, runtime={"threads": threads})), spec, str(run_dir),
+                               command): run_dir
                    for cfg, spec, run_dir in jobs}
         try:
             done_count = 0

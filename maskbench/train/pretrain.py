@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from maskbench.config import to_yaml, validate_config, with_changes
+from maskbench.config import to_yaml, with_changes
 from maskbench.corruption import corruption_for_tokenizer
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
@@ -20,7 +20,6 @@ from maskbench.report.plateaus import find_plateaus, plateau_note
 from maskbench.files import write_atomic
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
 from maskbench.runs.trackers import open_trackers
-from maskbench.typed import as_object
 from maskbench.runs.lock import run_lock
 from maskbench.train.batches import PretrainBatches, Prefetcher, prefetch_wanted, validation_batches
 from maskbench.runs import layout
@@ -70,7 +69,7 @@ def run_pretrain(cfg, command: str = "", console=None, continue_existing: bool =
 def apply_init(cfg):
     """With `init=FOLDER`: the folder's model shape and tokenizer replace the config's (its weights are
     loaded later); returns (cfg, source or None)."""
-    if not cfg.get("init"):
+    if not cfg.init:
         return cfg, None
     from maskbench.runs.source import resolve_source
 
@@ -84,11 +83,11 @@ def apply_init(cfg):
                              f"{' or '.join(cfg.corruption.archs)}: choose one of {', '.join(fits)}")
     if src.arch != cfg.arch.name:
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
-    if cfg.data.get("tokenizer_file"):
+    if cfg.data.tokenizer_file:
         raise MaskbenchError("init= brings its model's tokenizer: drop data.tokenizer_file")
-    model = {**OmegaConf.to_container(src.model_cfg), "dropout": cfg.model.dropout}
+    model = {**src.model_dict(), "dropout": cfg.model.dropout}
+    # checked again as a whole: e.g. data.seq_len against the imported model's positions
     cfg = with_changes(cfg, model=model, data={"tokenizer_file": str(src.tokenizer_path)})
-    cfg = validate_config(cfg)  # e.g. data.seq_len against the imported model's positions
     return cfg, src
 
 
@@ -119,14 +118,14 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
         cache = build_cache(cfg.data)
     tok = load_cache_tokenizer(cache)
     vocab, corruption = corruption_for_tokenizer(cfg, tok)  # T5 sentinels appended where the vocabulary lacks them
-    content_len = as_object("data", cfg.data).content_len
+    content_len = cfg.data.content_len
     train_store = BlockStore(cache, "train", content_len)
     val_store = BlockStore(cache, "val", content_len)
     budget = resolve_budget(cfg, train_store, corruption, vocab.size)
     if budget["max_steps"] not in (None, cfg.train.max_steps):
         cfg = with_changes(cfg, train={"max_steps": budget["max_steps"]})
     t = cfg.train
-    if corruption.scheduled and as_object("train", t).seconds_budget is not None:
+    if corruption.scheduled and t.seconds_budget is not None:
         raise MaskbenchError("corruption.mask_schedule follows the run's steps: use train.budget_unit=steps, tokens "
                              "or flops with it, not seconds")
     corruption.total_steps = t.max_steps  # a masking schedule runs over the (budget-resolved) steps
@@ -158,7 +157,7 @@ def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
 
     if dist.is_main:
         metrics.trackers = open_trackers(cfg, run_dir)
-    last_step = None if as_object("train", t).seconds_budget is not None else t.max_steps  # the clock stops it
+    last_step = None if t.seconds_budget is not None else t.max_steps  # the clock stops it
     prefetch = Prefetcher(make, state.step, last_step, enabled=prefetch_wanted(cfg.runtime.prefetch, device))
 
     def save(st: TrainState, final: bool):
