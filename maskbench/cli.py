@@ -51,6 +51,11 @@ def _guard(fn):
         return fn()
     except MaskbenchError as exc:
         _fail(str(exc))
+    except BrokenPipeError:  # the reader went away (`maskbench config show | head`): stop quietly, as git does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        raise typer.Exit(141)
     except OSError as exc:  # an unwritable or vanished folder, a full disk: one line, what and where
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         _fail(f"cannot use{where}: {exc.strerror or exc}: choose a folder you can write to (run.dir, "

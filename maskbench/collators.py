@@ -31,6 +31,7 @@ import torch
 from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError
 from maskbench.arch import arch_of
+from maskbench.schema.corruption import CorruptionConfig
 
 # Families a collator cannot serve, and why (one line each).
 UNSUPPORTED = {
@@ -73,7 +74,7 @@ def corruption_config(name: str, settings: dict):
 class Collator:
     """list of tokenized examples -> dict of tensors (see the module docstring)."""
 
-    def __init__(self, cfg, arch: str, tokenizer, seed: int = 0):
+    def __init__(self, cfg: CorruptionConfig, arch: str, tokenizer, seed: int = 0):
         from maskbench.corruption.registry import build_corruption
 
         self.cfg, self.arch, self.tokenizer, self.seed = cfg, arch, tokenizer, seed

@@ -78,16 +78,6 @@ def typed_config(cfg) -> "Config":
     return root(seed=int(cfg.get("seed", 0)), init=None if init is None else str(init), **objects)
 
 
-def as_object(group: str, node, cfg=None):
-    """A group of a (typed) config as its schema object, for derived values: as_object('data', cfg.data).content_len."""
-    from omegaconf import OmegaConf
-
-    if dataclasses.is_dataclass(node):
-        return node
-    cls = schema_of(group, node, cfg if cfg is not None else {})
-    return OmegaConf.to_object(OmegaConf.merge(schema_node(cls), node))
-
-
 def typed_group(group: str, node, cfg=None):
     """One group merged into its schema and checked (its schema object), outside a full config."""
     return _typed_group(group, node, cfg if cfg is not None else {})[1]

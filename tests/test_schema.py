@@ -9,7 +9,6 @@ import pytest
 
 from maskbench.config import load_config
 from maskbench.errors import MaskbenchError
-from maskbench.typed import as_object
 
 
 def test_values_get_their_declared_types():
@@ -21,9 +20,9 @@ def test_values_get_their_declared_types():
 
 def test_derived_values_are_properties():
     cfg = load_config(["data.seq_len=64", "train.max_steps=200", "train.warmup_steps=0.1"])
-    assert as_object("data", cfg.data).content_len == 62
-    assert as_object("train", cfg.train).warmup == 20
-    assert as_object("train", load_config(["train.warmup_steps=7"]).train).warmup == 7
+    assert cfg.data.content_len == 62
+    assert cfg.train.warmup == 20
+    assert load_config(["train.warmup_steps=7"]).train.warmup == 7
 
 
 def test_each_corruption_family_and_task_kind_has_its_schema():
@@ -31,12 +30,12 @@ def test_each_corruption_family_and_task_kind_has_its_schema():
     from maskbench.tasks.qa import QATask
     from maskbench.tasks.tagging import TaggingTask
 
-    assert isinstance(as_object("corruption", load_config(["corruption=bert_mlm"]).corruption), BertMasking)
+    assert isinstance(load_config(["corruption=bert_mlm"]).corruption, BertMasking)
     bart = load_config(["corruption=bart_infill", "arch=encoder_decoder"])
-    assert isinstance(as_object("corruption", bart.corruption), BartNoise)
-    assert isinstance(as_object("corruption", load_config(["corruption=t5_span", "arch=encoder_decoder"]).corruption), T5Span)
-    assert isinstance(as_object("task", load_config(["task=qa"], root="finetune").task), QATask)
-    assert isinstance(as_object("task", load_config(["task=pos"], root="finetune").task), TaggingTask)
+    assert isinstance(bart.corruption, BartNoise)
+    assert isinstance(load_config(["corruption=t5_span", "arch=encoder_decoder"]).corruption, T5Span)
+    assert isinstance(load_config(["task=qa"], root="finetune").task, QATask)
+    assert isinstance(load_config(["task=pos"], root="finetune").task, TaggingTask)
     with pytest.raises(MaskbenchError, match="corruption.mask_token_prob"):  # a field the t5 schema lacks
         load_config(["corruption=t5_span", "arch=encoder_decoder", "+corruption.mask_token_prob=0.5"])
 
@@ -82,3 +81,26 @@ def test_a_users_model_can_extend_the_schema(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = load_config(["model=narrow"])
     assert (cfg.model.name, cfg.model.d_model, cfg.model.n_layers, cfg.model.ln_eps) == ("narrow", 64, 4, 1e-5)
+
+
+def test_load_config_returns_the_typed_frozen_config_and_with_changes_checks_the_copy():
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from maskbench.config import config_hash, to_yaml, validate_config, with_changes
+    from maskbench.schema import FinetuneConfig, PretrainConfig
+
+    cfg = load_config(["experiment=debug"])
+    assert isinstance(cfg, PretrainConfig) and isinstance(load_config(["task=pos"], root="finetune"), FinetuneConfig)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.corruption.mask_prob = 0.5
+    longer = with_changes(cfg, train={"max_steps": 50})
+    assert longer.train.max_steps == 50 and cfg.train.max_steps == 20 and isinstance(longer.train.max_steps, int)
+    with pytest.raises(MaskbenchError, match="train.max_steps=0"):
+        with_changes(cfg, train={"max_steps": 0})
+    # config.yaml read back is the same config: the same hash, the same run folder
+    again = validate_config(OmegaConf.create(to_yaml(cfg)))
+    assert again == cfg and config_hash(again) == config_hash(cfg)
+    with pytest.raises(MaskbenchError, match="unknown config option 'sede' \\(did you mean seed\\?\\)"):
+        validate_config(OmegaConf.merge(OmegaConf.create(to_yaml(cfg)), {"sede": 1}))

@@ -16,6 +16,7 @@ import torch
 
 from maskbench.batch import IGNORE, Batch
 from maskbench.data.tokenizer import Vocab
+from maskbench.schema.corruption import CorruptionConfig
 
 
 # Diagnostic action codes per original content position.
@@ -61,7 +62,7 @@ class Noise:
 
     needs_partner = False
 
-    def __init__(self, cfg, vocab: Vocab, is_continuation: torch.Tensor | None = None):
+    def __init__(self, cfg: CorruptionConfig, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         self.cfg, self.vocab = cfg, vocab
         self.is_continuation = is_continuation
 

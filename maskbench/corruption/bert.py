@@ -12,6 +12,7 @@ from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
+from maskbench.schema.corruption import BertMasking
 
 # Streams: each independent random decision draws from its own stream.
 S_SELECT, S_ACTION, S_RANDOM_ID, S_NSP, S_NSP_SPLIT, S_SPAN_LEN, S_SPAN_GAP = 11, 12, 13, 14, 15, 16, 17
@@ -35,7 +36,7 @@ def replace_80_10_10(tokens, selected, decide_u, random_u, mask_p, random_p, voc
 class BertMLM(Noise):
     """`bert_mlm` / `bert_mlm_nsp`."""
 
-    def __init__(self, cfg, vocab: Vocab, is_continuation: torch.Tensor | None = None):
+    def __init__(self, cfg: BertMasking, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         super().__init__(cfg, vocab, is_continuation)
         self.needs_partner = cfg.nsp
 

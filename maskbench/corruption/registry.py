@@ -17,6 +17,8 @@ from maskbench.corruption.ul2 import UL2Mixture
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 from maskbench.arch import arch_of
+from maskbench.schema import PretrainConfig
+from maskbench.schema.corruption import CorruptionConfig
 
 FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking,
             "ul2": UL2Mixture}
@@ -27,7 +29,7 @@ class Corruption:
     With a masking schedule (corruption/schedule.py) the rate follows `step` over `total_steps`; step=None
     corrupts at the schedule's end rate."""
 
-    def __init__(self, cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
+    def __init__(self, cfg: CorruptionConfig, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
                  total_steps: int = 1):
         self.name, self.arch, self.vocab = cfg.name, arch, vocab
         self.cfg, self.total_steps, self.is_continuation = cfg, total_steps, is_continuation
@@ -67,12 +69,12 @@ class Corruption:
         return frame_encoder_decoder(noised, noised.diag.original, self.vocab)
 
 
-def build_corruption(cfg, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
+def build_corruption(cfg: CorruptionConfig, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
                      total_steps: int = 1) -> Corruption:
     return Corruption(cfg, arch, vocab, is_continuation, total_steps)
 
 
-def corruption_for_tokenizer(cfg, tok) -> tuple[Vocab, Corruption]:
+def corruption_for_tokenizer(cfg: PretrainConfig, tok) -> tuple[Vocab, Corruption]:
     """The one corruption set-up, shared by pretraining and the `corrupt` inspector: T5's sentinels appended
     to a vocabulary from elsewhere (t5 and ul2), the vocabulary's roles, the whole-word table where asked."""
     from maskbench.data.tokenizer import add_sentinels, continuation_table

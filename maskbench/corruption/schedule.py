@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from maskbench.schema.corruption import RATE_FIELD, Corruption
+from maskbench.schema.corruption import RATE_FIELD, CorruptionConfig
 
 
-def is_scheduled(cfg: Corruption) -> bool:
+def is_scheduled(cfg: CorruptionConfig) -> bool:
     return cfg.mask_schedule != "constant"
 
 
-def rate_at(cfg: Corruption, step: int | None, total_steps: int) -> float:
+def rate_at(cfg: CorruptionConfig, step: int | None, total_steps: int) -> float:
     """The rate in force at `step` (None: the end rate, for validation and measuring)."""
     start = float(getattr(cfg, RATE_FIELD[cfg.family]))
     if not is_scheduled(cfg):
@@ -31,6 +31,6 @@ def rate_at(cfg: Corruption, step: int | None, total_steps: int) -> float:
     return start + (end - start) * frac
 
 
-def with_rate(cfg: Corruption, rate: float) -> Corruption:
+def with_rate(cfg: CorruptionConfig, rate: float) -> CorruptionConfig:
     """The corruption config with its rate set (the corruption families read it from their config)."""
     return dataclasses.replace(cfg, **{RATE_FIELD[cfg.family]: rate, "mask_schedule": "constant"})

@@ -21,7 +21,7 @@ from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.t5 import T5Span
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import T5Span as T5SpanConfig
+from maskbench.schema.corruption import UL2 as UL2Config, T5Span as T5SpanConfig
 
 S_MODE, S_PREFIX = 51, 52
 MODES = ("R", "X", "S")
@@ -37,7 +37,7 @@ def mode_ids(vocab) -> dict[str, int]:
 
 
 class UL2Mixture(Noise):
-    def __init__(self, cfg, vocab, is_continuation=None):
+    def __init__(self, cfg: UL2Config, vocab, is_continuation=None):
         super().__init__(cfg, vocab, is_continuation)
         self.modes = mode_ids(vocab)
         span_vocab = dataclasses.replace(vocab, n_sentinels=vocab.n_sentinels - 3)  # the mode tokens stay out

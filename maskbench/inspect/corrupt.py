@@ -17,12 +17,13 @@ from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.corpus import split_sentences
 from maskbench.errors import MaskbenchError
+from maskbench.schema import PretrainConfig
 
 STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
     "bold white on red", "bold black on yellow", "bold black on green", "bold white on magenta", "dim")
 
 
-def _setup(cfg, console):
+def _setup(cfg: PretrainConfig, console):
     cache = build_cache(cfg.data, progress=lambda m: console.print(f"[dim]{escape(m)}[/]"))
     tok = load_cache_tokenizer(cache)
     vocab, corruption = corruption_for_tokenizer(cfg, tok)
@@ -68,7 +69,7 @@ def _render(ids, tok, vocab, styles=None):
     return out
 
 
-def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None,
+def show_one(cfg: PretrainConfig, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None,
              electra=None):
     from rich.panel import Panel
     from rich.table import Table
@@ -129,7 +130,7 @@ def show_one(cfg, blocks: Blocks, partner, corruption, tok, vocab, seed, console
                         expand=False))
 
 
-def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | None = None, model=None):
+def run_corrupt(cfg: PretrainConfig, text, stats, n_blocks, as_json, seed, console, step: int | None = None, model=None):
     """`step`: with a masking schedule, corrupt at that step of a run of train.max_steps (default: its end).
     `model`: for corruption=electra, the ELECTRA run whose generator samples (default: a fresh, seeded one)."""
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
@@ -174,7 +175,7 @@ def run_corrupt(cfg, text, stats, n_blocks, as_json, seed, console, step: int | 
     show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step, electra)
 
 
-def per_denoiser_stats(cfg, vocab, store, n_blocks: int, seed: int) -> list[dict]:
+def per_denoiser_stats(cfg: PretrainConfig, vocab, store, n_blocks: int, seed: int) -> list[dict]:
     """UL2: the statistics of each denoiser measured alone (the mixture with its weight only)."""
     out = []
     for j, d in enumerate(cfg.corruption.denoisers):
@@ -214,7 +215,7 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
     return acc.result()
 
 
-def print_stats(result: dict, cfg, console) -> None:
+def print_stats(result: dict, cfg: PretrainConfig, console) -> None:
     from rich.table import Table
 
     expected = cfg.corruption.configured_stats()

@@ -8,9 +8,10 @@ import torch
 
 from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError
+from maskbench.schema import PretrainConfig
 
 
-def electra_pair(cfg, vocab, model_path=None, seed: int = 0):
+def electra_pair(cfg: PretrainConfig, vocab, model_path=None, seed: int = 0):
     """The ElectraPretrainModel whose generator samples and whose discriminator scores, in eval mode."""
     from maskbench.models.build import build_pretraining_model
 
@@ -32,7 +33,7 @@ def electra_pair(cfg, vocab, model_path=None, seed: int = 0):
     return model.eval()
 
 
-def cfg_tokenizer_text(cfg) -> str:
+def cfg_tokenizer_text(cfg: PretrainConfig) -> str:
     from maskbench.data.cache import build_cache
 
     return (build_cache(cfg.data) / "tokenizer.json").read_text()

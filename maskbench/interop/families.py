@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from maskbench.arch import arch_of
+from maskbench.arch import ENCODER, ENCODER_DECODER, arch_of
 from maskbench.models.shape import ModelShape
 
 _ACT_FROM_HF = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
@@ -52,22 +52,22 @@ class Family:
 
 
 FAMILIES = {f.name: f for f in (
-    Family("megatron_bert", "megatron-bert", "MegatronBertForPreTraining", "encoder", "bert.",
+    Family("megatron_bert", "megatron-bert", "MegatronBertForPreTraining", ENCODER.name, "bert.",
            (("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
             ("cls.predictions.decoder.bias", "cls.predictions.bias"))),
-    Family("bert", "bert", "BertForPreTraining", "encoder", "bert.",
+    Family("bert", "bert", "BertForPreTraining", ENCODER.name, "bert.",
            (("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
             ("cls.predictions.decoder.bias", "cls.predictions.bias"))),
-    Family("roberta", "roberta", "RobertaForMaskedLM", "encoder", "roberta.",
+    Family("roberta", "roberta", "RobertaForMaskedLM", ENCODER.name, "roberta.",
            (("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
             ("lm_head.decoder.bias", "lm_head.bias"))),
-    Family("blenderbot", "blenderbot", "BlenderbotForConditionalGeneration", "encoder_decoder", "model.",
+    Family("blenderbot", "blenderbot", "BlenderbotForConditionalGeneration", ENCODER_DECODER.name, "model.",
            (("model.encoder.embed_tokens.weight", "model.shared.weight"),
             ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
-    Family("bart", "bart", "BartForConditionalGeneration", "encoder_decoder", "model.",
+    Family("bart", "bart", "BartForConditionalGeneration", ENCODER_DECODER.name, "model.",
            (("model.encoder.embed_tokens.weight", "model.shared.weight"),
             ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
-    Family("electra", "electra", "ElectraForPreTraining", "encoder", "electra.", ()),
+    Family("electra", "electra", "ElectraForPreTraining", ENCODER.name, "electra.", ()),
 )}
 BY_MODEL_TYPE = {f.model_type: f for f in FAMILIES.values()}
 

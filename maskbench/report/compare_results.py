@@ -12,6 +12,7 @@ from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict
 from maskbench.runs.layout import read_summary, write_summary
+from maskbench.schema import FinetuneConfig
 
 
 def _final(run, metric: str, extra: str | None = None) -> float:
@@ -32,7 +33,7 @@ def _gap_group(pre: list, scr: list, metric: str, n_boot: int, extra: str | None
             "interval": gap_between([r.dir for r in pre], [r.dir for r in scr], pv, sv, n_boot, extra=extra)}
 
 
-def write_compare_results(grid, cfg, pre_dir: Path, out: Path, console=None) -> dict:
+def write_compare_results(grid, cfg: FinetuneConfig, pre_dir: Path, out: Path, console=None) -> dict:
     metric, task, n_boot = cfg.task.metric, cfg.task.name, cfg.compare.bootstrap
     steps = sorted({r.step for r in grid if r.label == "pretrained"}, key=lambda s: -1 if s is None else s)
     sizes = sorted({r.size for r in grid}, key=lambda s: float("inf") if s is None else s)

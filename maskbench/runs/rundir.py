@@ -17,6 +17,7 @@ from pathlib import Path
 
 from maskbench.files import write_atomic
 from maskbench.runs import layout
+from maskbench.schema import FinetuneConfig, PretrainConfig
 
 
 class RunDir:
@@ -31,7 +32,7 @@ class RunDir:
         self.path = Path(str(path)).expanduser().resolve()
 
     @classmethod
-    def for_pretraining(cls, cfg) -> "RunDir":
+    def for_pretraining(cls, cfg: PretrainConfig) -> "RunDir":
         from maskbench.config import config_hash
 
         if cfg.run.dir:
@@ -41,7 +42,7 @@ class RunDir:
         return cls(Path(cfg.run.root) / name)
 
     @classmethod
-    def for_finetuning(cls, cfg, backbone_label: str) -> "RunDir":
+    def for_finetuning(cls, cfg: FinetuneConfig, backbone_label: str) -> "RunDir":
         from maskbench.config import config_hash
 
         if cfg.run.dir:
@@ -49,7 +50,7 @@ class RunDir:
         return cls(Path(cfg.run.root) / f"ft-{cfg.task.name}-{backbone_label}-s{cfg.seed}-{config_hash(cfg)}")
 
     @classmethod
-    def for_comparison(cls, cfg, pretrained_name: str) -> "RunDir":
+    def for_comparison(cls, cfg: FinetuneConfig, pretrained_name: str) -> "RunDir":
         from maskbench.config import config_hash
 
         if cfg.run.dir:
@@ -57,7 +58,7 @@ class RunDir:
         return cls(Path(cfg.run.root) / f"compare-{cfg.task.name}-{pretrained_name}-{config_hash(cfg)}")
 
     @classmethod
-    def for_task_comparison(cls, cfg, overrides: list[str]) -> "RunDir":
+    def for_task_comparison(cls, cfg: FinetuneConfig, overrides: list[str]) -> "RunDir":
         """compare.tasks=[...]: one folder holding a comparison per task (run.dir, else compare-tasks-<hash>)."""
         if cfg.run.dir:
             return cls(cfg.run.dir)
@@ -106,7 +107,7 @@ class SweepDir:
         self.path = Path(str(path)).expanduser().resolve()
 
     @classmethod
-    def for_grid(cls, cfg, pretraining_overrides: list[str]) -> "SweepDir":
+    def for_grid(cls, cfg: PretrainConfig, pretraining_overrides: list[str]) -> "SweepDir":
         """sweep.dir, else run.root/sweep-<hash of the pretraining grid>: adding tasks later reuses the runs."""
         if cfg.sweep.dir:
             return cls(cfg.sweep.dir)
@@ -121,7 +122,7 @@ class SweepDir:
         """`finetune_seed`: set where sweep.finetune_seeds gives several seeds (the folder then ends -f<seed>)."""
         return RunDir(self.path / "finetune" / str(task) / (Path(pretraining).name + _seed_suffix(finetune_seed)))
 
-    def scratch(self, task: str, cfg, finetune_seed: int | None = None) -> RunDir:
+    def scratch(self, task: str, cfg: PretrainConfig, finetune_seed: int | None = None) -> RunDir:
         name = f"scratch-{cfg.arch.name}-{cfg.model.name}-s{cfg.seed}" + _seed_suffix(finetune_seed)
         return RunDir(self.path / "finetune" / str(task) / name)
 

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from maskbench.schema.trackers import missing_tracker
+from maskbench.schema import Config
 
 _NOT_SCALARS = ("step", "split")
 
@@ -109,7 +110,7 @@ class MLflow:
         self.client.set_terminated(self.run_id)
 
 
-def open_trackers(cfg, run_dir: Path) -> list:
+def open_trackers(cfg: Config, run_dir: Path) -> list:
     """The trackers `run.loggers` asks for (jsonl is metrics.jsonl itself)."""
     from maskbench.config import as_dict, to_yaml
 

@@ -11,6 +11,10 @@ from maskbench.schema.compare import CompareConfig, SweepConfig
 from maskbench.schema.data import DataConfig
 from maskbench.schema.model import ArchConfig, ModelConfig
 from maskbench.schema.train import RunConfig, RuntimeConfig
+from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
 
 GROUP_SCHEMAS = {"arch": ArchConfig, "model": ModelConfig, "data": DataConfig, "runtime": RuntimeConfig,
                  "run": RunConfig, "compare": CompareConfig, "sweep": SweepConfig}
+
+__all__ = ["GROUP_SCHEMAS", "ArchConfig", "CompareConfig", "Config", "DataConfig", "FinetuneConfig", "ModelConfig",
+           "PretrainConfig", "RunConfig", "RuntimeConfig", "SweepConfig"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from maskbench.arch import ENCODER, ENCODER_DECODER
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 
@@ -17,10 +18,10 @@ RATE_FIELD = {"bert": "mask_prob", "span": "mask_prob", "electra": "mask_prob", 
 
 
 @dataclass(frozen=True)
-class Corruption:
+class CorruptionConfig:
     name: str = "custom"
     family: str = "bert"
-    archs: List[str] = option(factory=lambda: ["encoder", "encoder_decoder"])
+    archs: List[str] = option(factory=lambda: [ENCODER.name, ENCODER_DECODER.name])
     # constant: the family's rate throughout; linear / cosine: from it to mask_prob_end over the run's steps
     mask_schedule: str = option("constant", choices=("constant", "linear", "cosine"))
     mask_prob_end: Optional[float] = option(None, prob=True, hint="the rate at the end of the run")
@@ -49,7 +50,7 @@ class Corruption:
 
 
 @dataclass(frozen=True)
-class _MaskSplit(Corruption):
+class _MaskSplit(CorruptionConfig):
     """BERT's 80/10/10: of the selected positions, a share becomes [MASK], a share a random token."""
     mask_token_prob: float = option(0.8, prob=True)
     random_token_prob: float = option(0.1, prob=True)
@@ -89,7 +90,7 @@ class SpanMasking(_MaskSplit):
 
 @dataclass(frozen=True)
 class MassSpan(_MaskSplit):
-    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     span_frac: float = option(0.5, prob=True)
     start_at_begin_prob: float = option(0.2, prob=True)
     start_at_end_prob: float = option(0.2, prob=True)
@@ -101,8 +102,8 @@ class MassSpan(_MaskSplit):
 
 
 @dataclass(frozen=True)
-class T5Span(Corruption):
-    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+class T5Span(CorruptionConfig):
+    archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     noise_density: float = option(0.15, prob=True)
     mean_noise_span_length: float = option(3.0, low=1.0)
 
@@ -111,8 +112,8 @@ class T5Span(Corruption):
 
 
 @dataclass(frozen=True)
-class BartNoise(Corruption):
-    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+class BartNoise(CorruptionConfig):
+    archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     span: str = option("poisson", choices=("none", "token", "poisson"))
     replace: str = option("mask", choices=("mask", "delete"))
     mask_prob: float = option(0.3, prob=True)
@@ -130,7 +131,7 @@ class BartNoise(Corruption):
 class ElectraRTD(BertMasking):
     """ELECTRA's replaced-token detection: BERT-style selection for a small generator, whose samples the
     discriminator (the model that is kept) tells from the original at every position."""
-    archs: List[str] = option(factory=lambda: ["encoder"])
+    archs: List[str] = option(factory=lambda: [ENCODER.name])
     mask_token_prob: float = option(0.85, prob=True)
     random_token_prob: float = option(0.0, prob=True)
     generator_size: float = option(0.25, above=0.0, high=1.0)
@@ -143,9 +144,9 @@ class ElectraRTD(BertMasking):
 
 
 @dataclass(frozen=True)
-class UL2(Corruption):
+class UL2(CorruptionConfig):
     """UL2's mixture of denoisers: each [mode (R | X | S), mean span length, rate], drawn with `weights`."""
-    archs: List[str] = option(factory=lambda: ["encoder_decoder"])
+    archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     denoisers: List[Any] = option(factory=lambda: [["R", 3, 0.15], ["R", 8, 0.15], ["X", 3, 0.5], ["X", 8, 0.5],
                                                    ["X", 64, 0.15], ["X", 64, 0.5], ["S", 0, 0.25]])
     weights: List[float] = option(factory=lambda: [2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.0])
@@ -166,5 +167,5 @@ class UL2(Corruption):
                                      f"and 0 < RATE < 1, e.g. [X, 64, 0.5]")
 
 
-FAMILIES: dict[str, type[Corruption]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,
+FAMILIES: dict[str, type[CorruptionConfig]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,
                                          "bart": BartNoise, "electra": ElectraRTD, "ul2": UL2}

@@ -18,6 +18,7 @@ from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.runs.layout import checkpoint_folder, checkpoint_step, is_checkpoint
 from maskbench.runs.rundir import RunDir
 from maskbench.train.finetune import resolve_init, run_finetune
+from maskbench.schema import FinetuneConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class GridRun:
     dir: Path
 
 
-def ensure_pretrained(cfg, console=None, spec=None) -> Path:
+def ensure_pretrained(cfg: FinetuneConfig, console=None, spec=None) -> Path:
     """The pretraining run to start from: compare.init, or the run that compare.pretrain (or `spec`, a
     baseline's overrides or folder) describes (trained now if missing, resumed if interrupted, reused if complete)."""
     if spec is None and cfg.compare.init:
@@ -42,6 +43,24 @@ def ensure_pretrained(cfg, console=None, spec=None) -> Path:
     overrides = list(cfg.compare.pretrain if spec is None else spec) + runtime_overrides(cfg)
     return run_pretrain(load_config(overrides), command="maskbench pretrain " + " ".join(overrides), console=console,
                         continue_existing=True)
+
+
+def check_pretrainings(cfg: FinetuneConfig) -> None:
+    """Every pretraining the compare may start (compare.pretrain and each baseline's overrides) composes and
+    fits, and every baseline folder exists: checked before any of them trains, not hours in."""
+    specs = {"compare.pretrain": None} if not cfg.compare.init else {}
+    specs.update({f"compare.baselines.{name}": _spec(spec) for name, spec in (cfg.compare.baselines or {}).items()})
+    for where, spec in specs.items():
+        if isinstance(spec, str):
+            if not Path(spec).expanduser().exists():
+                raise MaskbenchError(f"{where}={spec} does not exist: give a pretraining run folder or a list of "
+                                     f"pretraining overrides")
+            continue
+        overrides = list(cfg.compare.pretrain if spec is None else spec)
+        try:
+            load_config(overrides + runtime_overrides(cfg))
+        except MaskbenchError as exc:
+            raise MaskbenchError(f"{where}={overrides}: {exc}") from None
 
 
 def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
@@ -67,9 +86,7 @@ def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
 
 def _spec(spec):
     """A baseline: a run folder (str) or a list of pretraining overrides."""
-    from omegaconf import ListConfig
-
-    return list(spec) if isinstance(spec, (list, ListConfig)) else str(spec)
+    return list(spec) if isinstance(spec, list) else str(spec)
 
 
 def _checkpoint_step(folder: Path) -> int | None:
@@ -91,7 +108,7 @@ def _run_name(label: str, seed: int, size: int | None, step: int | None, sizes: 
     return "-".join(parts + [f"s{seed}"])
 
 
-def plan_grid(cfg, out: Path, points, baselines=()) -> list[GridRun]:
+def plan_grid(cfg: FinetuneConfig, out: Path, points, baselines=()) -> list[GridRun]:
     sizes = [None if s == "all" else int(s) for s in (cfg.compare.train_sizes or ["all"])]
     several = len(points) > 1
     grid = []
@@ -122,9 +139,10 @@ def run_compare_tasks(overrides: list[str], command: str = "", console=None) -> 
     return folder
 
 
-def run_compare(cfg, command: str = "", console=None) -> Path:
+def run_compare(cfg: FinetuneConfig, command: str = "", console=None) -> Path:
     if cfg.init != "scratch":  # the finetune spelling would be silently ignored
         raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
+    check_pretrainings(cfg)
     pre_dir = ensure_pretrained(cfg, console)
     points = checkpoint_points(pre_dir, cfg.compare.checkpoints)
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}

@@ -30,9 +30,10 @@ from maskbench.train.loop import LoopHooks
 from maskbench.train.optim import build_optimizer
 from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
+from maskbench.schema import FinetuneConfig
 
 
-def resolve_init(cfg) -> ModelSource:
+def resolve_init(cfg: FinetuneConfig) -> ModelSource:
     """init=scratch (the model, arch and data groups with random weights), a maskbench run or checkpoint,
     or a transformers model folder."""
     if cfg.init == "scratch":
@@ -42,7 +43,7 @@ def resolve_init(cfg) -> ModelSource:
     return resolve_source(cfg.init, cfg.data.cache_dir)
 
 
-def with_subset(cfg, data: TaskData, say) -> tuple:
+def with_subset(cfg: FinetuneConfig, data: TaskData, say) -> tuple:
     """task.train_size: the nested seeded subset, and the schedule scaled to it (data/subsets.py)."""
     n_all = count_examples(data.train)
     data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level)
@@ -56,7 +57,7 @@ def with_subset(cfg, data: TaskData, say) -> tuple:
     return cfg, data
 
 
-def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | None = None,
+def run_finetune(cfg: FinetuneConfig, command: str = "", console=None, backbone: ModelSource | None = None,
                  run_dir: Path | None = None, continue_existing: bool = False) -> Path:
     """Fine-tune `backbone` (else cfg.init) as `cfg` says; `continue_existing`: a done folder is kept, a partial
     one continued, as with train.resume=true (what compare and sweep ask for each of their runs)."""
@@ -81,7 +82,7 @@ def run_finetune(cfg, command: str = "", console=None, backbone: ModelSource | N
         return _finetune_locked(cfg, command, say, backbone, run, device, vocab, data, continue_existing)
 
 
-def _finetune_locked(cfg, command, say, backbone, run: RunDir, device, vocab, data: TaskData,
+def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, device, vocab, data: TaskData,
                      continue_existing: bool) -> Path:
     task, t, kind, run_dir = cfg.task, cfg.train, data.kind, run.path
     resume = RunDir.resumes(t.resume, continue_existing)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import RunDir, SweepDir
+from maskbench.schema import PretrainConfig
 
 
 
@@ -49,14 +50,14 @@ def _plain_console():
     return Console(highlight=False, soft_wrap=True, force_terminal=False)
 
 
-def local_executor(cfg, root: Path, name: str):
+def local_executor(cfg: PretrainConfig, root: Path, name: str):
     """submitit's local executor for one grid point; its logs in SWEEP/jobs/<run>/."""
     ex = _submitit().LocalExecutor(folder=str(SweepDir(root).jobs(name)))
     ex.update_parameters(timeout_min=cfg.sweep.slurm.time_min)
     return ex
 
 
-def slurm_executor(cfg, root: Path):
+def slurm_executor(cfg: PretrainConfig, root: Path):
     """The Slurm executor of a sweep (job logs in SWEEP/jobs/<job id>/); needs `srun` on the PATH."""
     submitit = _submitit()
     try:
@@ -67,12 +68,12 @@ def slurm_executor(cfg, root: Path):
     return ex
 
 
-def slurm_script(cfg, root: Path) -> str:
+def slurm_script(cfg: PretrainConfig, root: Path) -> str:
     """The sbatch script the Slurm launcher submits (for inspection and tests)."""
     return slurm_executor(cfg, root)._executor._make_submission_file_text("python -m submitit.core._submit", "0")
 
 
-def slurm_parameters(cfg) -> dict:
+def slurm_parameters(cfg: PretrainConfig) -> dict:
     sl = cfg.sweep.slurm
     params = {"timeout_min": sl.time_min, "slurm_partition": sl.partition, "gpus_per_node": sl.gpus,
               "cpus_per_task": sl.cpus, "slurm_mem": sl.mem, "slurm_array_parallelism": cfg.sweep.jobs,

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError
+from maskbench.schema import FinetuneConfig
 
 
 def backbone_spec(source) -> tuple:
@@ -22,7 +23,7 @@ def backbone_spec(source) -> tuple:
     return ("scratch", source.model_dict(), source.arch, str(source.tokenizer_path))
 
 
-def _backbone(spec, cfg):
+def _backbone(spec, cfg: FinetuneConfig):
     from omegaconf import OmegaConf
 
     from maskbench.config import with_changes

@@ -30,9 +30,11 @@ from maskbench.train.losses import pretrain_terms
 from maskbench.train.optim import build_optimizer
 from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
+from maskbench.runs.source import ModelSource
+from maskbench.schema import PretrainConfig
 
 
-def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None, continue_existing: bool = False):
+def prepare_run_dir(cfg: PretrainConfig, run_dir: Path, dist, say=lambda msg: None, continue_existing: bool = False):
     """Take the run folder (one writer: rank 0 holds its lock until the run ends), or find the newest
     whole checkpoint to resume from. Never overwrites a run. Every rank checks before any rank writes
     (barrier), so all ranks reach the same verdict. Returns (checkpoint or None, lock or None)."""
@@ -50,7 +52,7 @@ def prepare_run_dir(cfg, run_dir: Path, dist, say=lambda msg: None, continue_exi
         raise
 
 
-def run_pretrain(cfg, command: str = "", console=None, continue_existing: bool = False) -> Path:
+def run_pretrain(cfg: PretrainConfig, command: str = "", console=None, continue_existing: bool = False) -> Path:
     """Pretrain as `cfg` says into its run folder; `continue_existing`: a done folder is kept, a partial one
     continued, as with train.resume=true (what compare and sweep ask for each of their runs)."""
     say = (lambda msg: console.print(msg)) if console else (lambda msg: None)
@@ -66,7 +68,7 @@ def run_pretrain(cfg, command: str = "", console=None, continue_existing: bool =
         shutdown(dist)
 
 
-def apply_init(cfg):
+def apply_init(cfg: PretrainConfig) -> tuple[PretrainConfig, ModelSource | None]:
     """With `init=FOLDER`: the folder's model shape and tokenizer replace the config's (its weights are
     loaded later); returns (cfg, source or None)."""
     if not cfg.init:
@@ -91,7 +93,7 @@ def apply_init(cfg):
     return cfg, src
 
 
-def _run(cfg, command, say, dist, continue_existing: bool) -> Path:
+def _run(cfg: PretrainConfig, command, say, dist, continue_existing: bool) -> Path:
     device = pick_device(cfg.runtime, dist.local_rank)
     configure_torch(cfg.runtime, cfg.seed, device)
     run_dir = RunDir.for_pretraining(cfg).path  # named by the config as given (init= included), as `config show` says
@@ -104,7 +106,7 @@ def _run(cfg, command, say, dist, continue_existing: bool) -> Path:
             lock.release()
 
 
-def _run_locked(cfg, command, say, dist, run_dir: Path, ckpt, device) -> Path:
+def _run_locked(cfg: PretrainConfig, command, say, dist, run_dir: Path, ckpt, device) -> Path:
     if ckpt is not None and ckpt.name == layout.FINAL and layout.is_done(run_dir):
         say(f"[green]run {escape(str(run_dir))} is already complete[/] (checkpoints/final exists)")
         return run_dir
@@ -198,7 +200,7 @@ def _with_mask_rate(log, corruption):
         else log(**e)
 
 
-def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
+def resolve_budget(cfg: PretrainConfig, store, corruption, vocab_size: int) -> dict:
     """max_steps from train.budget in steps, tokens (of original text) or model FLOPs (estimated on
     8 sample batches, decoder included), so objectives can be compared on the same budget."""
     from maskbench.train.flops import batch_flops
@@ -220,7 +222,7 @@ def resolve_budget(cfg, store, corruption, vocab_size: int) -> dict:
             "total_flops": None if unit == "seconds" and amount is not None else flops * steps}
 
 
-def write_summary(cfg, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,
+def write_summary(cfg: PretrainConfig, run_dir: Path, state: TrainState, params: int, tokens_per_step: int,
                   budget: dict | None = None) -> dict:
     events = read_metrics(run_dir)
     vals = [e for e in events if e.get("split") == "val"]

@@ -9,9 +9,10 @@ from pathlib import Path
 from maskbench.config import load_config, with_changes
 from maskbench.errors import InUse, MaskbenchError
 from maskbench.runs.rundir import RunDir, SweepDir
+from maskbench.schema import PretrainConfig
 
 
-def finetune_overrides(cfg, task: str) -> list[str]:
+def finetune_overrides(cfg: PretrainConfig, task: str) -> list[str]:
     """sweep.finetune, then the task's own sweep.task_overrides (which win)."""
     return list(cfg.sweep.finetune) + list((cfg.sweep.task_overrides or {}).get(task, []))
 
