@@ -15,6 +15,8 @@ from maskbench.schema.fields import option
 # The rate a masking schedule moves, per family (maskbench/corruption/schedule.py).
 RATE_FIELD = {"bert": "mask_prob", "span": "mask_prob", "electra": "mask_prob", "bart": "mask_prob",
               "mass": "span_frac", "t5": "noise_density"}
+# The mean span length, per family with random-length spans (the configured column of `corrupt --stats`).
+SPAN_FIELD = {"span": "mean_span_length", "t5": "mean_noise_span_length", "bart": "poisson_lambda"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,9 @@ class CorruptionConfig:
     def configured_stats(self) -> dict:
         """What this config promises for the measures of `maskbench corrupt --stats` (measure -> value), for the
         table's 'configured' column; a measure it says nothing about is left out."""
-        field = RATE_FIELD.get(self.family)
-        return {"selected_frac": getattr(self, field) if field else None, "specials_touched": 0}
+        rate, span = RATE_FIELD.get(self.family), SPAN_FIELD.get(self.family)
+        return {"selected_frac": getattr(self, rate) if rate else None, "specials_touched": 0,
+                **({"span_len_mean": getattr(self, span)} if span else {})}
 
     def check(self) -> None:
         if self.mask_schedule == "constant":
@@ -84,9 +87,6 @@ class SpanMasking(_MaskSplit):
     mask_prob: float = option(0.15, prob=True)
     mean_span_length: float = option(3.0, low=1.0)
 
-    def configured_stats(self) -> dict:
-        return {**super().configured_stats(), "span_len_mean": self.mean_span_length}
-
 
 @dataclass(frozen=True)
 class MassSpan(_MaskSplit):
@@ -107,9 +107,6 @@ class T5Span(CorruptionConfig):
     noise_density: float = option(0.15, prob=True)
     mean_noise_span_length: float = option(3.0, low=1.0)
 
-    def configured_stats(self) -> dict:
-        return {**super().configured_stats(), "span_len_mean": self.mean_noise_span_length}
-
 
 @dataclass(frozen=True)
 class BartNoise(CorruptionConfig):
@@ -123,7 +120,7 @@ class BartNoise(CorruptionConfig):
     rotate_prob: float = option(0.0, prob=True)
 
     def configured_stats(self) -> dict:
-        return {**super().configured_stats(), "random_frac": self.random_token_prob, "span_len_mean": self.poisson_lambda,
+        return {**super().configured_stats(), "random_frac": self.random_token_prob,
                 "sentences_moved_frac": self.permute_prob, "rotated_frac": self.rotate_prob}
 
 

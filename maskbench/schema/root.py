@@ -19,30 +19,30 @@ from maskbench.schema.train import FinetuneTrainConfig, RunConfig, RuntimeConfig
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class _CommandConfig:
+    """The groups every command's config has (the model, its data, how and where it runs)."""
     seed: int = 0
-    init: Optional[str] = None          # continue pretraining from this model folder
-    corruption: Any = None              # one family's schema (schema/corruption.py), picked by corruption.family
+    init: Optional[str] = None
     arch: ArchConfig = field(default_factory=ArchConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass(frozen=True)
+class PretrainConfig(_CommandConfig):
+    # init: continue pretraining from this model folder (null: random weights)
+    corruption: Any = None              # one family's schema (schema/corruption.py), picked by corruption.family
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
-    seed: int = 0
+class FinetuneConfig(_CommandConfig):
     init: Optional[str] = "scratch"     # a run/checkpoint/transformers folder, or scratch
-    task: Any = None                    # one task kind's schema (maskbench/tasks/<kind>.py), picked by task.kind
-    arch: ArchConfig = field(default_factory=ArchConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
     train: FinetuneTrainConfig = field(default_factory=FinetuneTrainConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    task: Any = None                    # one task kind's schema (maskbench/tasks/<kind>.py), picked by task.kind
     compare: CompareConfig = field(default_factory=CompareConfig)
     sweep: Optional[SweepConfig] = None  # only where a preset for both (compare_objectives) sets it
 
