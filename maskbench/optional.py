@@ -1,5 +1,6 @@
 """The optional extras (transformers, datasets, submitit, trackers) are imported in one way: the module, or
-one line naming what needs it and the pip command that installs it. The core never imports them."""
+one line naming what needs it and the pip command that installs it. The core never imports them; a config
+that asks for one is checked with `installed` (no import: it can be slow) before any work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ def require(module: str, needed_for: str, extra: str, package: str | None = None
     try:
         return importlib.import_module(module)
     except ImportError:
-        package = package or module.split(".")[0]
-        raise MaskbenchError(f"{needed_for} needs the {package} library: pip install 'maskbench[{extra}]'  "
-                             f"(or: pip install {package})") from None
+        raise missing(package or module.split(".")[0], needed_for, extra) from None
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def missing(package: str, needed_for: str, extra: str) -> MaskbenchError:
+    """The one line for an extra that is not installed."""
+    return MaskbenchError(f"{needed_for} needs the {package} library: pip install 'maskbench[{extra}]'  "
+                          f"(or: pip install {package})")

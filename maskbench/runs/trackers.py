@@ -19,7 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from maskbench.schema.trackers import missing_tracker
+from maskbench.schema.trackers import TRACKERS
 from maskbench.schema import Config
 
 _NOT_SCALARS = ("step", "split")
@@ -42,19 +42,17 @@ def _flat(d: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _require(name: str, module: str):
+def _require(name: str):
     """Import a tracker's module, or fail in one line with its install hint."""
-    import importlib
+    from maskbench.optional import require
 
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise missing_tracker(name) from None
+    t = TRACKERS[name]
+    return require(t.writer, f"run.loggers=[{name}]", name, t.package)
 
 
 class TensorBoard:
     def __init__(self, run_dir: Path, config: dict, config_yaml: str):
-        tb = _require("tensorboard", "torch.utils.tensorboard")
+        tb = _require("tensorboard")
         self.writer = tb.SummaryWriter(log_dir=str(run_dir / "tensorboard"))
         self.writer.add_text("config", "```\n" + config_yaml + "\n```", 0)
 
@@ -68,7 +66,7 @@ class TensorBoard:
 
 class WandB:
     def __init__(self, run_dir: Path, config: dict, project: str):
-        wandb = _require("wandb", "wandb")
+        wandb = _require("wandb")
         os.environ.setdefault("WANDB_SILENT", "true")
         # One W&B run per run folder, so a resumed run continues the same W&B run.
         run_id = "mb-" + hashlib.sha256(str(run_dir).encode()).hexdigest()[:12]
@@ -84,7 +82,7 @@ class WandB:
 
 class MLflow:
     def __init__(self, run_dir: Path, config: dict, project: str):
-        mlflow = _require("mlflow", "mlflow")
+        mlflow = _require("mlflow")
         uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "mlruns").as_uri()
         if uri.startswith("file:"):  # MLflow 3 keeps its file store only on request: no server, no network
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

@@ -82,10 +82,10 @@ class SweepConfig:
     slurm: SlurmConfig = option(factory=SlurmConfig)
 
     def check(self) -> None:
-        import importlib.util
+        from maskbench.optional import installed, missing
 
-        if self.launcher != "sequential" and importlib.util.find_spec("submitit") is None:
-            raise MaskbenchError(f"sweep.launcher={self.launcher} needs submitit: pip install 'maskbench[cluster]'")
+        if self.launcher != "sequential" and not installed("submitit"):
+            raise missing("submitit", f"sweep.launcher={self.launcher}", "cluster")
         stray = sorted(set(self.task_overrides or {}) - set(self.tasks))
         if stray:
             raise MaskbenchError(f"sweep.task_overrides names {', '.join(stray)}, which sweep.tasks={list(self.tasks)} "

@@ -4,26 +4,28 @@ config (torch-free), before any work. Writing to them is maskbench/runs/trackers
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from maskbench.errors import MaskbenchError
 
 LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
-_EXTRA = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+class Tracker(NamedTuple):
+    writer: str     # the module it is written through
+    module: str     # the module its package installs (what `installed` looks for)
+    package: str    # what pip installs (the maskbench extra is named as the tracker)
 
 
-def missing_tracker(name: str) -> MaskbenchError:
-    return MaskbenchError(f"run.loggers has {name}, which is not installed: pip install 'maskbench[{_EXTRA[name]}]'"
-                          f"  (or: pip install {'mlflow-skinny' if name == 'mlflow' else name})")
+TRACKERS = {"tensorboard": Tracker("torch.utils.tensorboard", "tensorboard", "tensorboard"),
+            "wandb": Tracker("wandb", "wandb", "wandb"), "mlflow": Tracker("mlflow", "mlflow", "mlflow-skinny")}
 
 
 def check_trackers_installed(names) -> None:
     """Fail before any work when a requested tracker's package is missing, or its server cannot be reached."""
-    import importlib.util
+    from maskbench.optional import installed, missing
 
-    modules = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
     for name in names:
-        if name in modules and importlib.util.find_spec(modules[name]) is None:
-            raise missing_tracker(name)
+        if name in TRACKERS and not installed(TRACKERS[name].module):
+            raise missing(TRACKERS[name].package, f"run.loggers=[{name}]", name)
     if "mlflow" in names:
         check_reachable(os.environ.get("MLFLOW_TRACKING_URI") or "", "MLFLOW_TRACKING_URI",
                         "start the server, or unset MLFLOW_TRACKING_URI to log into RUN/mlruns")
