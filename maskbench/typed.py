@@ -63,15 +63,20 @@ def typed_config(cfg) -> "Config":
     """`cfg` (a composed DictConfig) with every group merged into its schema and checked: the typed config
     object (schema/root.py), `FinetuneConfig` where it has a task, else `PretrainConfig`."""
     root = FinetuneConfig if "task" in cfg else PretrainConfig
+    fields = {f.name for f in dataclasses.fields(root)}
     objects = {}
     for group in cfg:
         node = cfg[group]
-        if node is None and getattr(root(), group, "") is None:  # an optional group left out (a fine-tuning's sweep)
-            continue
-        if group in GROUP_SCHEMAS or group in ("train", "corruption", "task"):
-            objects[group] = _typed_group(group, node, cfg)[1]
-        elif group not in ROOT_VALUES:
+        if group not in fields:  # e.g. compare options given to pretraining
             raise _unknown_key("", root, str(group))
+        if node is None and group == "sweep":  # a fine-tuning's sweep group is optional
+            continue
+        if group not in ROOT_VALUES:
+            objects[group] = _typed_group(group, node, cfg)[1]
+    needed = "task" if root is FinetuneConfig else "corruption"
+    if needed not in objects:
+        raise MaskbenchError(f"the config has no {needed}: choose one with {needed}=NAME (see `maskbench config list "
+                             f"{needed}`)")
     _check_root(cfg)
     _check_across(objects)
     init = cfg.get("init", root().init)
@@ -88,6 +93,9 @@ def _typed_group(group: str, node, cfg):
     from omegaconf import OmegaConf
     from omegaconf.errors import ConfigKeyError, ValidationError
 
+    if node is None or not hasattr(node, "keys"):
+        raise MaskbenchError(f"config group '{group}' is {node}, not a set of options: choose one with {group}=NAME, "
+                             f"or set its keys ({group}.KEY=VALUE)")
     cls = schema_of(group, node, cfg)
     try:
         merged = OmegaConf.merge(schema_node(cls), node)

@@ -42,6 +42,16 @@ def runs(tmp_path):
     return tmp_path
 
 
+@pytest.mark.parametrize("task, metric, first", [("qa", "f1", "bart_infill"), ("nli", "accuracy", "bart_mask")])
+def test_bart_table_column_follows_the_metric(tmp_path, task, metric, first):
+    """BART Table 1: SQuAD F1 ranks infilling (90.8) above masking (90.4), MNLI accuracy the other way (84.0 < 84.1)."""
+    for obj in ("bart_infill", "bart_mask"):
+        fake_run(tmp_path / obj, "finetune", task=task, objective=obj, init="pretrained", arch="encoder_decoder",
+                 model="mini", seed=0, metric=metric, final_eval={metric: 50.0}, wall_s=1.0, params=100)
+    by = {r["objective"]: r for r in finetune_rows(find_summaries([tmp_path]))}
+    assert by[first]["bart_rank"] == 1 and sorted(r["bart_rank"] for r in by.values()) == [1, 2]
+
+
 def test_means_spreads_and_ranks(runs):
     summaries = find_summaries([runs])
     ft = finetune_rows(summaries)

@@ -46,7 +46,7 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
     built, why_not = None, None
     heads = True
-    if src.kind == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
+    if src.origin == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
         from maskbench.export.task import build_task_export
 
         built, why_not = build_task_export(Path(src.source), transformers)
@@ -63,7 +63,7 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     if diff > TOLERANCE:
         raise MaskbenchError(f"internal: the exported model's outputs differ from maskbench's by {diff:.2e}; "
                              f"nothing was written; please report it")
-    if src.kind == "transformers":  # and from the folder it came from, as transformers itself runs it
+    if src.origin == "transformers":  # and from the folder it came from, as transformers itself runs it
         source_diff = source_difference(Path(src.source), built.hf, vocab, src.arch, transformers)
         if source_diff > TOLERANCE:
             raise MaskbenchError(f"the exported model's outputs differ from {src.source}'s own by {source_diff:.2e}: "

@@ -21,6 +21,9 @@ from pathlib import Path
 # BART Table 1 (Lewis et al. 2019), SQuAD F1 / MNLI accuracy, by maskbench objective name.
 BART_TABLE1 = {"bart_infill": (90.8, 84.0), "bart_mask": (90.4, 84.1), "bart_delete": (90.4, 84.1),
                "mass_span": (87.0, 82.1), "bart_permute": (85.4, 81.5), "bart_rotate": (77.2, 75.3)}
+# Which of its columns a task's ranking is set against, by the metric the task reports: F1 is the SQuAD
+# column, any accuracy the MNLI column.
+BART_COLUMN_BY_METRIC = {"f1": 0, "exact_match": 0}
 
 
 def find_summaries(dirs, warn=lambda msg: None) -> list[dict]:
@@ -108,7 +111,7 @@ def finetune_rows(summaries) -> list[dict]:
             if scratch is not None and r is not scratch:
                 r["vs_scratch"] = _gap_to(r, scratch)
         present = [r for r in group if r["objective"] in BART_TABLE1]
-        col = 0 if group[0]["task"] == "qa" else 1
+        col = BART_COLUMN_BY_METRIC.get(group[0]["metric"], 1)
         for i, r in enumerate(sorted(present, key=lambda r: -BART_TABLE1[r["objective"]][col]), 1):
             r["bart_rank"] = i
         measured = sorted(present, key=lambda r: -(r["score"]["mean"] or -1e9))

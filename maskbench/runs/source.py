@@ -26,7 +26,7 @@ class ModelSource:
     tokenizer_path: Path
     source: str                # the folder, as shown and recorded
     objective: str             # the corruption it was pretrained with, or "transformers:<family>"
-    kind: str                  # "maskbench" | "transformers"
+    origin: str                # "maskbench" | "transformers" | "scratch"
     loader: Callable | None    # model -> None: copies the weights in; None = random init (scratch)
 
     def model_dict(self) -> dict:
@@ -56,7 +56,7 @@ class ModelSource:
         """The corruption config of a maskbench ELECTRA run (its generator and replaced-token head are in the
         checkpoint), else None."""
         path = Path(self.source) / "config.yaml"
-        if self.kind != "maskbench" or not path.exists():
+        if self.origin != "maskbench" or not path.exists():
             return None
         from maskbench.typed import typed_group
 
@@ -80,7 +80,7 @@ class ModelSource:
     def label(self) -> str:
         """A short name for run folders: the run's name, or the transformers folder's name."""
         p = Path(self.source)
-        return {"maskbench": p.parent.parent.name, "transformers": p.name}.get(self.kind, "scratch")
+        return {"maskbench": p.parent.parent.name, "transformers": p.name}.get(self.origin, "scratch")
 
 
 def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:

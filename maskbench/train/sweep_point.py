@@ -43,6 +43,6 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
             except MaskbenchError as exc:
                 # A scratch baseline is shared by the grid points of one (arch, model, seed): under a
                 # parallel launcher another job may be training it right now, and it will finish it.
-                if not (backbone.kind == "scratch" and isinstance(exc, InUse)):
+                if not (backbone.origin == "scratch" and isinstance(exc, InUse)):
                     raise
     return run_dir.name
