@@ -263,7 +263,13 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
+# config.yaml's order: the root's own values, then what the experiment is about, then the rest (as composed)
+_YAML_ORDER = ("seed", "init", "corruption", "task", "arch", "model", "data", "train", "runtime", "run")
+
+
 def to_yaml(cfg) -> str:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_yaml(OmegaConf.create(as_dict(cfg)))
+    d = as_dict(cfg)
+    ordered = {k: d[k] for k in _YAML_ORDER if k in d} | {k: v for k, v in d.items() if k not in _YAML_ORDER}
+    return OmegaConf.to_yaml(OmegaConf.create(ordered))

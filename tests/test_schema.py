@@ -102,5 +102,6 @@ def test_load_config_returns_the_typed_frozen_config_and_with_changes_checks_the
     # config.yaml read back is the same config: the same hash, the same run folder
     again = validate_config(OmegaConf.create(to_yaml(cfg)))
     assert again == cfg and config_hash(again) == config_hash(cfg)
+    assert list(OmegaConf.create(to_yaml(cfg)))[:4] == ["seed", "init", "corruption", "arch"]  # the objective first
     with pytest.raises(MaskbenchError, match="unknown config option 'sede' \\(did you mean seed\\?\\)"):
         validate_config(OmegaConf.merge(OmegaConf.create(to_yaml(cfg)), {"sede": 1}))
