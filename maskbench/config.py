@@ -1,4 +1,5 @@
-"""Compose, validate and freeze configs (Hydra compose API; never changes the working directory).
+"""Compose configs (Hydra compose API; never changes the working directory) and check them into their typed,
+frozen form (typed.py -> schema/root.py); change one by copy (`with_changes`); its YAML form and run-name hash.
 
 No torch here: `maskbench --help` and `config show` stay fast.
 """
