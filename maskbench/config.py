@@ -272,5 +272,7 @@ def to_yaml(cfg) -> str:
     from omegaconf import OmegaConf
 
     d = as_dict(cfg)
+    if "sweep" in d and d["sweep"] is None:  # a fine-tuning without a sweep preset: nothing to write
+        del d["sweep"]
     ordered = {k: d[k] for k in _YAML_ORDER if k in d} | {k: v for k, v in d.items() if k not in _YAML_ORDER}
     return OmegaConf.to_yaml(OmegaConf.create(ordered))

@@ -103,5 +103,7 @@ def test_load_config_returns_the_typed_frozen_config_and_with_changes_checks_the
     again = validate_config(OmegaConf.create(to_yaml(cfg)))
     assert again == cfg and config_hash(again) == config_hash(cfg)
     assert list(OmegaConf.create(to_yaml(cfg)))[:4] == ["seed", "init", "corruption", "arch"]  # the objective first
+    ft = load_config(["task=pos"], root="finetune")
+    assert ft.sweep is None and "sweep" not in to_yaml(ft) and validate_config(OmegaConf.create(to_yaml(ft))) == ft
     with pytest.raises(MaskbenchError, match="unknown config option 'sede' \\(did you mean seed\\?\\)"):
         validate_config(OmegaConf.merge(OmegaConf.create(to_yaml(cfg)), {"sede": 1}))
