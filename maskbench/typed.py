@@ -72,7 +72,7 @@ def typed_config(cfg) -> "Config":
         if node is None and group == "sweep":  # a fine-tuning's sweep group is optional
             continue
         if group not in ROOT_VALUES:
-            objects[group] = _typed_group(group, node, cfg)[1]
+            objects[group] = typed_group(group, node, cfg)
     needed = "task" if root is FinetuneConfig else "corruption"
     if needed not in objects:
         raise MaskbenchError(f"the config has no {needed}: choose one with {needed}=NAME (see `maskbench config list "
@@ -84,36 +84,32 @@ def typed_config(cfg) -> "Config":
 
 
 def typed_group(group: str, node, cfg=None):
-    """One group merged into its schema and checked (its schema object), outside a full config."""
-    return _typed_group(group, node, cfg if cfg is not None else {})[1]
-
-
-def _typed_group(group: str, node, cfg):
-    """(the group merged into its schema, as a DictConfig; the same as a checked schema object)."""
+    """One group merged into its schema and checked: its schema object. `cfg`: the whole composed config it is
+    part of (None for a group read alone, e.g. a task.json's task)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import ConfigKeyError, ValidationError
 
     if node is None or not hasattr(node, "keys"):
         raise MaskbenchError(f"config group '{group}' is {node}, not a set of options: choose one with {group}=NAME, "
                              f"or set its keys ({group}.KEY=VALUE)")
-    cls = schema_of(group, node, cfg)
+    cls = schema_of(group, node, cfg if cfg is not None else {})
     try:
         merged = OmegaConf.merge(schema_node(cls), node)
     except ConfigKeyError as exc:
         raise _unknown_key(group, cls, str(exc.key)) from None
     except ValidationError as exc:
         raise _wrong_type(group, cls, node, str(exc.full_key or exc.key)) from None
-    if group == "task":  # a kind's format and metric default to its first
-        kind = task_kind(merged.kind)
+    kind = task_kind(merged.kind) if group == "task" else None
+    if kind is not None:  # a kind's format and metric default to its first
         merged = OmegaConf.merge(merged, {"format": merged.format or kind.formats[0],
                                           "metric": merged.metric or kind.metrics[0]})
     obj = OmegaConf.to_object(merged)
     _check_object(obj, f"{group}.")
-    if group == "task":
-        obj.check(task_kind(obj.kind))
+    if kind is not None:
+        obj.check(kind)
     elif hasattr(obj, "check"):
         obj.check()
-    return merged, obj
+    return obj
 
 
 def _check_object(obj, prefix: str) -> None:

@@ -787,3 +787,43 @@ def test_a_transformers_load_failure_is_one_line_even_without_a_message(tmp_path
         hf_load(fails(OSError("first line\nsecond line")), tmp_path / "a{b}", f"{tmp_path / 'a{b}'} has no tokenizer ({{why}}): save one")
     assert str(e.value) == f"{tmp_path / 'a{b}'} has no tokenizer (first line): save one" and "\n" not in str(e.value)
     assert hf_load(lambda path: path, tmp_path / "ok", "unused") == str(tmp_path / "ok")
+
+
+@pytest.mark.parametrize("body, overrides, needle", [
+    ("data: null", [], "config group 'data' is None, not a set of options"),
+    ("model: 5", [], "config group 'model' is 5, not a set of options"),
+    ("seed: 1", ["~corruption"], "the config has no corruption: choose one with corruption=NAME"),
+    ("seed: 1", ["+compare.seeds=[1]"], "unknown config option 'compare'")])
+def test_a_group_that_is_not_a_group_is_one_line(tmp_path, monkeypatch, body, overrides, needle):
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "odd.yaml").write_text(f"# @package _global_\n{body}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MaskbenchError) as err:
+        load_config(["experiment=odd", *overrides])
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_reader_that_stops_early_gets_no_error_line():
+    """`maskbench ... | head`: the closed pipe ends the command quietly (exit 141, as git), not with an error."""
+    body = ("import sys, typer\nfrom maskbench.cli import _guard\n"
+            "def body():\n    for i in range(200000):\n        print('line', i)\n"
+            "try:\n    _guard(body)\nexcept typer.Exit as e:\n    sys.exit(e.exit_code)\n")
+    p = subprocess.Popen([sys.executable, "-c", body], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"line 0\n"
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141 and err == "", err
+
+
+@pytest.mark.parametrize("baseline, needle", [
+    ("{other: ['experiment=debug', 'model.d_modl=8']}", "compare.baselines.other=.*model.d_modl"),
+    ("{other: /no/such/run}", "compare.baselines.other=/no/such/run does not exist")])
+def test_a_bad_baseline_is_refused_before_any_pretraining(tiny_overrides, tmp_path, baseline, needle):
+    from maskbench.train.compare import run_compare
+
+    pretrain = "[" + ",".join(f"'{o}'" for o in tiny_overrides + [f"run.root={tmp_path / 'pre'}"]) + "]"
+    cfg = load_config([f"compare.pretrain={pretrain}", f"compare.baselines={baseline}",
+                       f"run.dir={tmp_path / 'cmp'}"], root="finetune")
+    with pytest.raises(MaskbenchError, match=needle):
+        run_compare(cfg)
+    assert not (tmp_path / "pre").exists() and not (tmp_path / "cmp").exists()  # nothing trained or written

@@ -268,21 +268,6 @@ def test_compare_options_are_checked(over, needle):
         load_config([over], root="finetune")
 
 
-@pytest.mark.parametrize("baseline, needle", [
-    ("{other: ['experiment=debug', 'model.d_modl=8']}", "compare.baselines.other=.*model.d_modl"),
-    ("{other: /no/such/run}", "compare.baselines.other=/no/such/run does not exist")])
-def test_a_bad_baseline_is_refused_before_any_pretraining(tiny_overrides, tmp_path, baseline, needle):
-    from maskbench.errors import MaskbenchError
-    from maskbench.train.compare import run_compare
-
-    pretrain = "[" + ",".join(f"'{o}'" for o in tiny_overrides + [f"run.root={tmp_path / 'pre'}"]) + "]"
-    cfg = load_config([f"compare.pretrain={pretrain}", f"compare.baselines={baseline}",
-                       f"run.dir={tmp_path / 'cmp'}"], root="finetune")
-    with pytest.raises(MaskbenchError, match=needle):
-        run_compare(cfg)
-    assert not (tmp_path / "pre").exists() and not (tmp_path / "cmp").exists()  # nothing trained or written
-
-
 def test_missing_checkpoint_step_names_the_ones_there(tiny_pretrained):
     from maskbench.errors import MaskbenchError
     from maskbench.train.compare import checkpoint_points

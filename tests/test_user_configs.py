@@ -102,17 +102,3 @@ def root_for_preset(preset: str) -> str:
 
     text = (CONF_DIR / "experiment" / f"{preset}.yaml").read_text()
     return "finetune" if any(line.startswith(("task:", "compare:")) for line in text.splitlines()) else "pretrain"
-
-
-@pytest.mark.parametrize("body, overrides, needle", [
-    ("data: null", [], "config group 'data' is None, not a set of options"),
-    ("model: 5", [], "config group 'model' is 5, not a set of options"),
-    ("seed: 1", ["~corruption"], "the config has no corruption: choose one with corruption=NAME"),
-    ("seed: 1", ["+compare.seeds=[1]"], "unknown config option 'compare'")])
-def test_a_group_that_is_not_a_group_is_one_line(tmp_path, monkeypatch, body, overrides, needle):
-    (tmp_path / "conf" / "experiment").mkdir(parents=True)
-    (tmp_path / "conf" / "experiment" / "odd.yaml").write_text(f"# @package _global_\n{body}\n")
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(MaskbenchError) as err:
-        load_config(["experiment=odd", *overrides])
-    assert needle in str(err.value) and "\n" not in str(err.value)

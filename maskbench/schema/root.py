@@ -48,4 +48,3 @@ class FinetuneConfig(_CommandConfig):
 
 
 Config = PretrainConfig | FinetuneConfig
-ROOTS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig}

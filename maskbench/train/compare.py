@@ -40,15 +40,20 @@ def ensure_pretrained(cfg: FinetuneConfig, console=None, spec=None) -> Path:
         return Path(spec).expanduser().resolve()
     from maskbench.train.pretrain import run_pretrain
 
-    overrides = list(cfg.compare.pretrain if spec is None else spec) + runtime_overrides(cfg)
+    overrides = _pretraining_overrides(cfg, spec)
     return run_pretrain(load_config(overrides), command="maskbench pretrain " + " ".join(overrides), console=console,
                         continue_existing=True)
+
+
+def _pretraining_overrides(cfg: FinetuneConfig, spec=None) -> list[str]:
+    """compare.pretrain (or a baseline's overrides), with the command's speed-only settings."""
+    return list(cfg.compare.pretrain if spec is None else spec) + runtime_overrides(cfg)
 
 
 def check_pretrainings(cfg: FinetuneConfig) -> None:
     """Every pretraining the compare may start (compare.pretrain and each baseline's overrides) composes and
     fits, and every baseline folder exists: checked before any of them trains, not hours in."""
-    specs = {"compare.pretrain": None} if not cfg.compare.init else {}
+    specs = {} if cfg.compare.init else {"compare.pretrain": list(cfg.compare.pretrain)}
     specs.update({f"compare.baselines.{name}": _spec(spec) for name, spec in (cfg.compare.baselines or {}).items()})
     for where, spec in specs.items():
         if isinstance(spec, str):
@@ -56,11 +61,10 @@ def check_pretrainings(cfg: FinetuneConfig) -> None:
                 raise MaskbenchError(f"{where}={spec} does not exist: give a pretraining run folder or a list of "
                                      f"pretraining overrides")
             continue
-        overrides = list(cfg.compare.pretrain if spec is None else spec)
         try:
-            load_config(overrides + runtime_overrides(cfg))
+            load_config(_pretraining_overrides(cfg, spec))
         except MaskbenchError as exc:
-            raise MaskbenchError(f"{where}={overrides}: {exc}") from None
+            raise MaskbenchError(f"{where}={spec}: {exc}") from None
 
 
 def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:

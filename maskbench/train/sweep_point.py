@@ -25,8 +25,9 @@ def run_point(point: list[str], root: Path, overrides, runtime, console=None) ->
 
     sweep = SweepDir(root)
     cfg = load_config(point + [f"run.root={sweep.pretrain_root}"])
-    run_dir = RunDir.for_pretraining(cfg).path
-    if RunDir(run_dir).status != "done":  # (a done one is kept by run_pretrain too, after starting up)
+    run = RunDir.for_pretraining(cfg)
+    run_dir = run.path
+    if run.status != "done":  # (a done one is kept by run_pretrain too, after starting up)
         run_pretrain(cfg, command="maskbench sweep " + " ".join(overrides), console=console, continue_existing=True)
     seeds = cfg.sweep.finetune_seeds
     for task, ft_seed in itertools.product(cfg.sweep.tasks, seeds or [None]):
