@@ -20,6 +20,10 @@ GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "exp
 # `train.resume=true` or `runtime.device=cuda` finds the same run folder.
 _NON_SCIENCE = ("runtime", "run", "sweep")  # sweep: which fine-tunings follow does not change the pretraining
 _NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", "log_every")
+# Keys added after runs were named, left out of the hash at the value that computes what runs before them
+# computed: a learned-position run keeps the folder name it always had.
+_HASHED_UNLESS = {"model": {"positions": "learned"}}
+_ONLY_WITH = {"model": {"rope_theta": ("positions", "rope")}}  # meaningless (and unhashed) otherwise
 
 
 def user_config_dirs() -> list[Path]:
@@ -256,6 +260,16 @@ def science_dict(cfg) -> dict:
         d.pop(key, None)
     for key in _NON_SCIENCE_TRAIN:
         d.get("train", {}).pop(key, None)
+    for group, keys in _ONLY_WITH.items():
+        g = d.get(group) or {}
+        for key, (other, value) in keys.items():
+            if g.get(other) != value:
+                g.pop(key, None)
+    for group, keys in _HASHED_UNLESS.items():
+        g = d.get(group) or {}
+        for key, legacy in keys.items():
+            if g.get(key) == legacy:
+                g.pop(key)
     return d
 
 

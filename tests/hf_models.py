@@ -113,7 +113,8 @@ def _perturb(model):
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
+            if p.requires_grad:  # a frozen table (RoFormer's sinusoids) is computed, not trained
+                p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 
 def t5_folder(corpus: Path, out: Path, n_extra: int = 20) -> Path:

@@ -8,9 +8,16 @@
 | blenderbot | BlenderbotForConditionalGeneration | our encoder-decoder (pre-LN, final LayerNorms) |
 | bart | BartForConditionalGeneration | post-LN encoder-decoder, embedding LayerNorms, positions from 2 |
 | electra | ElectraForPreTraining (+ ElectraForMaskedLM generator) | a post-LN ELECTRA discriminator: BERT's layout, its replaced-token head, no pooler |
+| esm | EsmForMaskedLM (ESM-2) | our encoder with rotary positions (pre-LN, final LayerNorm, rotate-half pairs), no segments |
+| roformer | RoFormerForMaskedLM | BERT's layout with rotary positions (post-LN, embedding LayerNorm) |
+
+Rotary encoders: ESM pairs a head's dimensions as maskbench does (i with i + d/2); RoFormer pairs neighbours
+(2i with 2i+1), the same function once the query and key rows of each head are reordered (`qk_pairs`).
+No transformers class has a rotary encoder-decoder: export says so.
 
 A `Rule` maps one maskbench tensor to one or more transformers tensors: `copy`, `cat` (our fused
-q|k|v or k|v projection = theirs concatenated along dim 0) or `row` (our LM bias [V] = their
+q|k|v or k|v projection = theirs concatenated along dim 0), `cat_pairs` (as `cat`, the query and key rows
+reordered from rotate-half pairs to RoFormer's neighbour pairs) or `row` (our LM bias [V] = their
 `final_logits_bias[0]`). Rules marked optional are heads a folder may lack (BertModel has no MLM
 head; RobertaForMaskedLM no pooler): maskbench keeps its own initialisation there.
 """
@@ -32,8 +39,9 @@ _ACT_TO_HF = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
 class Rule:
     ours: str
     theirs: tuple[str, ...]
-    op: str = "copy"        # copy | cat | row
+    op: str = "copy"        # copy | cat | cat_pairs | row
     optional: bool = False  # the folder may lack it (a head); keep ours
+    heads: int = 0          # cat_pairs: attention heads whose rows are reordered
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,10 @@ class Family:
     prefix: str  # where the base model sits in the head model's state dict ("bert.", "model.")
     # tensors transformers ties to another one: alias -> source (filled on export)
     tied: tuple[tuple[str, str], ...]
+    # tensors with no maskbench counterpart that transformers computes itself (a sinusoid table, rotary inverse
+    # frequencies, ESM's contact head): named by their ending, kept from the freshly built transformers model
+    own: tuple[str, ...] = ()
+    pooler_in_head_class: bool = True  # the head class (…ForMaskedLM) holds the pooler (ESM's does not)
 
     @property
     def encoder_only(self) -> bool:
@@ -68,6 +80,14 @@ FAMILIES = {f.name: f for f in (
            (("model.encoder.embed_tokens.weight", "model.shared.weight"),
             ("model.decoder.embed_tokens.weight", "model.shared.weight"), ("lm_head.weight", "model.shared.weight"))),
     Family("electra", "electra", "ElectraForPreTraining", ENCODER.name, "electra.", ()),
+    Family("esm", "esm", "EsmForMaskedLM", ENCODER.name, "esm.",
+           (("lm_head.decoder.weight", "esm.embeddings.word_embeddings.weight"),),
+           own=("rotary_embeddings.inv_freq", "contact_head.regression.weight", "contact_head.regression.bias"),
+           pooler_in_head_class=False),
+    Family("roformer", "roformer", "RoFormerForMaskedLM", ENCODER.name, "roformer.",
+           (("cls.predictions.decoder.weight", "roformer.embeddings.word_embeddings.weight"),
+            ("cls.predictions.decoder.bias", "cls.predictions.bias")),
+           own=("encoder.embed_positions.weight",)),
 )}
 BY_MODEL_TYPE = {f.model_type: f for f in FAMILIES.values()}
 
@@ -76,6 +96,8 @@ def family_for_shape(arch: str, s: ModelShape) -> Family:
     """The transformers family that has exactly this maskbench layout."""
     from maskbench.errors import MaskbenchError
 
+    if s.rotary:
+        return _rotary_family(arch, s)
     if arch_of(arch).encoder_only:
         if s.norm == "pre" and not s.embed_norm and s.pos_offset == 0:
             return FAMILIES["megatron_bert"]
@@ -93,6 +115,59 @@ def family_for_shape(arch: str, s: ModelShape) -> Family:
                          f"RoBERTa and BART layouts")
 
 
+def _rotary_family(arch: str, s: ModelShape) -> Family:
+    """ESM (pre-LN) or RoFormer (post-LN, embedding LayerNorm) for a rotary encoder; one line otherwise."""
+    from maskbench.errors import MaskbenchError
+
+    if not arch_of(arch).encoder_only:
+        raise MaskbenchError("no transformers class has a rotary encoder-decoder (model.positions=rope): this model "
+                             "cannot be exported; it still works in maskbench (fill, probe, fine-tuning)")
+    if s.norm == "pre":
+        if s.n_segments:
+            raise MaskbenchError(f"ESM, transformers' pre-LN rotary encoder, has no segment embeddings, and this "
+                                 f"model adds one at every position (model.n_segments={s.n_segments}): export needs "
+                                 f"a model pretrained with model.n_segments=0")
+        if s.activation != "gelu":
+            raise MaskbenchError(f"ESM uses exact GELU; this model uses model.activation={s.activation}")
+        return FAMILIES["esm"]
+    if s.embed_norm:
+        if s.rope_theta != 10000.0:
+            raise MaskbenchError(f"RoFormer's rotary base is fixed at 10000; this model has "
+                                 f"model.rope_theta={s.rope_theta:g}")
+        return FAMILIES["roformer"]
+    raise MaskbenchError("no transformers class has this rotary layout (post-LN without an embedding LayerNorm): "
+                         "export supports model.norm=pre (ESM) and model.norm=post with model.embed_norm=true (RoFormer)")
+
+
+def qk_pairs(heads: int, width: int) -> torch.Tensor:
+    """Row order that turns a rotate-half projection (pair i with i + d/2 in each head) into RoFormer's
+    neighbour pairs (2i with 2i+1): theirs = ours[order]."""
+    d = width // heads
+    j = torch.arange(d)
+    within = j // 2 + (j % 2) * (d // 2)
+    return (torch.arange(heads)[:, None] * d + within[None, :]).reshape(-1)
+
+
+def check_computed_tables(fam: Family, theirs: dict, s: ModelShape, folder) -> None:
+    """A folder's rotary tables (RoFormer's sinusoids, ESM's inverse frequencies) are recomputed by maskbench, not
+    copied: refuse a folder whose stored ones are not the standard ones, which maskbench would silently replace."""
+    from maskbench.errors import MaskbenchError
+    from maskbench.models.rotary import inverse_frequencies
+
+    inv = inverse_frequencies(s.d_model // s.n_heads, s.rope_theta)
+    for name, t in theirs.items():
+        if fam.name == "roformer" and name.endswith("encoder.embed_positions.weight"):
+            angles = torch.arange(t.shape[0], dtype=torch.float32)[:, None] * inv
+            want = torch.cat([angles.sin(), angles.cos()], 1)
+        elif fam.name == "esm" and name.endswith("inv_freq"):
+            want = inv
+        else:
+            continue
+        if t.shape != want.shape or not torch.allclose(t.float(), want, atol=1e-5):
+            raise MaskbenchError(f"{folder}: its '{name}' is not the standard rotary table for its config "
+                                 f"(theta {s.rope_theta:g}): maskbench computes it and would not hold this model exactly")
+
+
 def _lin(ours: str, theirs: str, optional: bool = False) -> list[Rule]:
     return [Rule(f"{ours}.{p}", (f"{theirs}.{p}",), optional=optional) for p in ("weight", "bias")]
 
@@ -107,8 +182,9 @@ def rules(fam: Family, s: ModelShape) -> list[Rule]:
 
 
 def embedding_rules(P: str, s: ModelShape) -> list[Rule]:
-    out = [Rule("encoder.tok.weight", (f"{P}embeddings.word_embeddings.weight",)),
-           Rule("encoder.pos.weight", (f"{P}embeddings.position_embeddings.weight",))]
+    out = [Rule("encoder.tok.weight", (f"{P}embeddings.word_embeddings.weight",))]
+    if not s.rotary:
+        out.append(Rule("encoder.pos.weight", (f"{P}embeddings.position_embeddings.weight",)))
     if s.n_segments:
         out.append(Rule("encoder.seg.weight", (f"{P}embeddings.token_type_embeddings.weight",)))
     if s.embed_norm:
@@ -116,23 +192,42 @@ def embedding_rules(P: str, s: ModelShape) -> list[Rule]:
     return out
 
 
-def layer_rules(ours: str, L: str, megatron: bool = False) -> list[Rule]:
-    """One encoder block: ours (e.g. `encoder.blocks.0`) and BERT's (e.g. `bert.encoder.layer.0`)."""
-    out = _cat(f"{ours}.attn.qkv", [f"{L}.attention.self.{n}" for n in ("query", "key", "value")])
+def layer_rules(ours: str, L: str, megatron: bool = False, esm: bool = False, pairs_heads: int = 0) -> list[Rule]:
+    """One encoder block: ours (e.g. `encoder.blocks.0`) and BERT's (e.g. `bert.encoder.layer.0`); `pairs_heads`:
+    RoFormer's rotary pairs, its query and key rows reordered per head."""
+    qkv = [f"{L}.attention.self.{n}" for n in ("query", "key", "value")]
+    if pairs_heads:
+        out = [Rule(f"{ours}.attn.qkv.{p}", tuple(f"{t}.{p}" for t in qkv), "cat_pairs", heads=pairs_heads)
+               for p in ("weight", "bias")]
+    else:
+        out = _cat(f"{ours}.attn.qkv", qkv)
     out += _lin(f"{ours}.attn.out", f"{L}.attention.output.dense")
     out += _lin(f"{ours}.ffn.up", f"{L}.intermediate.dense") + _lin(f"{ours}.ffn.down", f"{L}.output.dense")
     if megatron:
         return out + _lin(f"{ours}.ln1", f"{L}.attention.ln") + _lin(f"{ours}.ln2", f"{L}.ln")
+    if esm:
+        return out + _lin(f"{ours}.ln1", f"{L}.attention.LayerNorm") + _lin(f"{ours}.ln2", f"{L}.LayerNorm")
     return out + _lin(f"{ours}.ln1", f"{L}.attention.output.LayerNorm") + _lin(f"{ours}.ln2", f"{L}.output.LayerNorm")
 
 
 def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
-    P, megatron = fam.prefix, fam.name == "megatron_bert"
+    P, megatron, esm = fam.prefix, fam.name == "megatron_bert", fam.name == "esm"
     out = embedding_rules(P, s)
+    if esm and s.embed_norm:  # ESM's emb_layer_norm_before
+        out = [r for r in out if not r.ours.startswith("encoder.ln_emb")] + _lin("encoder.ln_emb", f"{P}embeddings.layer_norm")
+    pairs = s.n_heads if fam.name == "roformer" else 0
     for i in range(s.n_layers):
-        out += layer_rules(f"encoder.blocks.{i}", f"{P}encoder.layer.{i}", megatron)
+        out += layer_rules(f"encoder.blocks.{i}", f"{P}encoder.layer.{i}", megatron, esm, pairs)
     if megatron:
         out += _lin("encoder.ln_f", f"{P}encoder.ln")
+    if esm:
+        out += _lin("encoder.ln_f", f"{P}encoder.emb_layer_norm_after") + _lin("pooler.0", f"{P}pooler.dense", True)
+        return out + [Rule("lm_head.bias", ("lm_head.bias",), optional=True)] + \
+            _lin("lm_head.transform.0", "lm_head.dense", True) + _lin("lm_head.transform.2", "lm_head.layer_norm", True)
+    if fam.name == "roformer":  # no pooler, no next-sentence head: RoFormerForMaskedLM
+        return out + [Rule("lm_head.bias", ("cls.predictions.bias",), optional=True)] + \
+            _lin("lm_head.transform.0", "cls.predictions.transform.dense", True) + \
+            _lin("lm_head.transform.2", "cls.predictions.transform.LayerNorm", True)
     if fam.name == "electra":  # the discriminator's replaced-token head (ElectraPretrainModel); no pooler, no MLM head
         return out + _lin("rtd_head.0", "discriminator_predictions.dense", True) + \
             _lin("rtd_head.2", "discriminator_predictions.dense_prediction", True)
@@ -170,6 +265,9 @@ def _seq2seq_rules(fam: Family, s: ModelShape) -> list[Rule]:
 
 def to_ours(rule: Rule, theirs: dict[str, torch.Tensor]) -> torch.Tensor:
     parts = [theirs[n] for n in rule.theirs]
+    if rule.op == "cat_pairs":
+        back = torch.argsort(qk_pairs(rule.heads, parts[0].shape[0]))
+        return torch.cat([parts[0][back], parts[1][back], parts[2]], 0)
     if rule.op == "cat":
         return torch.cat(parts, 0)
     if rule.op == "row":
@@ -178,6 +276,10 @@ def to_ours(rule: Rule, theirs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def to_theirs(rule: Rule, t: torch.Tensor) -> dict[str, torch.Tensor]:
+    if rule.op == "cat_pairs":
+        q, k, v = t.chunk(3, 0)
+        order = qk_pairs(rule.heads, q.shape[0])
+        return dict(zip(rule.theirs, (q[order], k[order], v)))
     if rule.op == "cat":
         return dict(zip(rule.theirs, t.chunk(len(rule.theirs), 0)))
     if rule.op == "row":
@@ -187,9 +289,37 @@ def to_theirs(rule: Rule, t: torch.Tensor) -> dict[str, torch.Tensor]:
 
 # ---- configs both ways -------------------------------------------------------------------------
 
+def _esm_shape(c) -> dict:
+    from maskbench.errors import MaskbenchError
+
+    if getattr(c, "position_embedding_type", "absolute") != "rotary":
+        raise MaskbenchError(f"this ESM model has {c.position_embedding_type} positions (ESM-1b), counted from its "
+                             f"padding id: maskbench loads rotary ESM models (ESM-2)")
+    if getattr(c, "token_dropout", False):
+        raise MaskbenchError("this ESM model uses token dropout (its embeddings rescaled by the share of masked "
+                             "tokens), which maskbench's encoder does not: load one with token_dropout=false")
+    if getattr(c, "is_folding_model", False):
+        raise MaskbenchError("this is an ESMFold model: maskbench loads ESM masked language models")
+    return dict(name="hf-esm", d_model=c.hidden_size, n_layers=c.num_hidden_layers, n_heads=c.num_attention_heads,
+                d_ff=c.intermediate_size, n_decoder_layers=None, max_positions=c.max_position_embeddings,
+                mlm_transform=True, tie_embeddings=True, norm="pre", embed_norm=bool(c.emb_layer_norm_before),
+                pos_offset=0, n_segments=0, ln_eps=float(c.layer_norm_eps), activation="gelu", scale_embedding=False,
+                positions="rope", rope_theta=float(getattr(c, "rope_theta", 10000.0)))
+
+
 def shape_from_hf(fam: Family, c) -> dict:
     """maskbench model config (dict) for a transformers config of this family."""
     from maskbench.errors import MaskbenchError
+
+    if fam.name == "esm":
+        return _esm_shape(c)
+    if fam.name == "roformer":
+        if getattr(c, "rotary_value", False):
+            raise MaskbenchError("this RoFormer model rotates its attention values too (rotary_value=true), which "
+                                 "maskbench's attention does not")
+        if (c.embedding_size or c.hidden_size) != c.hidden_size:
+            raise MaskbenchError(f"this RoFormer model's embeddings ({c.embedding_size} wide) are narrower than its "
+                                 f"layers ({c.hidden_size}): maskbench's encoder has one width")
 
     act_name = getattr(c, "hidden_act", None) or getattr(c, "activation_function", "gelu")
     if act_name not in _ACT_FROM_HF:
@@ -207,12 +337,13 @@ def shape_from_hf(fam: Family, c) -> dict:
                                  f"layers ({c.hidden_size}): maskbench's encoder has one width; use a discriminator "
                                  f"whose embedding_size equals hidden_size")
         offset = (int(c.pad_token_id) + 1) if fam.name == "roberta" else 0
+        rotary = {"positions": "rope", "rope_theta": 10000.0} if fam.name == "roformer" else {}
         return dict(name=f"hf-{fam.name}", d_model=c.hidden_size, n_layers=c.num_hidden_layers,
                     n_heads=c.num_attention_heads, d_ff=c.intermediate_size, n_decoder_layers=None,
                     max_positions=c.max_position_embeddings - offset, mlm_transform=True, tie_embeddings=True,
                     norm="pre" if fam.name == "megatron_bert" else "post", embed_norm=fam.name != "megatron_bert",
                     pos_offset=offset, n_segments=c.type_vocab_size, ln_eps=float(c.layer_norm_eps),
-                    activation=act, scale_embedding=False)
+                    activation=act, scale_embedding=False, **rotary)
     if (c.encoder_attention_heads, c.encoder_ffn_dim) != (c.decoder_attention_heads, c.decoder_ffn_dim):
         raise MaskbenchError("this model's encoder and decoder differ in heads or feed-forward width: "
                              "maskbench's encoder-decoder uses one of each")
@@ -229,6 +360,20 @@ def hf_config(fam: Family, s: ModelShape, vocab, vocab_size: int):
     import transformers
 
     act = _ACT_TO_HF[s.activation]
+    if fam.name == "esm":
+        return transformers.EsmConfig(
+            vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers, num_attention_heads=s.n_heads,
+            intermediate_size=s.d_ff, hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout,
+            max_position_embeddings=s.max_positions, position_embedding_type="rotary", rope_theta=s.rope_theta,
+            emb_layer_norm_before=s.embed_norm, token_dropout=False, mask_token_id=vocab.mask, pad_token_id=vocab.pad,
+            layer_norm_eps=s.ln_eps, tie_word_embeddings=True, architectures=[fam.hf_class])
+    if fam.name == "roformer":
+        return transformers.RoFormerConfig(
+            vocab_size=vocab_size, embedding_size=s.d_model, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
+            num_attention_heads=s.n_heads, intermediate_size=s.d_ff, hidden_act=act, hidden_dropout_prob=s.dropout,
+            attention_probs_dropout_prob=s.dropout, max_position_embeddings=s.max_positions,
+            type_vocab_size=max(s.n_segments, 1), layer_norm_eps=s.ln_eps, pad_token_id=vocab.pad, rotary_value=False,
+            architectures=[fam.hf_class])
     if fam.encoder_only:
         cls = {"megatron_bert": transformers.MegatronBertConfig, "bert": transformers.BertConfig,
                "roberta": transformers.RobertaConfig, "electra": transformers.ElectraConfig}[fam.name]

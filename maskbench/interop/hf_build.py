@@ -20,9 +20,14 @@ def their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]
     for rule in rules(fam, model.shape):
         if not with_heads and rule.ours.startswith(("lm_head", "nsp_head")):
             continue
+        if with_heads and not fam.pooler_in_head_class and rule.ours.startswith("pooler."):
+            continue
         t = ours[rule.ours].detach().float().clone()
         out.update(to_theirs(rule, t))
     _fold_segments(model, fam, out)
+    if fam.encoder_only and fam.name != "esm" and model.encoder.seg is None:
+        # BERT-like classes always add a token type; a model without segments gets one that adds nothing.
+        out[f"{fam.prefix}embeddings.token_type_embeddings.weight"] = torch.zeros(1, model.shape.d_model)
     for alias, source in fam.tied:
         if source in out:
             out[alias] = out[source]
@@ -63,8 +68,11 @@ class Built:
 
 
 def load_exactly(hf, theirs: dict, fam: Family) -> None:
-    """Load a state dict that must cover the transformers model exactly (a gap is a maskbench bug)."""
-    missing = set(hf.state_dict()) - set(theirs)
+    """Load a state dict that must cover the transformers model exactly (a gap is a maskbench bug); the tensors
+    transformers computes itself (`fam.own`) keep the values of the freshly built model."""
+    fresh = hf.state_dict()
+    theirs = dict(theirs) | {k: v for k, v in fresh.items() if k.endswith(fam.own) and fam.own}
+    missing = set(fresh) - set(theirs)
     unexpected = set(theirs) - set(hf.state_dict())
     if missing or unexpected:
         raise MaskbenchError(f"internal: export of {fam.name} misses {sorted(missing)[:3]} / has extra "

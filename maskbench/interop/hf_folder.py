@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from maskbench.errors import MaskbenchError
-from maskbench.interop.families import BY_MODEL_TYPE, Family, rules, to_ours
+from maskbench.interop.families import BY_MODEL_TYPE, Family, check_computed_tables, rules, to_ours
 from maskbench.arch import arch_of
 
 
@@ -91,6 +91,7 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
                 and not torch.equal(theirs[alias], theirs[source]):
             raise MaskbenchError(f"{folder}: its output layer '{alias}' is not tied to its input embedding "
                                  f"(tie_word_embeddings=false); maskbench's models tie them and cannot hold it exactly")
+    check_computed_tables(fam, theirs, model.shape, folder)
     own = model.state_dict()
     new = {}
     untrained = set()

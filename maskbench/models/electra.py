@@ -22,6 +22,7 @@ from torch import nn
 from maskbench.batch import IGNORE
 from maskbench.models.encoder import EncoderModel
 from maskbench.models.layers import Block, LMHead, activation, init_weights, key_padding_mask
+from maskbench.models.rotary import Rotary
 
 # The parts an ELECTRA checkpoint holds besides the discriminator: a plain encoder loading it leaves them out.
 PRETRAINING_ONLY = ("generator.", "rtd_head.")
@@ -48,6 +49,12 @@ class Generator(nn.Module):
         self.blocks = nn.ModuleList(Block(width, heads, d_ff, s.dropout, norm=s.norm, eps=s.ln_eps,
                                           act=s.activation) for _ in range(s.n_layers))
         self.ln_f = nn.LayerNorm(width, eps=s.ln_eps) if s.norm == "pre" else None
+        # The shared embeddings carry no positions when they are rotary: the generator rotates its own heads.
+        if s.rotary and (width // heads) % 2:
+            from maskbench.errors import MaskbenchError
+            raise MaskbenchError(f"ELECTRA's generator heads are {width // heads} wide, which rotary positions cannot "
+                                 f"rotate in pairs: choose corruption.generator_size so that they are even")
+        self.rotary = Rotary(width // heads, s.max_positions, s.rope_theta) if s.rotary else None
         # ELECTRA's generator head: dense to the embedding width, GELU, LayerNorm, tied output embedding.
         self.transform = nn.Sequential(nn.Linear(width, s.d_model), activation(s.activation),
                                        nn.LayerNorm(s.d_model, eps=s.ln_eps))
@@ -55,8 +62,9 @@ class Generator(nn.Module):
 
     def forward(self, embedded: torch.Tensor, mask) -> torch.Tensor:
         x = self.proj_in(embedded)
+        angles = self.rotary.first(x.shape[1]) if self.rotary is not None else None
         for block in self.blocks:
-            x = block(x, self_mask=mask)
+            x = block(x, self_mask=mask, angles=angles)
         x = self.ln_f(x) if self.ln_f is not None else x
         return self.transform(x)
 

@@ -1,5 +1,6 @@
-"""BERT-like encoder: token + learned position + segment embeddings, Transformer blocks, MLM head tied
-to the token embedding, and a pooled first-position head for NSP / sentence classification.
+"""BERT-like encoder: token + segment embeddings (+ learned positions, or rotary angles in every self-attention:
+`model.positions`), Transformer blocks, MLM head tied to the token embedding, and a pooled first-position head for
+NSP / sentence classification.
 
 The variant switches (maskbench/models/shape.py) build maskbench's pre-LN encoder or BERT's and
 RoBERTa's post-LN one with an embedding LayerNorm."""
@@ -12,18 +13,21 @@ import torch
 from torch import nn
 
 from maskbench.models.layers import Block, LMHead, init_weights, key_padding_mask
+from maskbench.models.rotary import Angles, Rotary
 from maskbench.models.shape import ModelShape
 
 
 class Embedded(nn.Module):
     """Base of both stacks: token (x scale) + learned positions from `pos_offset` (+ segment)
     (-> LayerNorm), then dropout. Attributes sit on the stack itself (`encoder.pos.weight` ...), the
-    checkpoint names maskbench has always written."""
+    checkpoint names maskbench has always written. With rotary positions there is no table: `angles`
+    gives the stack's self-attentions their rotations instead."""
 
-    def _init_embeddings(self, tok: nn.Embedding, s: ModelShape, n_segments: int):
+    def _init_embeddings(self, tok: nn.Embedding, s: ModelShape, n_segments: int, head_dim: int | None = None):
         d = tok.embedding_dim
         self.tok = tok
-        self.pos = nn.Embedding(s.max_positions + s.pos_offset, d)
+        self.pos = None if s.rotary else nn.Embedding(s.max_positions + s.pos_offset, d)
+        self.rotary = Rotary(head_dim or d // s.n_heads, s.max_positions, s.rope_theta) if s.rotary else None
         self.pos_offset = s.pos_offset
         self.seg = nn.Embedding(n_segments, d) if n_segments else None
         # Models saved before segments were always added used none when given no segment ids.
@@ -36,7 +40,9 @@ class Embedded(nn.Module):
         x = self.tok(ids)
         if self.scale != 1.0:
             x = x * self.scale
-        if positions is None:
+        if self.pos is None:
+            pass  # rotary: positions enter in attention (`angles`)
+        elif positions is None:
             x = x + self.pos.weight[self.pos_offset: self.pos_offset + ids.shape[1]]
         else:
             x = x + self.pos(positions + self.pos_offset)
@@ -48,6 +54,16 @@ class Embedded(nn.Module):
         if self.ln_emb is not None:
             x = self.ln_emb(x)
         return self.drop(x)
+
+    def angles(self, length: int, positions=None) -> Angles | None:
+        """The rotary angles of positions 0 .. length-1, or of given positions [B, T]; None for learned positions."""
+        if self.rotary is None:
+            return None
+        return self.rotary.first(length) if positions is None else self.rotary.at(positions)
+
+    @property
+    def max_positions(self) -> int:
+        return self.rotary.max_positions if self.pos is None else self.pos.num_embeddings - self.pos_offset
 
 
 class Encoder(Embedded):
@@ -65,11 +81,15 @@ class Encoder(Embedded):
         `at` (a models.rows.Rows) the final states [N, D] at those positions only, the last block run there."""
         x = self.embed(input_ids, token_type_ids)
         mask = key_padding_mask(pad_mask)
+        angles = self.angles(input_ids.shape[1])
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             if upto is not None and i >= upto:
                 return x
-            x = block.forward_at(x, at, self_mask=mask) if at is not None and i == last else block(x, self_mask=mask)
+            if at is not None and i == last:
+                x = block.forward_at(x, at, self_mask=mask, angles=angles)
+            else:
+                x = block(x, self_mask=mask, angles=angles)
         if at is not None and not self.blocks:
             x = at.take(x)
         return self.ln_f(x) if self.ln_f is not None else x

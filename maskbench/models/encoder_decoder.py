@@ -1,6 +1,12 @@
 """BART-like encoder-decoder: one token embedding shared by encoder, decoder and LM head; a causal
 decoder with cross-attention; decoder positions can be given (MASS feeds a fragment at its original
-positions). Pre-LN by default; `model.norm=post` with `embed_norm` builds BART's own layout."""
+positions). Pre-LN by default; `model.norm=post` with `embed_norm` builds BART's own layout.
+
+With rotary positions (`model.positions=rope`) both stacks rotate their self-attentions' queries and keys, and
+cross-attention is left unrotated, as T5Gemma and Moonshine (transformers' rotary encoder-decoders) do; T5's
+relative biases are likewise in self-attention only. A MASS fragment is rotated by its original positions, but
+rotary self-attention sees only offsets between them: where the fragment sits is read from the encoder's
+[MASK] run through cross-attention, not from the decoder's positions."""
 
 from __future__ import annotations
 
@@ -20,16 +26,13 @@ class Decoder(Embedded):
                                           eps=s.ln_eps, act=s.activation) for _ in range(s.decoder_layers))
         self.ln_f = nn.LayerNorm(s.d_model, eps=s.ln_eps) if s.norm == "pre" else None
 
-    @property
-    def max_positions(self) -> int:
-        return self.pos.num_embeddings - self.pos_offset
-
     def forward(self, ids, memory, memory_pad_mask=None, positions=None):
         x = self.embed(ids, positions=positions)
         mem_mask = key_padding_mask(memory_pad_mask)
+        angles = self.angles(ids.shape[1], positions)
         # Decoder rows are right-padded, so a plain causal mask suffices: real positions never see pads.
         for block in self.blocks:
-            x = block(x, is_causal=True, memory=memory, memory_mask=mem_mask)
+            x = block(x, is_causal=True, memory=memory, memory_mask=mem_mask, angles=angles)
         return self.ln_f(x) if self.ln_f is not None else x
 
 

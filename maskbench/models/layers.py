@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from maskbench.models.rotary import Angles, rotate
+
 
 class Attention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float, cross: bool = False):
@@ -26,23 +28,35 @@ class Attention(nn.Module):
         B, T, D = x.shape
         return x.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
 
-    def forward(self, x, memory=None, attn_mask=None, is_causal: bool = False):
+    def forward(self, x, memory=None, attn_mask=None, is_causal: bool = False, angles: Angles | None = None):
+        """`angles` (rotary positions, self-attention only) rotate the queries and keys."""
         if self.cross:
             q = self._heads(self.q(x))
             k, v = map(self._heads, self.kv(memory).chunk(2, dim=-1))
         else:
             q, k, v = map(self._heads, self.qkv(x).chunk(3, dim=-1))
+            if angles is not None:
+                a = angles.to(q.dtype)
+                q, k = rotate(q, a), rotate(k, a)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                                            dropout_p=self.dropout if self.training else 0.0)
         B, H, T, Dh = y.shape
         return self.out(y.transpose(1, 2).reshape(B, T, H * Dh))
 
-    def forward_at(self, x, rows, attn_mask=None):
-        """Self-attention output [N, D] at `rows` only (maskbench/models/rows.py), over keys at every position."""
+    def forward_at(self, x, rows, attn_mask=None, angles: Angles | None = None):
+        """Self-attention output [N, D] at `rows` only (maskbench/models/rows.py), over keys at every position
+        (`angles`: the rotary angles of all positions [S, d_head]; each query row takes its own position's)."""
         D = x.shape[-1]
         w, b = self.qkv.weight, self.qkv.bias
         k, v = map(self._heads, F.linear(x, w[D:], b[D:]).chunk(2, dim=-1))
-        q = self._heads(rows.to_slots(F.linear(rows.take(x), w[:D], b[:D]), x.shape[0]))
+        q_rows = F.linear(rows.take(x), w[:D], b[:D])
+        if angles is not None:
+            a = angles.to(k.dtype)
+            k = rotate(k, a)
+            N, Dh = q_rows.shape[0], D // self.n_heads
+            here = Angles(a.cos[rows.position][:, None], a.sin[rows.position][:, None])
+            q_rows = rotate(q_rows.view(N, self.n_heads, Dh), here).reshape(N, D)
+        q = self._heads(rows.to_slots(q_rows, x.shape[0]))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
                                            dropout_p=self.dropout if self.training else 0.0)
         B, H, W, Dh = y.shape
@@ -81,25 +95,27 @@ class Block(nn.Module):
         self.ln2, self.ffn = nn.LayerNorm(d_model, eps=eps), FeedForward(d_model, d_ff, dropout, act)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, self_mask=None, is_causal=False, memory=None, memory_mask=None):
+    def forward(self, x, self_mask=None, is_causal=False, memory=None, memory_mask=None, angles=None):
+        """`angles`: rotary positions for the self-attention (cross-attention has none: its queries and keys
+        come from two sequences, whose offsets mean nothing; T5Gemma and Moonshine do the same)."""
         if self.post:
-            x = self.ln1(x + self.drop(self.attn(x, attn_mask=self_mask, is_causal=is_causal)))
+            x = self.ln1(x + self.drop(self.attn(x, attn_mask=self_mask, is_causal=is_causal, angles=angles)))
             if self.cross is not None:
                 x = self.ln_x(x + self.drop(self.cross(x, memory=memory, attn_mask=memory_mask)))
             return self.ln2(x + self.ffn(x))
-        x = x + self.drop(self.attn(self.ln1(x), attn_mask=self_mask, is_causal=is_causal))
+        x = x + self.drop(self.attn(self.ln1(x), attn_mask=self_mask, is_causal=is_causal, angles=angles))
         if self.cross is not None:
             x = x + self.drop(self.cross(self.ln_x(x), memory=memory, attn_mask=memory_mask))
         return x + self.ffn(self.ln2(x))
 
-    def forward_at(self, x, rows, self_mask=None):
+    def forward_at(self, x, rows, self_mask=None, angles=None):
         """This (self-attention only) block's output [N, D] at `rows` alone: what an encoder's last block needs
         when the loss reads a few positions. The same numbers as `forward(x)` taken at those rows."""
         here = rows.take(x)
         if self.post:
-            here = self.ln1(here + self.drop(self.attn.forward_at(x, rows, attn_mask=self_mask)))
+            here = self.ln1(here + self.drop(self.attn.forward_at(x, rows, attn_mask=self_mask, angles=angles)))
             return self.ln2(here + self.ffn(here))
-        here = here + self.drop(self.attn.forward_at(self.ln1(x), rows, attn_mask=self_mask))
+        here = here + self.drop(self.attn.forward_at(self.ln1(x), rows, attn_mask=self_mask, angles=angles))
         return here + self.ffn(self.ln2(here))
 
 
