@@ -27,7 +27,7 @@ TINY = dict(d_model=16, n_layers=2, n_heads=2, d_ff=32, max_positions=64, positi
 
 
 def test_rotation_is_the_hand_computed_one():
-    """Pair i of a 4-wide head is (i, i + 2), rotated by position * 10000^(-i/2)."""
+    """Pair i of a 4-wide head is dimensions (2i, 2i + 1), rotated by position * 10000^(-i/2)."""
     torch.manual_seed(0)
     x = torch.randn(1, 1, 5, 4)
     got = rotate(x, Rotary(4, 16, 10000.0).first(5))
@@ -35,11 +35,12 @@ def test_rotation_is_the_hand_computed_one():
     for p in range(5):
         for i in range(2):
             a = p * 10000.0 ** (-2 * i / 4)
-            u, v = x[0, 0, p, i].item(), x[0, 0, p, i + 2].item()
-            want[0, 0, p, i] = u * math.cos(a) - v * math.sin(a)
-            want[0, 0, p, i + 2] = v * math.cos(a) + u * math.sin(a)
+            u, v = x[0, 0, p, 2 * i].item(), x[0, 0, p, 2 * i + 1].item()
+            want[0, 0, p, 2 * i] = u * math.cos(a) - v * math.sin(a)
+            want[0, 0, p, 2 * i + 1] = v * math.cos(a) + u * math.sin(a)
     assert torch.allclose(got, want, atol=1e-6)
     assert not torch.allclose(got, x, atol=1e-3)  # it did rotate
+    assert torch.allclose(rotate(x.bfloat16(), Rotary(4, 16, 10000.0).first(5)).float(), want, atol=3e-2)  # bf16 too
 
 
 def test_attention_scores_depend_on_the_offset_alone():

@@ -8,16 +8,16 @@
 | blenderbot | BlenderbotForConditionalGeneration | our encoder-decoder (pre-LN, final LayerNorms) |
 | bart | BartForConditionalGeneration | post-LN encoder-decoder, embedding LayerNorms, positions from 2 |
 | electra | ElectraForPreTraining (+ ElectraForMaskedLM generator) | a post-LN ELECTRA discriminator: BERT's layout, its replaced-token head, no pooler |
-| esm | EsmForMaskedLM (ESM-2) | our encoder with rotary positions (pre-LN, final LayerNorm, rotate-half pairs), no segments |
+| esm | EsmForMaskedLM (ESM-2) | our encoder with rotary positions (pre-LN, final LayerNorm), no segments |
 | roformer | RoFormerForMaskedLM | BERT's layout with rotary positions (post-LN, embedding LayerNorm) |
 
-Rotary encoders: ESM pairs a head's dimensions as maskbench does (i with i + d/2); RoFormer pairs neighbours
-(2i with 2i+1), the same function once the query and key rows of each head are reordered (`qk_pairs`).
+Rotary encoders: RoFormer pairs a head's dimensions as maskbench does (neighbours, 2i with 2i+1); ESM pairs i with
+i + d/2, the same function once the query and key rows of each head are reordered (`half_split_order`).
 No transformers class has a rotary encoder-decoder: export says so.
 
 A `Rule` maps one maskbench tensor to one or more transformers tensors: `copy`, `cat` (our fused
 q|k|v or k|v projection = theirs concatenated along dim 0), `cat_pairs` (as `cat`, the query and key rows
-reordered from rotate-half pairs to RoFormer's neighbour pairs) or `row` (our LM bias [V] = their
+reordered from neighbour pairs to ESM's rotate-half pairs) or `row` (our LM bias [V] = their
 `final_logits_bias[0]`). Rules marked optional are heads a folder may lack (BertModel has no MLM
 head; RobertaForMaskedLM no pooler): maskbench keeps its own initialisation there.
 """
@@ -139,12 +139,11 @@ def _rotary_family(arch: str, s: ModelShape) -> Family:
                          "export supports model.norm=pre (ESM) and model.norm=post with model.embed_norm=true (RoFormer)")
 
 
-def qk_pairs(heads: int, width: int) -> torch.Tensor:
-    """Row order that turns a rotate-half projection (pair i with i + d/2 in each head) into RoFormer's
-    neighbour pairs (2i with 2i+1): theirs = ours[order]."""
+def half_split_order(heads: int, width: int) -> torch.Tensor:
+    """Row order that turns maskbench's neighbour pairs (2i with 2i+1 in each head) into ESM's rotate-half pairs
+    (i with i + d/2): theirs = ours[order]."""
     d = width // heads
-    j = torch.arange(d)
-    within = j // 2 + (j % 2) * (d // 2)
+    within = torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])
     return (torch.arange(heads)[:, None] * d + within[None, :]).reshape(-1)
 
 
@@ -215,7 +214,7 @@ def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
     out = embedding_rules(P, s)
     if esm and s.embed_norm:  # ESM's emb_layer_norm_before
         out = [r for r in out if not r.ours.startswith("encoder.ln_emb")] + _lin("encoder.ln_emb", f"{P}embeddings.layer_norm")
-    pairs = s.n_heads if fam.name == "roformer" else 0
+    pairs = s.n_heads if esm else 0
     for i in range(s.n_layers):
         out += layer_rules(f"encoder.blocks.{i}", f"{P}encoder.layer.{i}", megatron, esm, pairs)
     if megatron:
@@ -266,7 +265,7 @@ def _seq2seq_rules(fam: Family, s: ModelShape) -> list[Rule]:
 def to_ours(rule: Rule, theirs: dict[str, torch.Tensor]) -> torch.Tensor:
     parts = [theirs[n] for n in rule.theirs]
     if rule.op == "cat_pairs":
-        back = torch.argsort(qk_pairs(rule.heads, parts[0].shape[0]))
+        back = torch.argsort(half_split_order(rule.heads, parts[0].shape[0]))
         return torch.cat([parts[0][back], parts[1][back], parts[2]], 0)
     if rule.op == "cat":
         return torch.cat(parts, 0)
@@ -278,7 +277,7 @@ def to_ours(rule: Rule, theirs: dict[str, torch.Tensor]) -> torch.Tensor:
 def to_theirs(rule: Rule, t: torch.Tensor) -> dict[str, torch.Tensor]:
     if rule.op == "cat_pairs":
         q, k, v = t.chunk(3, 0)
-        order = qk_pairs(rule.heads, q.shape[0])
+        order = half_split_order(rule.heads, q.shape[0])
         return dict(zip(rule.theirs, (q[order], k[order], v)))
     if rule.op == "cat":
         return dict(zip(rule.theirs, t.chunk(len(rule.theirs), 0)))

@@ -36,8 +36,7 @@ class Attention(nn.Module):
         else:
             q, k, v = map(self._heads, self.qkv(x).chunk(3, dim=-1))
             if angles is not None:
-                a = angles.to(q.dtype)
-                q, k = rotate(q, a), rotate(k, a)
+                q, k = rotate(q, angles), rotate(k, angles)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                                            dropout_p=self.dropout if self.training else 0.0)
         B, H, T, Dh = y.shape
@@ -51,11 +50,9 @@ class Attention(nn.Module):
         k, v = map(self._heads, F.linear(x, w[D:], b[D:]).chunk(2, dim=-1))
         q_rows = F.linear(rows.take(x), w[:D], b[:D])
         if angles is not None:
-            a = angles.to(k.dtype)
-            k = rotate(k, a)
+            k = rotate(k, angles)
             N, Dh = q_rows.shape[0], D // self.n_heads
-            here = Angles(a.cos[rows.position][:, None], a.sin[rows.position][:, None])
-            q_rows = rotate(q_rows.view(N, self.n_heads, Dh), here).reshape(N, D)
+            q_rows = rotate(q_rows.view(N, self.n_heads, Dh), angles.take(rows.position)).reshape(N, D)
         q = self._heads(rows.to_slots(q_rows, x.shape[0]))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
                                            dropout_p=self.dropout if self.training else 0.0)
