@@ -235,3 +235,23 @@ def test_rotary_layouts_without_a_class_are_one_line_and_write_nothing(tiny_over
             export_model(run, tmp_path / f"{name}-hf")
         assert "\n" not in str(err.value) and ("rotary" in str(err.value) or "segment" in str(err.value))
         assert not (tmp_path / f"{name}-hf").exists()
+
+
+def test_the_main_jobs_layout_exports_its_encoder_with_segment_0_folded(tiny_overrides, tmp_path):
+    """Pre-LN rotary, a bare MLM head and two segments (experiment=reviews_pretrain's layout): the encoder goes to
+    EsmModel, segment 0 folded into the word embeddings, the same states for single inputs."""
+    from maskbench.export.model import export_model
+    from maskbench.inspect.loading import load_checkpoint
+
+    run = run_pretrain(load_config(tiny_overrides + ["model.positions=rope", "model.mlm_transform=false",
+                                                     f"run.dir={tmp_path / 'run'}"]))
+    folder = export_model(run, tmp_path / "hf")
+    hf = transformers.AutoModel.from_pretrained(folder).eval()
+    assert type(hf).__name__ == "EsmModel"
+    m = load_checkpoint(run)
+    ids = torch.tensor([[m.vocab.cls] + list(range(20, 40)) + [m.vocab.sep]])
+    with torch.no_grad():
+        ours = m.model(Batch(input_ids=ids, labels=ids))
+        theirs = hf(input_ids=ids).last_hidden_state
+    assert float((ours - theirs).abs().max()) < TOL
+    assert m.model.encoder.seg.weight[0].abs().max() > 0  # there was a segment vector to fold

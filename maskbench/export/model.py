@@ -123,6 +123,9 @@ def _build_pretrained(src, vocab, transformers, heads: bool = True) -> Built:
     notes = []
     if with_heads and {"nsp_head", "pooler"} & set(random_heads):
         notes.append(f"{src.source} had no next-sentence head; the exported one is randomly initialised (untrained)")
+    if fam.name == "esm" and model.encoder.seg is not None:
+        notes.append("ESM has no segment embeddings: segment 0 is folded into the word embeddings (exact for inputs "
+                     "without segment ids); a second segment (sentence pairs) has no counterpart")
     if heads and not with_heads:
         notes.append("this encoder was trained with model.mlm_transform=false, a head transformers has no class for; "
                      "the folder holds the encoder (AutoModel), not a fill-mask model")

@@ -9,6 +9,7 @@
 What does not map, and why (the backbone is exported instead, with one line saying so):
 - `task.pooling=mean`: transformers' sequence classifiers read the first token's state, not a mean;
 - `task.probe_layer=K`: a probe of an inner layer; the task classes read the last layer;
+- a rotary encoder (ESM, RoFormer): their task classes differ from maskbench's heads (segments, pooler);
 - the encoder-decoder: our heads read the decoder fed the *unshifted* input (the sequence itself), while
   Bart/Blenderbot task classes shift it right first, so their outputs would differ.
 """
@@ -31,6 +32,10 @@ def why_not_exact(saved) -> str | None:
         return (f"{head}: the encoder-decoder's task heads read the decoder fed the input itself, while transformers' "
                 f"task classes shift it right, so their outputs would differ; the folder holds the fine-tuned model "
                 f"without its head")
+    if saved.model.backbone.shape.rotary:
+        return (f"{head}: transformers' rotary encoders have task classes of their own layout (ESM takes no segment "
+                f"ids and has no QA class; RoFormer's classifier is dense + GELU, not a tanh pooler), which maskbench's "
+                f"heads do not match; the folder holds the fine-tuned encoder without its head")
     if task.probe_layer is not None:
         return (f"{head}: it reads layer {task.probe_layer}, and transformers' task classes read the last layer; "
                 f"the folder holds the encoder without the probe")

@@ -122,11 +122,7 @@ def _rotary_family(arch: str, s: ModelShape) -> Family:
     if not arch_of(arch).encoder_only:
         raise MaskbenchError("no transformers class has a rotary encoder-decoder (model.positions=rope): this model "
                              "cannot be exported; it still works in maskbench (fill, probe, fine-tuning)")
-    if s.norm == "pre":
-        if s.n_segments:
-            raise MaskbenchError(f"ESM, transformers' pre-LN rotary encoder, has no segment embeddings, and this "
-                                 f"model adds one at every position (model.n_segments={s.n_segments}): export needs "
-                                 f"a model pretrained with model.n_segments=0")
+    if s.norm == "pre":  # segments: interop/hf_build.py folds segment 0 where it can, or refuses
         if s.activation != "gelu":
             raise MaskbenchError(f"ESM uses exact GELU; this model uses model.activation={s.activation}")
         return FAMILIES["esm"]
@@ -212,8 +208,9 @@ def layer_rules(ours: str, L: str, megatron: bool = False, esm: bool = False, pa
 def _encoder_rules(fam: Family, s: ModelShape) -> list[Rule]:
     P, megatron, esm = fam.prefix, fam.name == "megatron_bert", fam.name == "esm"
     out = embedding_rules(P, s)
-    if esm and s.embed_norm:  # ESM's emb_layer_norm_before
-        out = [r for r in out if not r.ours.startswith("encoder.ln_emb")] + _lin("encoder.ln_emb", f"{P}embeddings.layer_norm")
+    if esm:  # no segment table (segment 0 is folded: interop/hf_build.py); emb_layer_norm_before is its embed_norm
+        out = [r for r in out if not r.ours.startswith(("encoder.ln_emb", "encoder.seg"))]
+        out += _lin("encoder.ln_emb", f"{P}embeddings.layer_norm") if s.embed_norm else []
     pairs = s.n_heads if esm else 0
     for i in range(s.n_layers):
         out += layer_rules(f"encoder.blocks.{i}", f"{P}encoder.layer.{i}", megatron, esm, pairs)

@@ -24,7 +24,7 @@ def their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]
             continue
         t = ours[rule.ours].detach().float().clone()
         out.update(to_theirs(rule, t))
-    _fold_segments(model, fam, out)
+    _fold_segments(model, fam, out, with_heads)
     if fam.encoder_only and fam.name != "esm" and model.encoder.seg is None:
         # BERT-like classes always add a token type; a model without segments gets one that adds nothing.
         out[f"{fam.prefix}embeddings.token_type_embeddings.weight"] = torch.zeros(1, model.shape.d_model)
@@ -36,15 +36,23 @@ def their_state(model, fam: Family, with_heads: bool) -> dict[str, torch.Tensor]
     return out
 
 
-def _fold_segments(model, fam: Family, out: dict) -> None:
+def _fold_segments(model, fam: Family, out: dict, with_heads: bool) -> None:
     """maskbench adds segment 0 to every position of an input given no segment ids. The encoder-decoder
     classes have no segment embedding: fold segment 0 into the encoder's positions (exact for inputs
-    without segments, i.e. all of BART's). Legacy encoders added no segment then: shift the table so
-    that transformers' default segment 0 adds nothing."""
+    without segments, i.e. all of BART's). ESM has neither segments nor positions: segment 0 goes into every
+    word embedding, which only a model without a tied MLM head can take. Legacy encoders added no segment
+    then: shift the table so that transformers' default segment 0 adds nothing."""
     enc = model.encoder
     if enc.seg is None:
         return
     seg0 = enc.seg.weight.detach().float()[0]
+    if fam.name == "esm":
+        if with_heads:
+            raise MaskbenchError(f"ESM, transformers' pre-LN rotary encoder, has no segment embeddings, and this "
+                                 f"model adds one at every position (model.n_segments={model.shape.n_segments}) "
+                                 f"that its tied MLM head cannot absorb: export needs model.n_segments=0")
+        out[f"{fam.prefix}embeddings.word_embeddings.weight"] += seg0
+        return
     if arch_of(fam.arch).has_decoder:
         if enc.segments_when_absent:
             name = next(r.theirs[0] for r in rules(fam, model.shape) if r.ours == "encoder.pos.weight")
