@@ -69,58 +69,6 @@ def setup(args):
     return cfg, vocab, train, batches, val
 
 
-# ---- count baselines ----------------------------------------------------------------------------------------
-
-def count_baselines(train_tokens: torch.Tensor, val: list, vocab) -> dict:
-    """Accuracy of the unigram, left/right bigram and both-neighbour guesses on the validation labels."""
-    V = vocab.size
-    t = train_tokens.long()
-    text = torch.ones(V, dtype=torch.bool)
-    text[list(vocab.special_ids)] = False
-    uni = torch.bincount(t, minlength=V).float()
-    uni[~text] = -1
-    top = int(uni.argmax())
-    left = torch.bincount(t[:-1] * V + t[1:], minlength=V * V).view(V, V)    # [prev, cur]
-    right = torch.bincount(t[1:] * V + t[:-1], minlength=V * V).view(V, V)   # [next, cur]
-    guess_left = torch.where(left.sum(1) > 0, left.argmax(1), torch.tensor(top))
-    guess_right = torch.where(right.sum(1) > 0, right.argmax(1), torch.tensor(top))
-    del left, right
-    # Both neighbours: the most frequent middle token of each (prev, next) pair seen in training.
-    key = (t[:-2] * V + t[2:]) * V + t[1:-1]
-    triples, counts = torch.unique(key, return_counts=True)
-    pair = triples // V
-    order = torch.argsort(pair * (counts.max() + 1) - counts)  # by pair, most frequent first
-    pair, middle = pair[order], (triples % V)[order]
-    first = torch.ones_like(pair, dtype=torch.bool)
-    first[1:] = pair[1:] != pair[:-1]
-    pair_keys, pair_guess = pair[first], middle[first]
-
-    hits = {"unigram": 0, "bigram_left": 0, "bigram_right": 0, "both_neighbours": 0}
-    n = 0
-    for b in val:
-        sel = b.labels >= 0
-        orig = b.input_ids.clone()
-        orig[sel] = b.labels[sel]
-        B, S = orig.shape
-        bi, pi = sel.nonzero(as_tuple=True)
-        target = orig[bi, pi]
-        seen = b.input_ids  # the neighbours as the model sees them (a masked one is [MASK])
-        prev = seen[bi, (pi - 1).clamp(min=0)]
-        nxt = seen[bi, (pi + 1).clamp(max=S - 1)]
-        hits["unigram"] += int((target == top).sum())
-        hits["bigram_left"] += int((guess_left[prev] == target).sum())
-        hits["bigram_right"] += int((guess_right[nxt] == target).sum())
-        q = prev * V + nxt
-        at = torch.searchsorted(pair_keys, q).clamp(max=len(pair_keys) - 1)
-        both = torch.where(pair_keys[at] == q, pair_guess[at], guess_left[prev])
-        hits["both_neighbours"] += int((both == target).sum())
-        n += int(sel.sum())
-    out = {k: v / n for k, v in hits.items()}
-    out["bigram"] = max(out["bigram_left"], out["bigram_right"])
-    out["labels"] = n
-    return out
-
-
 # ---- the racers -----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -265,7 +213,9 @@ def at_seconds(r: Racer, seconds: float) -> dict:
 
 
 def plateau_exit(r: Racer, bigram: float) -> dict | None:
-    return next((p for p in r.evals if p["masked_acc"] > bigram), None)
+    from maskbench.inspect.plateau import plateau_exit as first_past
+
+    return first_past(r.evals, bigram)
 
 
 def reaches(r: Racer, loss: float) -> dict | None:
@@ -357,6 +307,7 @@ def main(argv=None):
         p.error(f"unknown models {sorted(unknown)}: choose from {', '.join(MODELS)}")
     cfg, vocab, train, batches, val = setup(args)
     from maskbench.config import load_config
+    from maskbench.inspect.plateau import count_baselines
     own = {side: load_config([f"experiment={args.experiment}", f"train.max_steps={args.schedule}", *args.override,
                               *extra]) for side, extra in (("maskbench", args.maskbench_override),
                                                            ("hf", args.hf_override))}
