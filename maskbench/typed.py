@@ -16,7 +16,7 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema import GROUP_SCHEMAS
 from maskbench.schema.corruption import FAMILIES
 from maskbench.schema.data import INFILL_ROOM
-from maskbench.schema.fields import check_fields, is_int, schema_node
+from maskbench.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
 from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
 from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
 from maskbench.tasks import KINDS, task_kind
@@ -164,8 +164,9 @@ def _unknown_key(group: str, cls, key: str) -> MaskbenchError:
 
 def _check_root(cfg) -> None:
     seed = cfg.get("seed", 0)
-    if not is_int(seed) or seed < 0:
-        raise MaskbenchError(f"seed={seed} must be an integer >= 0")
+    if not is_int(seed) or not 0 <= seed < INT_LIMIT:
+        raise MaskbenchError(f"seed={seed if not is_int(seed) or seed < 10 ** 30 else '(a huge number)'} must be an "
+                             f"integer in [0, 2**63)")
     init = cfg.get("init")
     if init is not None and str(init).startswith("-"):
         raise MaskbenchError(f"init={init} is not a folder: give a run folder, a transformers model folder or "

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "maskbench"
 # import each other.
 LAYERS = [
     ["errors"],
-    ["cores", "batch", "files", "optional", "arch"],  # ground: primitives every part may use
+    ["cores", "batch", "files", "optional", "arch", "crash"],  # ground: primitives every part may use
     ["schema"],                                # config groups as typed dataclasses, their checks (no torch)
     ["data"],                                  # text in, token blocks out; task files read
     ["tasks"],                                 # fine-tuning task kinds (torch-free at import)

@@ -32,6 +32,14 @@ class QATask(TaskConfig):
         super().check(kind)
         if self.doc_stride >= self.max_len:
             raise MaskbenchError(f"task.doc_stride={self.doc_stride} must be below task.max_len={self.max_len}")
+        room = self.max_len - self.max_query_len - 3  # [CLS] question [SEP] context [SEP]
+        if room < 1:
+            raise MaskbenchError(f"task.max_query_len={self.max_query_len} leaves no room for the context in "
+                                 f"task.max_len={self.max_len}: lower task.max_query_len or raise task.max_len")
+        if self.doc_stride > room:  # windows further apart than their width would skip context tokens
+            raise MaskbenchError(f"task.doc_stride={self.doc_stride} exceeds the context a window holds with a "
+                                 f"long question ({room} tokens of task.max_len={self.max_len} after "
+                                 f"task.max_query_len={self.max_query_len}): lower task.doc_stride to at most {room}")
 
 
 class ExtractiveQA(TaskKind):
@@ -252,7 +260,8 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
     for n, (ex, q, c) in enumerate(zip(examples, q_encs, c_encs)):
         q_ids = q.ids[:max_query]
         room = max_len - len(q_ids) - 3
-        offsets = c.offsets
+        # Encoding.ids / .offsets build a new list on every access: read once (a long context was quadratic).
+        c_ids, offsets = c.ids, c.offsets
         ans = None
         if train and ex.answers:
             a0 = ex.answer_starts[0]
@@ -262,17 +271,17 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
                 ans = (tok_in[0], tok_in[-1])
         begin = 0
         while True:
-            window = range(begin, min(begin + room, len(c.ids)))
-            ids = [start_id] + q_ids + [vocab.sep] + [c.ids[i] for i in window] + [end_id]
+            window = range(begin, min(begin + room, len(c_ids)))
+            ids = [start_id] + q_ids + [vocab.sep] + c_ids[window.start:window.stop] + [end_id]
             types = [0] * (len(q_ids) + 2) + [1] * (len(window) + 1)
             ctx0 = len(q_ids) + 2
-            offs = [None] * ctx0 + [offsets[i] for i in window] + [None]
+            offs = [None] * ctx0 + offsets[window.start:window.stop] + [None]
             label = (0, 0)
             if ans and window and ans[0] >= window.start and ans[1] < window.stop:
                 label = (ans[0] - window.start + ctx0, ans[1] - window.start + ctx0)
             # Windows without the answer point at position 0 ([CLS]/[BOS]), as in BERT's SQuAD code.
             out.append(Feature(ids, types, label, example=n, offsets=offs))
-            if window.stop >= len(c.ids):
+            if window.stop >= len(c_ids):
                 break
             begin += stride
     return out
