@@ -22,6 +22,7 @@ from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
 from maskbench.tasks import KINDS, task_kind
 
 ROOT_VALUES = ("seed", "init")  # the root's own values; everything else at the root is a group
+OPTIONAL_GROUPS = ("sweep",)    # a fine-tuning has a sweep group only where a preset for both sets it
 _registered = False
 
 
@@ -77,6 +78,14 @@ def typed_config(cfg) -> "Config":
     if needed not in objects:
         raise MaskbenchError(f"the config has no {needed}: choose one with {needed}=NAME (see `maskbench config list "
                              f"{needed}`)")
+    # A group removed with ~GROUP would be refilled from the schema's defaults, which are not the command's own
+    # (conf/pretrain.yaml, conf/finetune.yaml): refused as the corruption or task is.
+    removed = [f.name for f in dataclasses.fields(root) if f.name not in ROOT_VALUES and f.name not in objects
+               and f.name not in OPTIONAL_GROUPS]
+    if removed:
+        raise MaskbenchError(f"the config has no {removed[0]} group (removed with ~{removed[0]}?): choose one with "
+                             f"{removed[0]}=NAME (see `maskbench config list {removed[0]}`) or change its keys "
+                             f"with {removed[0]}.KEY=VALUE")
     _check_root(cfg)
     _check_across(objects)
     init = cfg.get("init", root().init)

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from maskbench.config import as_dict
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.tasks import TaskKind, task_kind
 
 RECORD_VERSION = 1
@@ -62,18 +62,22 @@ class SavedTaskModel:
 def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Path:
     """The checkpoint folder of a fine-tuning: the given one, or a run's final (else newest) one, or its
     step-N with `step`."""
-    from maskbench.runs.checkpoint import damage, latest_checkpoint, step_folder
+    from maskbench.runs.checkpoint import damage, hold_checkpoint, latest_checkpoint, step_folder
     from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(path)).expanduser()
     if not path.exists():
         raise MaskbenchError(f"{what}: {path} does not exist: give a fine-tuning run folder (maskbench finetune ...)")
-    if step is not None:
-        ckpt = step_folder(path, step)
-    else:
-        ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
-    if ckpt is None:
+
+    def choose():
+        if step is not None:
+            return step_folder(path, step)
+        return path if (path / "model.safetensors").exists() else latest_checkpoint(path)
+
+    chosen = hold_checkpoint(choose, what)  # a run still training may prune what it chose: read a held copy
+    if chosen is None:
         raise MaskbenchError(f"{path} has no checkpoint: give a fine-tuning run or one of its checkpoints/*/ folders")
+    ckpt = chosen[1]
     if not (ckpt / TASK_RECORD).exists():
         fine_tuned = (ckpt / "config.yaml").exists() and "task" in OmegaConf.load(ckpt / "config.yaml")
         if fine_tuned:
@@ -93,9 +97,12 @@ def read_record(ckpt: Path) -> dict:
     try:
         record = json.loads((Path(ckpt) / TASK_RECORD).read_text())
         task_kind(record["kind"])
+        if not isinstance(record["labels"], list) or not isinstance(record["model"], dict) or \
+                not isinstance(record["task"], dict) or not isinstance(record["arch"], str):
+            raise TypeError("labels, model, task or arch")
         return record
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MaskbenchError(f"{ckpt}/{TASK_RECORD} is unreadable ({exc}): use another of the run's "
+    except (OSError, ValueError, KeyError, TypeError, MaskbenchError) as exc:
+        raise MaskbenchError(f"{ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another of the run's "
                              f"checkpoints") from None
 
 
