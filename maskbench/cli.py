@@ -10,8 +10,35 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+class _OneLineUsage(TyperGroup):
+    """typer's usage errors (a missing argument, `--step nan`) as one red line with the command's help hint, like
+    every other refusal, instead of a framed box."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own click
+
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            try:
+                _fail(" ".join(exc.format_message().split()) + where, code=exc.exit_code)
+            except typer.Exit as stop:
+                sys.exit(stop.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich", cls=_OneLineUsage,
                   help="Pretrain small Transformers under BERT/BART/MASS/T5 corruptions, and see what they do.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs: show the composed config, list options.")
 app.add_typer(config_app, name="config")

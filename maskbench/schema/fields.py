@@ -50,7 +50,14 @@ INT_LIMIT = 2 ** 63
 
 
 def _check_size(key: str, value, hint: str) -> None:
-    """Every number a config holds is finite and fits 64 bits (nan would compare false with every bound)."""
+    """Every number a config holds is finite and fits 64 bits (nan would compare false with every bound); no
+    text holds a NUL byte (no path or name can)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_size(key, item, hint)
+        return
+    if isinstance(value, str) and "\x00" in value:
+        raise MaskbenchError(f"{key} holds a NUL byte, which no name or path can: remove it")
     if isinstance(value, float) and not math.isfinite(value):
         raise _refuse(key, value, "must be a finite number", hint)
     if is_int(value) and not -INT_LIMIT < value < INT_LIMIT:
