@@ -23,6 +23,7 @@ DEBUG_ENV = "MASKBENCH_DEBUG"
 
 _runs: list[Path] = []        # run folders being written by this process, innermost last
 _cache: list[Path] = []       # the cache folder last used (one entry)
+RUN_ATTR = "_maskbench_run_dir"  # set on an exception that left a run: the run folder it happened in
 
 
 def enter_run(run_dir: Path) -> None:
@@ -30,7 +31,14 @@ def enter_run(run_dir: Path) -> None:
     _runs.append(Path(run_dir))
 
 
-def leave_run(run_dir: Path) -> None:
+def leave_run(run_dir: Path, passing: BaseException | None = None) -> None:
+    """The run stops writing `run_dir`; `passing`: the exception it stops on (reported there, as the innermost run
+    it passed through)."""
+    if passing is not None and getattr(passing, RUN_ATTR, None) is None:
+        try:
+            setattr(passing, RUN_ATTR, Path(run_dir))
+        except AttributeError:  # an exception type that takes no attributes
+            pass
     if Path(run_dir) in _runs:
         _runs.remove(Path(run_dir))
 
@@ -44,10 +52,12 @@ def debug() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _candidates(fallback) -> list[Path]:
+def _candidates(exc: BaseException, fallback) -> list[Path]:
     # A run folder that holds nothing yet would look partial (and refuse a plain re-run) if a report made it:
     # only one the run has already written into is used.
-    runs = [p for p in reversed(_runs) if p.is_dir() and any(q.name != ".lock" for q in p.iterdir())]
+    left = getattr(exc, RUN_ATTR, None)
+    runs = [p for p in [*([left] if left else []), *reversed(_runs)]
+            if p.is_dir() and any(q.name != ".lock" for q in p.iterdir())]
     cache = list(_cache)
     if not cache and fallback is not None:
         try:
@@ -64,7 +74,7 @@ def write_report(exc: BaseException, argv: list[str], fallback=None) -> Path | N
                     f"time: {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n",
                     *traceback.format_exception(type(exc), exc, exc.__traceback__)])
     name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    for folder in _candidates(fallback):
+    for folder in _candidates(exc, fallback):
         try:
             path = folder / name
             path.write_text(text, encoding="utf-8", errors="backslashreplace")  # argv may hold undecodable bytes

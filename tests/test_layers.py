@@ -29,7 +29,7 @@ LAYERS = [
     ["runs"],                                  # a run folder's layout and life: checkpoints, model sources
     ["report"],                                # figures and tables from run folders
     ["train"],                                 # the loop, pretraining, fine-tuning, compare, sweeps
-    ["export", "inspect", "collators"],        # commands' engines: export, probes/predict, HF collators
+    ["export", "inspect", "collators", "guard"],  # commands' engines; guard: how a command ends
     ["cli"],
     ["__main__"],
 ]

@@ -41,8 +41,6 @@ def check(examples: int, strategy, body) -> None:
 def assert_clean(result, what) -> None:
     """A result (exit 0) or a refusal (exit 2, one to three lines), and never a traceback or the safety net."""
     err = result.stderr
-    with open("/tmp/rel/seen.log", "a") as fh:  # DEBUG
-        fh.write(f"{result.exit_code}\t{str(what)[:160]!r}\t{err.strip()[:200]!r}\n")  # DEBUG
     assert result.exception is None or isinstance(result.exception, SystemExit), (what, repr(result.exception))
     assert result.exit_code in (0, 2), (what, result.exit_code, err[-2000:])
     assert "internal error" not in err and "Traceback" not in err, (what, err[-2000:])
@@ -404,3 +402,42 @@ def test_any_arguments_to_any_command_are_a_result_or_one_line(scale, places, ti
     def body(args):
         assert_clean(invoke(args), args[:6])
     check(60 * scale, command_args(places, tiny_overrides), body)
+
+
+# ------------------------------------------------------------------ the Python API: maskbench.collators
+@pytest.fixture(scope="module")
+def bert_tokenizer(corpus_file, tmp_path_factory):
+    transformers = pytest.importorskip("transformers")
+    from hf_models import bert_folder
+
+    return transformers.AutoTokenizer.from_pretrained(str(bert_folder(corpus_file, tmp_path_factory.mktemp("b") / "m")))
+
+
+IDS = st.one_of(st.lists(st.integers(-3, 500), max_size=12), st.just("not ids"), st.just([[1, 2], [3]]),
+                st.just([1.5, 2.5]), st.just(None), st.just([2 ** 70]))
+EXAMPLE = st.one_of(IDS, st.fixed_dictionaries({"input_ids": IDS}), st.fixed_dictionaries({"text": st.text(max_size=5)}),
+                    st.just({}), st.integers())
+SETTINGS = st.dictionaries(st.sampled_from(["mask_prob", "mask_token_prob", "nsp", "whole_word", "nonsense",
+                                            "mean_span_length"]),
+                           st.one_of(st.floats(allow_nan=True), st.text(max_size=4), st.booleans(), st.just(object())),
+                           max_size=2)
+
+
+@pytest.mark.parametrize("scale", SCALE)
+def test_collators_raise_one_line_errors_of_their_own_kinds(scale, bert_tokenizer):
+    """make_collator and a collator's call, on any settings and batch: a batch, or a MaskbenchError, TypeError or
+    ValueError of one line; never a KeyError (or anything else) from inside."""
+    from maskbench.collators import make_collator
+
+    cases = st.tuples(st.sampled_from(["bert_mlm", "span_mlm", "bart", "t5_span", "electra", "nosuch", ""]),
+                      SETTINGS, st.one_of(st.lists(EXAMPLE, max_size=4), st.just({"input_ids": [1, 2]}),
+                                          st.just("text")))
+
+    def body(case):
+        name, kwargs, batch = case
+        try:
+            make_collator(name, bert_tokenizer, **kwargs)(batch)
+        except (MaskbenchError, TypeError, ValueError) as exc:
+            assert type(exc) in (MaskbenchError, TypeError, ValueError) or isinstance(exc, MaskbenchError), repr(exc)
+            assert str(exc) and "\n" not in str(exc).strip(), repr(exc)
+    check(100 * scale, cases, body)

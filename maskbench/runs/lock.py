@@ -3,6 +3,7 @@ ignores."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from maskbench import crash
@@ -21,7 +22,7 @@ class RunLock(FolderLock):
 
     def release(self) -> None:
         if self.fh is not None:
-            crash.leave_run(self.path.parent)
+            crash.leave_run(self.path.parent, sys.exc_info()[1])  # released as an exception passes: its run
         super().release()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from maskbench.errors import MaskbenchError
 from maskbench.schema import FinetuneConfig
+from maskbench.train.loop import StopRequest
 
 
 def backbone_spec(source) -> tuple:
@@ -79,33 +80,6 @@ def _follow_parent() -> None:
         os._exit(1)
 
 
-class _StopSignals:
-    """SIGINT / SIGTERM to the compare set `signal_name` (the workers are stopped in turn); restored after."""
-
-    def __init__(self):
-        self.signal_name, self.count, self._old = None, 0, {}
-
-    def _handler(self, signum, frame):
-        import signal
-
-        self.signal_name = self.signal_name or signal.Signals(signum).name
-        self.count += 1
-
-    def __enter__(self):
-        import signal
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
-
-
 def _start(ctx, target, args):
     """A worker process that starts with SIGINT ignored (until its training loop handles it): a Ctrl-C during
     its start-up must not end it with a traceback."""
@@ -138,7 +112,7 @@ def run_side_by_side(jobs: list[tuple], n_jobs: int, command: str, say) -> None:
              in jobs]
     running: dict = {}   # process -> (run dir, the end of its pipe)
     failure, done, stopped_at = None, 0, 0
-    with _StopSignals() as stop:
+    with StopRequest(second_stops=False) as stop:  # each signal to the compare is passed on
         while running or (queue and failure is None and stop.signal_name is None):
             while queue and len(running) < n_jobs and failure is None and stop.signal_name is None:
                 cfg, spec, run_dir = queue.pop(0)
