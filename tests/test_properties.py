@@ -349,12 +349,23 @@ def places(tiny_overrides, task_runs, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("places")
     pre = run_pretrain(load_config(tiny_overrides + [f"run.dir={root / 'pre'}", "train.max_steps=2"]))
+    import shutil
+
+    for name, damage in (("bad-yaml", {"config.yaml": ": {["}), ("bad-json", {"summary.json": "[", "state.json": "{"}),
+                         ("bad-weights", {"model.safetensors": "\x00" * 64}), ("bad-tokenizer", {"tokenizer.json": "{"}),
+                         ("bad-task", {"task.json": '{"kind": 5}'})):
+        run = shutil.copytree(task_runs["sst2"] if name == "bad-task" else pre, root / name)
+        for file, text in damage.items():  # in the run folder and in its final checkpoint
+            for where in (run, run / "checkpoints" / "final"):
+                if (where / file).exists() or file == "summary.json":
+                    (where / file).write_text(text)
     (root / "file.txt").write_text("apple\tthe apple fell\n")
     (root / "binary.bin").write_bytes(bytes(range(256)))
     (root / "folder").mkdir()
     return {"pre": str(pre), "ft": str(task_runs["sst2"]), "tag": str(task_runs["pos"]), "missing": str(root / "nope"),
             "file": str(root / "file.txt"), "binary": str(root / "binary.bin"), "folder": str(root / "folder"),
-            "ckpt": str(pre / "checkpoints" / "final"), "out": str(root / "out" / "x.png")}
+            "ckpt": str(pre / "checkpoints" / "final"), "out": str(root / "out" / "x.png"),
+            **{name: str(root / name) for name in ("bad-yaml", "bad-json", "bad-weights", "bad-tokenizer", "bad-task")}}
 
 
 TEXTS = ["", " ", "[MASK]", "a [MASK] b", "[MASK] [MASK] [MASK]", "the river", "\udcff", "a\x00b", "word " * 700,

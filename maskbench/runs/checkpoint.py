@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.models.electra import PRETRAINING_ONLY
 from maskbench.files import sha256_file
 from maskbench.runs.layout import CHECKPOINTS, CONFIG, STATE, TOKENIZER, checkpoint_folder, is_checkpoint
@@ -275,7 +275,11 @@ def load_weights(model, folder: Path, prefix: str = "") -> None:
     if not path.exists():
         raise MaskbenchError(f"{folder} is not a maskbench checkpoint (no model.safetensors): "
                              f"point at a run folder or checkpoints/<name>/")
-    tensors = load_file(str(path))
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors' own error type: a torn or foreign file
+        raise MaskbenchError(f"{folder}/model.safetensors is unreadable ({safe_reason(exc, 100)}): use another of the "
+                             f"run's checkpoints, or train it again") from None
     if prefix:
         tensors = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
     own = model.state_dict()

@@ -56,12 +56,13 @@ class SavedTaskModel:
     labels: list[str]
     arch: str
     model_cfg: object       # the backbone's shape as task.json holds it (DictConfig)
-    checkpoint: Path
+    checkpoint: Path        # the run's checkpoint folder it was read from (through a held copy)
 
 
-def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Path:
-    """The checkpoint folder of a fine-tuning: the given one, or a run's final (else newest) one, or its
-    step-N with `step`."""
+def task_checkpoint(path, step: int | None = None, what: str = "predict") -> tuple[Path, Path]:
+    """(the checkpoint folder of a fine-tuning, the held copy to read it from): the given one, or a run's final
+    (else newest) one, or its step-N with `step`. A run still training may prune the one chosen meanwhile; the
+    copy stays whole (runs/checkpoint.py hold_checkpoint)."""
     from maskbench.runs.checkpoint import damage, hold_checkpoint, latest_checkpoint, step_folder
     from maskbench.runs.layout import TASK_RECORD
 
@@ -74,24 +75,33 @@ def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Pat
             return step_folder(path, step)
         return path if (path / "model.safetensors").exists() else latest_checkpoint(path)
 
-    chosen = hold_checkpoint(choose, what)  # a run still training may prune what it chose: read a held copy
+    chosen = hold_checkpoint(choose, what)
     if chosen is None:
         raise MaskbenchError(f"{path} has no checkpoint: give a fine-tuning run or one of its checkpoints/*/ folders")
-    ckpt = chosen[1]
-    if not (ckpt / TASK_RECORD).exists():
-        fine_tuned = (ckpt / "config.yaml").exists() and "task" in OmegaConf.load(ckpt / "config.yaml")
-        if fine_tuned:
+    ckpt, held = chosen
+    if not (held / TASK_RECORD).exists():
+        if _fine_tuned(held):
             raise MaskbenchError(f"{ckpt} was fine-tuned before maskbench kept the task head (it holds the backbone "
                                  f"only): fine-tune it again to {what} with it")
         raise MaskbenchError(f"{ckpt} is a pretraining checkpoint, which has no task head: {what} needs a "
                              f"fine-tuning run (maskbench finetune init={path} task=...)")
-    why = damage(ckpt)
+    why = damage(held)
     if why:
         raise MaskbenchError(f"{ckpt} is damaged ({why}): use another of the run's checkpoints (--step)")
-    return ckpt
+    return ckpt, held
 
 
-def read_record(ckpt: Path) -> dict:
+def _fine_tuned(ckpt: Path) -> bool:
+    """Whether a checkpoint's config.yaml has a task (unreadable: no)."""
+    try:
+        cfg = OmegaConf.load(ckpt / "config.yaml")
+    except Exception:  # missing, or not YAML: not a fine-tuning we can name
+        return False
+    return hasattr(cfg, "keys") and "task" in cfg
+
+
+def read_record(ckpt: Path, shown: Path | None = None) -> dict:
+    """task.json of checkpoint folder `ckpt` (named `shown` in a refusal: the folder the user's run holds)."""
     from maskbench.runs.layout import TASK_RECORD
 
     try:
@@ -102,8 +112,8 @@ def read_record(ckpt: Path) -> dict:
             raise TypeError("labels, model, task or arch")
         return record
     except (OSError, ValueError, KeyError, TypeError, MaskbenchError) as exc:
-        raise MaskbenchError(f"{ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another of the run's "
-                             f"checkpoints") from None
+        raise MaskbenchError(f"{shown or ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another of "
+                             f"the run's checkpoints") from None
 
 
 def load_task_model(path, step: int | None = None, what: str = "predict") -> SavedTaskModel:
@@ -112,8 +122,8 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     from maskbench.runs.checkpoint import load_weights
     from maskbench.typed import typed_group
 
-    ckpt = task_checkpoint(path, step, what)
-    record = read_record(ckpt)
+    shown, ckpt = task_checkpoint(path, step, what)
+    record = read_record(ckpt, shown)
     kind, task = task_kind(record["kind"]), typed_group("task", record["task"])
     model_cfg = OmegaConf.create(record["model"])
     tok = load_tokenizer(ckpt / "tokenizer.json")
@@ -121,4 +131,4 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"], task)
     load_weights(model, ckpt)
     model.eval()
-    return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, ckpt)
+    return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, shown)
