@@ -295,7 +295,7 @@ def test_predict_on_a_run_without_final_says_which_checkpoint(classifier, tmp_pa
     shutil.rmtree(live / "checkpoints" / "final")
     (live / "summary.json").unlink()
     result = RUNNER.invoke(app, ["predict", str(live), "--text", "the river"])
-    assert result.exit_code == 0 and "has no final checkpoint yet; predicting with step-000004" in result.stderr
+    assert result.exit_code == 0 and "has no final checkpoint yet; predicting with step-000002" in result.stderr
 
 
 def test_export_of_a_run_whose_checkpoint_is_pruned_while_read_exports_a_whole_one(classifier, tmp_path, monkeypatch):
@@ -320,7 +320,7 @@ def test_export_of_a_run_whose_checkpoint_is_pruned_while_read_exports_a_whole_o
         return held
     monkeypatch.setattr(checkpoint, "_snapshot", snapshot_then_prune)
     out = export_model(live, tmp_path / "hf")
-    assert pruned == ["step-000004"] and (out / "model.safetensors").is_file()
+    assert pruned == ["step-000002"] and (out / "model.safetensors").is_file()
 
 
 def test_a_checkpoint_that_vanishes_mid_copy_is_chosen_again(classifier, tmp_path, monkeypatch):
