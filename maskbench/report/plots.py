@@ -3,29 +3,29 @@ validation plateaus shaded (report/plateaus.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from maskbench.report.plateaus import find_plateaus, shade_plateaus
 from maskbench.runs.rundir import read_metrics
-from maskbench.runs.layout import config_path, summary_path
+from maskbench.runs.layout import config_path, read_summary, summary_path
 
 
 def _label(run_dir: Path) -> str:
-    summary = summary_path(run_dir)
-    cfg = config_path(run_dir)
-    if summary.exists():
-        s = json.loads(summary.read_text())
+    """The run's objective / architecture / model and seed, from its summary or config; a damaged or foreign one
+    leaves the folder's name."""
+    import yaml
+
+    from maskbench.errors import MaskbenchError
+
+    try:
+        s = read_summary(run_dir) if summary_path(run_dir).exists() else {}
         if "corruption" in s:
             return f"{s['corruption']} / {s['arch']} / {s['model']} s{s['seed']}"
-    if cfg.exists():
-        import yaml
-
-        c = yaml.safe_load(cfg.read_text())
-        try:
+        if config_path(run_dir).exists():
+            c = yaml.safe_load(config_path(run_dir).read_text())
             return f"{c['corruption']['name']} / {c['arch']['name']} / {c['model']['name']} s{c['seed']}"
-        except (KeyError, TypeError):
-            pass
+    except (MaskbenchError, KeyError, TypeError, yaml.YAMLError):
+        pass
     return run_dir.name
 
 
@@ -56,9 +56,8 @@ def x_values(run: Path, events: list[dict], x: str) -> list[float]:
     if x not in X_AXES:
         raise MaskbenchError(f"--x {x} is not an axis: choose one of {', '.join(X_AXES)}")
     if x == "flops":
-        summary = summary_path(run)
-        per_step = (json.loads(summary.read_text()).get("budget") or {}).get("flops_per_step") \
-            if summary.exists() else None
+        budget = read_summary(run).get("budget") if summary_path(run).exists() else None
+        per_step = budget.get("flops_per_step") if isinstance(budget, dict) else None
         if not per_step:
             raise MaskbenchError(f"{run} has no FLOPs per step in summary.json (a pretraining run writes it when it "
                                  f"ends): plot it --x steps, tokens or seconds")
