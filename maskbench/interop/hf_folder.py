@@ -22,9 +22,10 @@ def is_hf_folder(path: Path) -> bool:
     if not cfg.is_file():
         return False
     try:
-        return "model_type" in json.loads(cfg.read_text())
+        config = json.loads(cfg.read_text())
     except (ValueError, UnicodeDecodeError):
         return False
+    return isinstance(config, dict) and "model_type" in config
 
 
 def read_family(folder: Path) -> tuple[Family, object]:

@@ -63,9 +63,9 @@ def x_values(run: Path, events: list[dict], x: str) -> list[float]:
                                  f"ends): plot it --x steps, tokens or seconds")
         return [e["step"] * float(per_step) for e in events]
     key = {"steps": "step", "tokens": "tokens", "seconds": "elapsed_s"}[x]
-    missing = [e["step"] for e in events if key not in e]
+    missing = [e["step"] for e in events if not _number(e.get(key))]
     if missing:
-        raise MaskbenchError(f"{run}/metrics.jsonl has no '{key}' at step {missing[0]}: plot it --x steps")
+        raise MaskbenchError(f"{run}/metrics.jsonl has no '{key}' number at step {missing[0]}: plot it --x steps")
     return [float(e[key]) for e in events]
 
 
@@ -99,6 +99,10 @@ def plotted_loss(events: list[dict]) -> tuple[str, str]:
     return "mlm_loss", "MLM term; its loss adds the other terms"
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def run_colors(n: int) -> list:
     """n colours that differ: the default cycle up to 10 runs, tab20 up to 20, then evenly spaced hues."""
     from maskbench.report.figures import pyplot
@@ -127,8 +131,10 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
         events = read_metrics(run)
         color = colors[i]
         key, note = plotted_loss(events)
-        train = [e for e in events if e.get("split") == "train" and key in e]
-        val = [e for e in events if e.get("split") == "val" and key in e]
+        # An event without the value (or with one that is not a number: an edited file) is not a point.
+        points = [e for e in events if _number(e.get(key)) and _number(e.get("step"))]
+        train = [e for e in points if e.get("split") == "train"]
+        val = [e for e in points if e.get("split") == "val"]
         if train:
             ax.plot(x_values(run, train, x), smooth([e[key] for e in train]), color=color, alpha=0.35, lw=1.2)
         if val:
