@@ -29,8 +29,11 @@ def one_line(result, code: int = 2) -> str:
 def crashing(monkeypatch, tmp_path):
     """`config list` raising a bug (a KeyError from deep inside), the cache folder in tmp_path."""
     import maskbench.config
+    from maskbench import crash
 
     monkeypatch.setenv("MASKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(crash, "_cache", [])  # no cache folder used yet in this process (other tests use theirs)
+    monkeypatch.setattr(crash, "_runs", [])
 
     def broken(*a, **k):
         raise KeyError("weight_map")
