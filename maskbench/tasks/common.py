@@ -114,7 +114,7 @@ def json_objects(p: Path, lines: list[str], hint: str):
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply to be an example
             raise MaskbenchError(f"{p} line {i} is not JSON: {hint}") from None
         if not isinstance(row, dict):
             raise MaskbenchError(f"{p} line {i} is not a JSON object: {hint}")
