@@ -11,7 +11,9 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+from maskbench.guard import OneLineUsage, console as _console, guard as _guard
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich", cls=OneLineUsage,
                   help="Pretrain small Transformers under BERT/BART/MASS/T5 corruptions, and see what they do.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs: show the composed config, list options.")
 app.add_typer(config_app, name="config")
@@ -28,40 +30,6 @@ def _options(config_dir: Optional[Path] = typer.Option(
         import os
 
         os.environ["MASKBENCH_CONFIG_DIR"] = str(config_dir)
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _fail(msg: str, code: int = 2):
-    from rich.markup import escape
-
-    _console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _guard(fn):
-    """Run a command body; a MaskbenchError becomes one red line and exit 2, never a traceback."""
-    from maskbench.errors import MaskbenchError
-
-    try:
-        return fn()
-    except MaskbenchError as exc:
-        _fail(str(exc))
-    except BrokenPipeError:  # the reader went away (`maskbench config show | head`): stop quietly, as git does
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
-        raise typer.Exit(141)
-    except OSError as exc:  # an unwritable or vanished folder, a full disk: one line, what and where
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        _fail(f"cannot use{where}: {exc.strerror or exc}: choose a folder you can write to (run.dir, "
-              f"data.cache_dir, -o) or free space")
-    except KeyboardInterrupt:
-        _fail("interrupted", code=130)
 
 
 def _command_line() -> str:

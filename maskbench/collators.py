@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from maskbench.batch import IGNORE
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.arch import arch_of
 from maskbench.schema.corruption import CorruptionConfig
 
@@ -65,9 +65,13 @@ def corruption_config(name: str, settings: dict):
     from maskbench.typed import typed_group
 
     preset = Path(CONF_DIR) / "corruption" / f"{name}.yaml"
-    if not preset.is_file():
+    if not isinstance(name, str) or "/" in name or not preset.is_file():
         raise MaskbenchError(f"corruption {name!r} is unknown: choose one of {', '.join(group_options('corruption'))}")
-    node = OmegaConf.merge(OmegaConf.load(preset), settings)
+    try:
+        node = OmegaConf.merge(OmegaConf.load(preset), settings)
+    except Exception as exc:  # a value OmegaConf cannot hold (an object, a tensor)
+        raise MaskbenchError(f"make_collator({name!r}): the settings are not plain config values "
+                             f"({safe_reason(exc, 100)}): give numbers, strings, booleans or lists") from None
     return typed_group("corruption", node)
 
 
@@ -91,7 +95,12 @@ class Collator:
     def __call__(self, examples: list) -> dict:
         from maskbench.corruption.keyed_random import example_keys
 
+        if isinstance(examples, (Mapping, str, bytes)) or not hasattr(examples, "__iter__"):
+            raise TypeError(f"a collator takes a list of tokenized examples (dicts with input_ids, or id lists), "
+                            f"not {type(examples).__name__}")
         contents = [self._content(e, n) for n, e in enumerate(examples)]
+        if not contents:
+            raise ValueError("a collator needs at least one example: the batch is empty")
         worker = torch.utils.data.get_worker_info()
         keys = example_keys(self.seed + 7919 * (worker.id if worker else 0), self.calls, torch.arange(len(contents)))
         self.calls += 1
@@ -119,8 +128,15 @@ class Collator:
 
     # -- pieces ------------------------------------------------------------------------------------------
     def _content(self, example, n: int) -> torch.Tensor:
+        if isinstance(example, Mapping) and "input_ids" not in example:
+            raise MaskbenchError(f"example {n} has no input_ids (its keys: {', '.join(map(str, list(example)[:5]))}): "
+                                 f"tokenize the texts first")
         ids = example["input_ids"] if isinstance(example, Mapping) else example  # a dict or BatchEncoding
-        ids = torch.as_tensor(ids, dtype=torch.long).flatten()
+        try:
+            ids = torch.as_tensor(ids, dtype=torch.long).flatten()
+        except (TypeError, ValueError, RuntimeError, OverflowError):
+            raise TypeError(f"example {n}: input_ids must be a list of integer token ids, not "
+                            f"{type(ids).__name__}") from None
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.tokenizer_size):
             raise MaskbenchError(f"example {n} has ids outside this tokenizer (0..{self.tokenizer_size - 1}): "
                                  f"tokenize with the tokenizer given to make_collator")
@@ -187,6 +203,9 @@ def collator_vocab(tokenizer, family: str):
     virtual sentinel ids after the vocabulary (mapped back on output). Returns (vocab, sentinel ids)."""
     from maskbench.data.tokenizer import Vocab
 
+    if not all(hasattr(tokenizer, a) for a in ("pad_token_id", "convert_tokens_to_ids", "get_vocab", "__len__")):
+        raise TypeError(f"make_collator takes a transformers tokenizer (AutoTokenizer.from_pretrained), not "
+                        f"{type(tokenizer).__name__}")
     size = len(tokenizer)
     t = tokenizer
     pad, unk = t.pad_token_id, t.unk_token_id

@@ -22,3 +22,14 @@ class InUse(MaskbenchError):
 
 class FinetunePreset(MaskbenchError):
     """An experiment preset that sets a task was given to a pretraining command."""
+
+
+def safe_reason(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, to quote inside one of ours (its type when it has none).
+    torch's refusal of a pickle advises loading with weights_only=False, which runs whatever code the file
+    holds: that advice is never passed on."""
+    text = str(exc).strip()
+    if "weights_only" in text or "Weights only load failed" in text:
+        return "torch refused objects other than tensors in the file (nothing in it was run)"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= limit else first[:limit] + "…"

@@ -16,12 +16,13 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema import GROUP_SCHEMAS
 from maskbench.schema.corruption import FAMILIES
 from maskbench.schema.data import INFILL_ROOM
-from maskbench.schema.fields import check_fields, is_int, schema_node
+from maskbench.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
 from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
 from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
 from maskbench.tasks import KINDS, task_kind
 
 ROOT_VALUES = ("seed", "init")  # the root's own values; everything else at the root is a group
+OPTIONAL_GROUPS = ("sweep",)    # a fine-tuning has a sweep group only where a preset for both sets it
 _registered = False
 
 
@@ -77,6 +78,14 @@ def typed_config(cfg) -> "Config":
     if needed not in objects:
         raise MaskbenchError(f"the config has no {needed}: choose one with {needed}=NAME (see `maskbench config list "
                              f"{needed}`)")
+    # A group removed with ~GROUP would be refilled from the schema's defaults, which are not the command's own
+    # (conf/pretrain.yaml, conf/finetune.yaml): refused as the corruption or task is.
+    removed = [f.name for f in dataclasses.fields(root) if f.name not in ROOT_VALUES and f.name not in objects
+               and f.name not in OPTIONAL_GROUPS]
+    if removed:
+        raise MaskbenchError(f"the config has no {removed[0]} group (removed with ~{removed[0]}?): choose one with "
+                             f"{removed[0]}=NAME (see `maskbench config list {removed[0]}`) or change its keys "
+                             f"with {removed[0]}.KEY=VALUE")
     _check_root(cfg)
     _check_across(objects)
     init = cfg.get("init", root().init)
@@ -164,8 +173,9 @@ def _unknown_key(group: str, cls, key: str) -> MaskbenchError:
 
 def _check_root(cfg) -> None:
     seed = cfg.get("seed", 0)
-    if not is_int(seed) or seed < 0:
-        raise MaskbenchError(f"seed={seed} must be an integer >= 0")
+    if not is_int(seed) or not 0 <= seed < INT_LIMIT:
+        raise MaskbenchError(f"seed={seed if not is_int(seed) or seed < 10 ** 30 else '(a huge number)'} must be an "
+                             f"integer in [0, 2**63)")
     init = cfg.get("init")
     if init is not None and str(init).startswith("-"):
         raise MaskbenchError(f"init={init} is not a folder: give a run folder, a transformers model folder or "

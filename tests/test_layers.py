@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "maskbench"
 # import each other.
 LAYERS = [
     ["errors"],
-    ["cores", "batch", "files", "optional", "arch"],  # ground: primitives every part may use
+    ["cores", "batch", "files", "optional", "arch", "crash"],  # ground: primitives every part may use
     ["schema"],                                # config groups as typed dataclasses, their checks (no torch)
     ["data"],                                  # text in, token blocks out; task files read
     ["tasks"],                                 # fine-tuning task kinds (torch-free at import)
@@ -29,7 +29,7 @@ LAYERS = [
     ["runs"],                                  # a run folder's layout and life: checkpoints, model sources
     ["report"],                                # figures and tables from run folders
     ["train"],                                 # the loop, pretraining, fine-tuning, compare, sweeps
-    ["export", "inspect", "collators"],        # commands' engines: export, probes/predict, HF collators
+    ["export", "inspect", "collators", "guard"],  # commands' engines; guard: how a command ends
     ["cli"],
     ["__main__"],
 ]

@@ -46,10 +46,10 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
     built, why_not = None, None
     heads = True
-    if src.origin == "maskbench" and (Path(src.source) / TASK_RECORD).exists():  # a fine-tuned task model
+    if src.origin == "maskbench" and (src.files / TASK_RECORD).exists():  # a fine-tuned task model
         from maskbench.export.task import build_task_export
 
-        built, why_not = build_task_export(Path(src.source), transformers)
+        built, why_not = build_task_export(src.files, transformers)
     else:
         from maskbench.export.electra import build_electra_export
 

@@ -15,6 +15,7 @@ import torch
 
 from maskbench.errors import MaskbenchError
 from maskbench.runs.task_model import SavedTaskModel, load_task_model
+from maskbench.tasks.common import PREDICT
 
 SUFFIX_FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".conllu": "conllu",
                   ".conll": "conll", ".txt": "txt"}
@@ -33,7 +34,9 @@ def read_inputs(saved: SavedTaskModel, text: str | None, text_pair: str | None, 
     if fmt != "txt" and fmt not in kind.input_formats:
         known = ", ".join(f".{f}" for f in (*kind.input_formats, "txt"))
         raise MaskbenchError(f"{file}: a {kind.name} model reads {known} files (the suffix says the format)")
-    return kind.read_inputs(saved.task, file, fmt)
+    examples = kind.read_inputs(saved.task, file, fmt)
+    kind.check_labels(examples, saved.labels, file, PREDICT)  # the file's labels against the model's own
+    return examples
 
 
 @torch.no_grad()
@@ -66,6 +69,10 @@ def run_predict(path: Path, text: str | None, text_pair: str | None, file: Path 
     if batch_size < 1:
         raise MaskbenchError(f"--batch-size={batch_size}: give a positive number")
     saved = load_task_model(path, step, what="predict")
+    chosen = step is None and not (Path(path) / "model.safetensors").exists()
+    if chosen and saved.checkpoint.name != "final":  # a run still training (or stopped): say which one
+        err_console.print(f"note: {saved.checkpoint.parent.parent.name} has no final checkpoint yet; predicting with "
+                          f"{saved.checkpoint.name}", markup=False, highlight=False)
     examples = read_inputs(saved, text, text_pair, file)
     if file is None:
         rows, metrics = predict(saved, examples, batch_size)

@@ -24,10 +24,10 @@ def require_transformers():
 def hf_load(load, folder, problem: str):
     """`load(str(folder))` (a transformers from_pretrained), or one line: the problem, transformers' own first
     line in brackets, then what to do (`problem` may hold '{why}' for where that goes; else it ends the line)."""
-    from maskbench.errors import MaskbenchError
+    from maskbench.errors import MaskbenchError, safe_reason
 
     try:
         return load(str(folder))
     except Exception as exc:  # transformers raises many kinds here; each becomes the same one line
-        why = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        why = safe_reason(exc, limit=120)
         raise MaskbenchError(problem.replace("{why}", why) if "{why}" in problem else f"{problem} ({why})") from None

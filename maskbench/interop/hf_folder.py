@@ -22,9 +22,10 @@ def is_hf_folder(path: Path) -> bool:
     if not cfg.is_file():
         return False
     try:
-        return "model_type" in json.loads(cfg.read_text())
+        config = json.loads(cfg.read_text())
     except (ValueError, UnicodeDecodeError):
         return False
+    return isinstance(config, dict) and "model_type" in config
 
 
 def read_family(folder: Path) -> tuple[Family, object]:
@@ -53,9 +54,9 @@ def _state_dict(folder: Path) -> dict[str, torch.Tensor]:
     if (folder / "model.safetensors").exists():
         files = [folder / "model.safetensors"]
     elif index.exists():
-        files = sorted({folder / f for f in json.loads(index.read_text())["weight_map"].values()})
+        files = _shards(index)
     elif (folder / "pytorch_model.bin").exists():
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        return _torch_weights(folder / "pytorch_model.bin")
     else:
         raise MaskbenchError(f"{folder} has config.json but no weights (model.safetensors or pytorch_model.bin)")
     out = {}
@@ -66,6 +67,45 @@ def _state_dict(folder: Path) -> dict[str, torch.Tensor]:
             raise MaskbenchError(f"{f} is not a readable safetensors file ({str(exc)[:100]}): "
                                  f"download or save the model again") from None
     return out
+
+
+def _shards(index: Path) -> list[Path]:
+    """The shard files a model.safetensors.index.json names (its weight_map: tensor name -> file)."""
+    try:
+        weight_map = json.loads(index.read_text()).get("weight_map")
+    except (ValueError, AttributeError):
+        weight_map = None
+    if not isinstance(weight_map, dict) or not weight_map or not all(isinstance(f, str) for f in weight_map.values()):
+        raise MaskbenchError(f"{index} has no weight_map naming the shard of each tensor: save the model again "
+                             f"(save_pretrained), or put its weights in model.safetensors")
+    files = sorted({index.parent / f for f in weight_map.values()})
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise MaskbenchError(f"{index} names shard {missing[0]}, which is not in the folder: download the missing "
+                             f"shards, or save the model again")
+    return files
+
+
+def _torch_weights(path: Path) -> dict:
+    """A pytorch_model.bin read weights-only: a pickle in it never runs code. Whatever fails is one line of
+    ours; torch's own message is not passed on, as it suggests weights_only=False (running the file's code)."""
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise MaskbenchError(f"{path} holds objects other than tensors, or is not a torch file at all (refused; "
+                             f"nothing in it was run): use a model saved as model.safetensors, or download it "
+                             f"again") from None
+    except Exception as exc:  # truncated zip, not a torch file, an unknown storage type
+        raise MaskbenchError(f"{path} is not a readable torch weights file ({type(exc).__name__}): download or save "
+                             f"the model again (as model.safetensors)") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise MaskbenchError(f"{path} is not a state dict of tensors: save the model again (save_pretrained)")
+    return state
 
 
 def _normalise(theirs: dict, fam: Family) -> dict:

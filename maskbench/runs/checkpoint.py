@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.models.electra import PRETRAINING_ONLY
 from maskbench.files import sha256_file
 from maskbench.runs.layout import CHECKPOINTS, CONFIG, STATE, TOKENIZER, checkpoint_folder, is_checkpoint
@@ -221,6 +221,51 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def hold_checkpoint(choose, what: str) -> tuple[Path, Path] | None:
+    """(the checkpoint folder `choose()` names, a private consistent copy of it), or None when it names none.
+
+    A run that is still training prunes its older step-N folders and replaces final/ while another command
+    reads them; the copy (hard links where the file system allows, else copies, in a temporary folder removed
+    when the process ends) is taken and checked against its checksums, and taken again from a new choice if
+    the folder changed meanwhile. `what`: the command, for the refusal."""
+    for _ in range(5):
+        ckpt = choose()
+        if ckpt is None:
+            return None
+        held = _snapshot(Path(ckpt))
+        if held is not None:
+            return Path(ckpt), held
+    raise MaskbenchError(f"{what}: the checkpoints of {Path(ckpt).parent.parent} kept changing while being read (a "
+                         f"run is writing them): try again, or give one of its kept checkpoints (--step)")
+
+
+def _snapshot(ckpt: Path) -> Path | None:
+    import atexit
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="maskbench-held-"))
+    atexit.register(shutil.rmtree, root, True)
+    # The run's own layout (RUN/checkpoints/NAME), so names read from the path (the run's name) stay true.
+    dest = root / ckpt.parent.parent.name / CHECKPOINTS / ckpt.name
+    dest.mkdir(parents=True)
+    try:
+        for f in sorted(ckpt.iterdir()):
+            if f.is_file():
+                try:
+                    os.link(f, dest / f.name)  # the data stays while linked, whatever the run deletes
+                except OSError as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    shutil.copy2(f, dest / f.name)
+    except FileNotFoundError:  # pruned or replaced while being read
+        shutil.rmtree(root, ignore_errors=True)
+        return None
+    if is_checkpoint(dest) and damage(dest) is not None and damage(ckpt) is None:
+        shutil.rmtree(root, ignore_errors=True)  # files of two versions (final/ replaced meanwhile)
+        return None
+    return dest  # (a folder damaged at its source is left for the caller's own check to name)
+
+
 def load_weights(model, folder: Path, prefix: str = "") -> None:
     """Load model.safetensors into `model`; a checkpoint from another model is a one-line error.
     `prefix`: take only the weights under it (a fine-tuned task model's `backbone.`), without it."""
@@ -230,7 +275,11 @@ def load_weights(model, folder: Path, prefix: str = "") -> None:
     if not path.exists():
         raise MaskbenchError(f"{folder} is not a maskbench checkpoint (no model.safetensors): "
                              f"point at a run folder or checkpoints/<name>/")
-    tensors = load_file(str(path))
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors' own error type: a torn or foreign file
+        raise MaskbenchError(f"{folder}/model.safetensors is unreadable ({safe_reason(exc, 100)}): use another of the "
+                             f"run's checkpoints, or train it again") from None
     if prefix:
         tensors = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
     own = model.state_dict()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from maskbench.errors import MaskbenchError
 from maskbench.files import write_atomic
 
 CONFIG = "config.yaml"
@@ -40,7 +41,16 @@ def is_done(run) -> bool:
 
 
 def read_summary(run) -> dict:
-    return json.loads(summary_path(run).read_text())
+    """A run's summary.json; a damaged one is one line (a run killed while writing it, or edited)."""
+    try:
+        summary = json.loads(summary_path(run).read_text())
+    except (OSError, ValueError) as exc:
+        raise MaskbenchError(f"{summary_path(run)} is unreadable ({str(exc)[:80]}): remove it and run the same "
+                             f"command with train.resume=true to write it again") from None
+    if not isinstance(summary, dict):
+        raise MaskbenchError(f"{summary_path(run)} is not a run summary: remove it and run the same command with "
+                             f"train.resume=true to write it again")
+    return summary
 
 
 def write_summary(run, summary: dict) -> None:

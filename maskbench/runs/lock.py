@@ -3,16 +3,32 @@ ignores."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from maskbench import crash
 from maskbench.files import FolderLock
 
 LOCK_NAME = ".lock"
 
 
-def run_lock(run_dir: Path) -> FolderLock:
+class RunLock(FolderLock):
+    """A run folder's lock; while it is held, a crash is reported into the folder (maskbench/crash.py)."""
+
+    def acquire(self) -> "RunLock":
+        super().acquire()
+        crash.enter_run(self.path.parent)
+        return self
+
+    def release(self) -> None:
+        if self.fh is not None:
+            crash.leave_run(self.path.parent, sys.exc_info()[1])  # released as an exception passes: its run
+        super().release()
+
+
+def run_lock(run_dir: Path) -> RunLock:
     """The lock of a run folder (a file inside it that `has_content` ignores)."""
-    return FolderLock(Path(run_dir) / LOCK_NAME, f"run folder {run_dir}")
+    return RunLock(Path(run_dir) / LOCK_NAME, f"run folder {run_dir}")
 
 
 def has_content(run_dir: Path) -> bool:

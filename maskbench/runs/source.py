@@ -13,7 +13,7 @@ from typing import Callable
 
 from omegaconf import OmegaConf
 
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 
 
 @dataclass
@@ -28,6 +28,12 @@ class ModelSource:
     objective: str             # the corruption it was pretrained with, or "transformers:<family>"
     origin: str                # "maskbench" | "transformers" | "scratch"
     loader: Callable | None    # model -> None: copies the weights in; None = random init (scratch)
+    held: Path | None = None   # a maskbench checkpoint's private copy, which its files are read from
+
+    @property
+    def files(self) -> Path:
+        """The folder to read the model's files from (the held copy of a maskbench checkpoint)."""
+        return self.held if self.held is not None else Path(self.source)
 
     def model_dict(self) -> dict:
         """The model's shape as plain values (task.json, a worker process, init='s shape)."""
@@ -55,7 +61,7 @@ class ModelSource:
     def electra_corruption(self):
         """The corruption config of a maskbench ELECTRA run (its generator and replaced-token head are in the
         checkpoint), else None."""
-        path = Path(self.source) / "config.yaml"
+        path = self.files / "config.yaml"
         if self.origin != "maskbench" or not path.exists():
             return None
         from maskbench.typed import typed_group
@@ -73,7 +79,7 @@ class ModelSource:
 
         model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)
         if trained:
-            load_weights(model, Path(self.source))
+            load_weights(model, self.files)
         return model.eval()
 
     @property
@@ -85,7 +91,7 @@ class ModelSource:
 
 def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     """A maskbench run / checkpoint folder, or a transformers model folder."""
-    from maskbench.runs.checkpoint import latest_checkpoint, load_weights
+    from maskbench.runs.checkpoint import hold_checkpoint, latest_checkpoint, load_weights
     from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(init)).expanduser()
@@ -99,21 +105,25 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     if (path / "config.json").is_file():  # a transformers folder whose config cannot be read
         raise MaskbenchError(f"{what}={init}: {path / 'config.json'} is not a JSON object with a model_type: "
                              f"save the config again (model.config.save_pretrained)")
-    ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
-    if ckpt is None or not (ckpt / "config.yaml").exists():
+    chosen = hold_checkpoint(lambda: path if (path / "model.safetensors").exists() else latest_checkpoint(path), what)
+    if chosen is None or not (chosen[1] / "config.yaml").exists():
         raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
                              f"with config.yaml) nor a transformers model folder (config.json)")
-    if (ckpt / TASK_RECORD).exists():  # a fine-tuned task model: its backbone
-        return _fine_tuned_backbone(ckpt, what)
-    pre = OmegaConf.load(ckpt / "config.yaml")
-    if "arch" not in pre or "model" not in pre:
+    ckpt, held = chosen  # named as chosen; read from the held copy (a live run may prune the folder meanwhile)
+    if (held / TASK_RECORD).exists():  # a fine-tuned task model: its backbone
+        return _fine_tuned_backbone(ckpt, held, what)
+    try:
+        pre = OmegaConf.load(held / "config.yaml")
+    except Exception as exc:  # a YAML error of any kind: one line
+        raise MaskbenchError(f"{ckpt}/config.yaml is unreadable ({safe_reason(exc, 100)}): use another checkpoint") from None
+    if not hasattr(pre, "keys") or "arch" not in pre or "model" not in pre:
         raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: {what} needs a pretraining run")
     objective = pre.corruption.name if "corruption" in pre else "unknown"
-    return ModelSource(pre.model, pre.arch.name, ckpt / "tokenizer.json", str(ckpt), objective, "maskbench",
-                       lambda model: load_weights(model, ckpt))
+    return ModelSource(pre.model, pre.arch.name, held / "tokenizer.json", str(ckpt), objective, "maskbench",
+                       lambda model: load_weights(model, held), held)
 
 
-def _fine_tuned_backbone(ckpt: Path, what: str) -> ModelSource:
+def _fine_tuned_backbone(ckpt: Path, held: Path, what: str) -> ModelSource:
     """The backbone of a fine-tuning checkpoint (whole task model + task.json): shape and architecture from
     task.json, weights from under `backbone.`, the objective it was pretrained with carried over."""
     import json
@@ -122,12 +132,13 @@ def _fine_tuned_backbone(ckpt: Path, what: str) -> ModelSource:
     from maskbench.runs.layout import TASK_RECORD
 
     try:
-        record = json.loads((ckpt / TASK_RECORD).read_text())
+        record = json.loads((held / TASK_RECORD).read_text())
         model_cfg, arch = OmegaConf.create(record["model"]), str(record["arch"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MaskbenchError(f"{what}: {ckpt}/{TASK_RECORD} is unreadable ({exc}): use another checkpoint") from None
-    return ModelSource(model_cfg, arch, ckpt / "tokenizer.json", str(ckpt), str(record.get("objective", "unknown")),
-                       "maskbench", lambda model: load_weights(model, ckpt, prefix="backbone."))
+    except Exception as exc:  # not JSON, not a mapping, a model that is no config: one line
+        raise MaskbenchError(f"{what}: {ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another "
+                             f"checkpoint") from None
+    return ModelSource(model_cfg, arch, held / "tokenizer.json", str(ckpt), str(record.get("objective", "unknown")),
+                       "maskbench", lambda model: load_weights(model, held, prefix="backbone."), held)
 
 
 def _transformers_source(folder: Path, cache_dir) -> ModelSource:

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from maskbench.config import as_dict
-from maskbench.errors import MaskbenchError
+from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.tasks import TaskKind, task_kind
 
 RECORD_VERSION = 1
@@ -56,47 +56,64 @@ class SavedTaskModel:
     labels: list[str]
     arch: str
     model_cfg: object       # the backbone's shape as task.json holds it (DictConfig)
-    checkpoint: Path
+    checkpoint: Path        # the run's checkpoint folder it was read from (through a held copy)
 
 
-def task_checkpoint(path, step: int | None = None, what: str = "predict") -> Path:
-    """The checkpoint folder of a fine-tuning: the given one, or a run's final (else newest) one, or its
-    step-N with `step`."""
-    from maskbench.runs.checkpoint import damage, latest_checkpoint, step_folder
+def task_checkpoint(path, step: int | None = None, what: str = "predict") -> tuple[Path, Path]:
+    """(the checkpoint folder of a fine-tuning, the held copy to read it from): the given one, or a run's final
+    (else newest) one, or its step-N with `step`. A run still training may prune the one chosen meanwhile; the
+    copy stays whole (runs/checkpoint.py hold_checkpoint)."""
+    from maskbench.runs.checkpoint import damage, hold_checkpoint, latest_checkpoint, step_folder
     from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(path)).expanduser()
     if not path.exists():
         raise MaskbenchError(f"{what}: {path} does not exist: give a fine-tuning run folder (maskbench finetune ...)")
-    if step is not None:
-        ckpt = step_folder(path, step)
-    else:
-        ckpt = path if (path / "model.safetensors").exists() else latest_checkpoint(path)
-    if ckpt is None:
+
+    def choose():
+        if step is not None:
+            return step_folder(path, step)
+        return path if (path / "model.safetensors").exists() else latest_checkpoint(path)
+
+    chosen = hold_checkpoint(choose, what)
+    if chosen is None:
         raise MaskbenchError(f"{path} has no checkpoint: give a fine-tuning run or one of its checkpoints/*/ folders")
-    if not (ckpt / TASK_RECORD).exists():
-        fine_tuned = (ckpt / "config.yaml").exists() and "task" in OmegaConf.load(ckpt / "config.yaml")
-        if fine_tuned:
+    ckpt, held = chosen
+    if not (held / TASK_RECORD).exists():
+        if _fine_tuned(held):
             raise MaskbenchError(f"{ckpt} was fine-tuned before maskbench kept the task head (it holds the backbone "
                                  f"only): fine-tune it again to {what} with it")
         raise MaskbenchError(f"{ckpt} is a pretraining checkpoint, which has no task head: {what} needs a "
                              f"fine-tuning run (maskbench finetune init={path} task=...)")
-    why = damage(ckpt)
+    why = damage(held)
     if why:
         raise MaskbenchError(f"{ckpt} is damaged ({why}): use another of the run's checkpoints (--step)")
-    return ckpt
+    return ckpt, held
 
 
-def read_record(ckpt: Path) -> dict:
+def _fine_tuned(ckpt: Path) -> bool:
+    """Whether a checkpoint's config.yaml has a task (unreadable: no)."""
+    try:
+        cfg = OmegaConf.load(ckpt / "config.yaml")
+    except Exception:  # missing, or not YAML: not a fine-tuning we can name
+        return False
+    return hasattr(cfg, "keys") and "task" in cfg
+
+
+def read_record(ckpt: Path, shown: Path | None = None) -> dict:
+    """task.json of checkpoint folder `ckpt` (named `shown` in a refusal: the folder the user's run holds)."""
     from maskbench.runs.layout import TASK_RECORD
 
     try:
         record = json.loads((Path(ckpt) / TASK_RECORD).read_text())
         task_kind(record["kind"])
+        if not isinstance(record["labels"], list) or not isinstance(record["model"], dict) or \
+                not isinstance(record["task"], dict) or not isinstance(record["arch"], str):
+            raise TypeError("labels, model, task or arch")
         return record
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MaskbenchError(f"{ckpt}/{TASK_RECORD} is unreadable ({exc}): use another of the run's "
-                             f"checkpoints") from None
+    except (OSError, ValueError, KeyError, TypeError, MaskbenchError) as exc:
+        raise MaskbenchError(f"{shown or ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another of "
+                             f"the run's checkpoints") from None
 
 
 def load_task_model(path, step: int | None = None, what: str = "predict") -> SavedTaskModel:
@@ -105,8 +122,8 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     from maskbench.runs.checkpoint import load_weights
     from maskbench.typed import typed_group
 
-    ckpt = task_checkpoint(path, step, what)
-    record = read_record(ckpt)
+    shown, ckpt = task_checkpoint(path, step, what)
+    record = read_record(ckpt, shown)
     kind, task = task_kind(record["kind"]), typed_group("task", record["task"])
     model_cfg = OmegaConf.create(record["model"])
     tok = load_tokenizer(ckpt / "tokenizer.json")
@@ -114,4 +131,4 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"], task)
     load_weights(model, ckpt)
     model.eval()
-    return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, ckpt)
+    return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, shown)

@@ -70,8 +70,14 @@ class WandB:
         os.environ.setdefault("WANDB_SILENT", "true")
         # One W&B run per run folder, so a resumed run continues the same W&B run.
         run_id = "mb-" + hashlib.sha256(str(run_dir).encode()).hexdigest()[:12]
-        self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir), config=config, id=run_id,
-                              resume="allow", reinit="finish_previous")
+        try:
+            self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir), config=config, id=run_id,
+                                  resume="allow", reinit="finish_previous")
+        except Exception as exc:  # no key, no network, a refused project: wandb's own types, one line here
+            from maskbench.errors import MaskbenchError, safe_reason
+
+            raise MaskbenchError(f"W&B could not start a run ({safe_reason(exc, 160)}): check `wandb login` and the "
+                                 f"network, or log offline with WANDB_MODE=offline") from None
 
     def log(self, step: int, values: dict) -> None:
         self.run.log(values, step=step)

@@ -41,6 +41,7 @@ class CorruptionConfig:
                 **({"span_len_mean": getattr(self, span)} if span else {})}
 
     def check(self) -> None:
+        self._check_rates_mask_something()
         if self.mask_schedule == "constant":
             return
         field = RATE_FIELD.get(self.family)
@@ -50,6 +51,22 @@ class CorruptionConfig:
         if self.mask_prob_end is None:
             raise MaskbenchError(f"corruption.mask_schedule={self.mask_schedule} needs corruption.mask_prob_end, the "
                                  f"rate at the end of the run (it starts at corruption.{field})")
+
+
+    def _check_rates_mask_something(self) -> None:
+        """A rate of 0 gives blocks with nothing to predict: a loss of 0.0 that looks like a perfect model. BART
+        is refused only when nothing at all changes the text (it may permute or rotate instead of masking)."""
+        field = RATE_FIELD.get(self.family)
+        if field is None:
+            return
+        rates = {field: getattr(self, field)}
+        if self.mask_schedule != "constant" and self.mask_prob_end is not None:
+            rates["mask_prob_end"] = self.mask_prob_end
+        others = [getattr(self, f, 0.0) for f in ("permute_prob", "rotate_prob")]
+        for key, rate in rates.items():
+            if rate == 0 and not any(others):
+                raise MaskbenchError(f"corruption.{key}=0 corrupts nothing, so there is nothing to predict (a loss "
+                                     f"near 0.0 would look like a perfect model): give a rate above 0 (e.g. corruption.{key}=0.15)")
 
 
 @dataclass(frozen=True)

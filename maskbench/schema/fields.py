@@ -9,6 +9,7 @@ refusal is one line that names the key, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 
 from maskbench.errors import MaskbenchError
@@ -44,14 +45,37 @@ def _refuse(key: str, value, allowed: str, hint: str) -> MaskbenchError:
     return MaskbenchError(f"{key}={shown} {allowed}" + (f" ({hint})" if hint else ""))
 
 
+# Past this an integer no longer fits the int64 that torch, numpy and the seeds take.
+INT_LIMIT = 2 ** 63
+
+
+def _check_size(key: str, value, hint: str) -> None:
+    """Every number a config holds is finite and fits 64 bits (nan would compare false with every bound); no
+    text holds a NUL byte (no path or name can)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_size(key, item, hint)
+        return
+    if isinstance(value, str) and "\x00" in value:
+        raise MaskbenchError(f"{key} holds a NUL byte, which no name or path can: remove it")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _refuse(key, value, "must be a finite number", hint)
+    if is_int(value) and not -INT_LIMIT < value < INT_LIMIT:
+        raise _refuse(key, f"{value:.3g}" if abs(value) < 10 ** 300 else "(a huge number)",
+                      "is too large: it must fit 64 bits", hint)
+
+
 def check_fields(obj, prefix: str) -> None:
     """Check every field of a schema object against its declared bounds and choices."""
     hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value, meta, key = getattr(obj, f.name), f.metadata, f"{prefix}{f.name}"
-        if value is None or not meta:
+        if value is None:
             continue
         hint = meta.get("hint", "")
+        _check_size(key, value, hint)
+        if not meta:
+            continue
         if meta.get("number") and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise _refuse(key, value, "must be a number", hint)
         if meta.get("choices") is not None and value not in meta["choices"]:

@@ -54,6 +54,22 @@ class FinetuneTrainConfig(TrainConfig):
     # ... and at least this many passes over the subset (the sqrt rule alone starved mid-sized subsets).
     subset_min_epochs: float = option(5.0, low=0.0)
 
+    def check(self) -> None:
+        super().check()
+        # A fine-tuning stops by its steps or its clock; tokens and FLOPs are matched across pretraining objectives
+        # (train/pretrain.py resolve_budget), which a fine-tuning's variable-length batches do not measure.
+        if self.budget is not None and self.budget_unit in ("tokens", "flops"):
+            raise MaskbenchError(f"train.budget_unit={self.budget_unit} is a pretraining budget: a fine-tuning "
+                                 f"trains train.max_steps steps, or a budget in steps or seconds "
+                                 f"(train.budget_unit=steps|seconds)")
+
+    @property
+    def steps(self) -> int:
+        """The steps to train: train.budget when it is counted in steps, else train.max_steps."""
+        if self.budget is not None and self.budget_unit == "steps":
+            return max(1, int(round(float(self.budget))))
+        return self.max_steps
+
 
 @dataclass(frozen=True)
 class RuntimeConfig:

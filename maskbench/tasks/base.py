@@ -41,6 +41,11 @@ class Predictor:
     def add(self, logits, batch, features) -> None:
         raise NotImplementedError
 
+    def source(self, n: int) -> dict:
+        """Which input row n answers: its place among the inputs (1-based) and the file line it was read from
+        (null for --text), so a row is never matched to an input by position alone."""
+        return {"input": n + 1, "line": getattr(self.examples[n], "line", None)}
+
     def rows(self) -> list[dict]:
         return self.out
 
@@ -79,8 +84,9 @@ class TaskKind:
         """The label set: task.labels, else the sorted labels of the training examples."""
         raise NotImplementedError
 
-    def check_labels(self, examples: list, labels: list[str], where) -> None:
-        """Every label of `examples` is in `labels` (one-line error otherwise)."""
+    def check_labels(self, examples: list, labels: list[str], where, purpose=None) -> None:
+        """Every label of `examples` is in `labels` (one-line error otherwise, offering `purpose`'s fix:
+        tasks.common.TRAINING or PREDICT)."""
 
     def relabel(self, examples: list, mapping: dict) -> list:
         """Examples with their label names mapped (an evaluation set that names the classes differently)."""

@@ -24,24 +24,60 @@ class Feature:
     word_starts: list = field(default_factory=list)
 
 
-def check_task_file(path) -> Path:
+@dataclass(frozen=True)
+class Purpose:
+    """What a task file is read for, and so which fix its errors offer: a fine-tuning's files are fixed with
+    task.* keys; `maskbench predict` takes the run's task as it is, so its errors name the file alone. Predict's
+    inputs may be unlabelled (a missing label field, or a no-label marker in a cell)."""
+    predict: bool
+    missing_file: str     # a file that is not there
+    fields: str           # a header or row without the fields read
+    fmt: str              # the format is probably another
+    columns: str          # a CoNLL line with too few columns
+    labels: str           # a label outside the label set
+
+    def no_label(self, value) -> bool:
+        """An empty cell, SNLI's '-' (no gold label) or CoNLL-U's '_' (no value): unlabelled, in predict."""
+        return self.predict and (value is None or str(value).strip() in NO_LABEL)
+
+
+NO_LABEL = ("", "-", "_")
+TRAINING = Purpose(False, "set task.train_file / task.eval_file (or MASKBENCH_DATA to the folder holding sst2/, "
+                          "ud_ewt/, snli/, squad/)", "set task.text_fields / task.label_field", "set task.format",
+                   "set task.word_column / task.tag_column", "fix the data or set task.labels")
+PREDICT = Purpose(True, "give predict an existing --file", "give the file the fields the model's task reads",
+                  "give the file the suffix of its format (.tsv, .csv, .jsonl, .conllu, .conll, .json, .txt)",
+                  "give every line the word and tag columns the model's task reads",
+                  "fix the file's labels, or leave them out to predict only")
+
+
+def check_task_file(path, purpose: Purpose = TRAINING) -> Path:
     p = resolve_builtin(path)  # builtin:NAME -> its cached file (fine-tuning resolved it into data.cache_dir)
     if not p.is_file():
-        raise MaskbenchError(f"task file {p} does not exist: set task.train_file / task.eval_file "
-                             f"(or MASKBENCH_DATA to the folder holding sst2/, ud_ewt/, snli/, squad/)")
+        raise MaskbenchError(f"task file {p} does not exist: {purpose.missing_file}")
     return p
 
 
 def read_lines(p: Path):
+    """The file's lines (a byte-order mark and CRLF endings read as if absent)."""
     try:
-        return p.read_text(encoding="utf-8").splitlines()
+        text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MaskbenchError(f"{p} is not UTF-8 (byte offset {exc.start}): convert it to UTF-8") from None
+    except IsADirectoryError:
+        raise MaskbenchError(f"{p} is a folder: give a file") from None
+    if "\x00" in text:
+        raise MaskbenchError(f"{p} holds NUL bytes (byte offset {text.index(chr(0))}): it is not a text file; "
+                             f"convert it to UTF-8 text") from None
+    # Only line breaks end a line (str.splitlines would also cut at form feeds and U+2028 inside a text).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def read_plain_lines(path, n_fields: int, shape: str) -> list[list[str]]:
-    """One input per non-blank line of a text file, its `n_fields` parts tab-separated (`shape` shows how)."""
-    p = check_task_file(path)
+def read_plain_lines(path, n_fields: int, shape: str) -> list[tuple[int, list[str]]]:
+    """(line number, parts) per non-blank line of a text file (predict's inputs), its `n_fields` parts
+    tab-separated (`shape` shows how)."""
+    p = check_task_file(path, PREDICT)
     out = []
     for i, line in enumerate(read_lines(p), 1):
         if not line.strip():
@@ -49,7 +85,7 @@ def read_plain_lines(path, n_fields: int, shape: str) -> list[list[str]]:
         parts = line.split("\t") if n_fields > 1 else [line]
         if len(parts) != n_fields:
             raise MaskbenchError(f"{p} line {i} has {len(parts)} tab-separated parts: each line must be {shape}")
-        out.append(parts)
+        out.append((i, parts))
     if not out:
         raise MaskbenchError(f"{p} has no inputs")
     return out
@@ -61,12 +97,13 @@ def label_set(train_labels: list[str], configured, where: str) -> list[str]:
     return labels
 
 
-def check_labels(values: list[str], labels: list[str], where: str) -> None:
+def check_labels(values: list, labels: list[str], where: str, purpose: Purpose = TRAINING) -> None:
+    """Every label (None: unlabelled) is in `labels`; `values` are (label, line or example number) pairs."""
     known = set(labels)
-    for i, v in enumerate(values):
-        if v not in known:
-            raise MaskbenchError(f"{where}: label '{v}' (example {i + 1}) is not in the label set {labels}: "
-                                 f"fix the data or set task.labels")
+    for v, at in values:
+        if v is not None and v not in known:
+            shown = labels if len(labels) <= 20 else labels[:20] + ["…"]
+            raise MaskbenchError(f"{where}: label '{v}' ({at}) is not in the label set {shown}: {purpose.labels}")
 
 
 def json_objects(p: Path, lines: list[str], hint: str):
@@ -77,7 +114,7 @@ def json_objects(p: Path, lines: list[str], hint: str):
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply to be an example
             raise MaskbenchError(f"{p} line {i} is not JSON: {hint}") from None
         if not isinstance(row, dict):
             raise MaskbenchError(f"{p} line {i} is not a JSON object: {hint}")

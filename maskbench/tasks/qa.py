@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from maskbench.arch import arch_of
 from maskbench.data.hub import cache_target, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.schema.fields import is_int, option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, Scorer, TaskKind
-from maskbench.tasks.common import Feature, check_task_file, json_objects, read_lines, read_plain_lines
+from maskbench.tasks.common import (PREDICT, TRAINING, Feature, Purpose, check_task_file, json_objects, read_lines,
+                                    read_plain_lines)
 
 if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
@@ -32,6 +33,14 @@ class QATask(TaskConfig):
         super().check(kind)
         if self.doc_stride >= self.max_len:
             raise MaskbenchError(f"task.doc_stride={self.doc_stride} must be below task.max_len={self.max_len}")
+        room = self.max_len - self.max_query_len - 3  # [CLS] question [SEP] context [SEP]
+        if room < 1:
+            raise MaskbenchError(f"task.max_query_len={self.max_query_len} leaves no room for the context in "
+                                 f"task.max_len={self.max_len}: lower task.max_query_len or raise task.max_len")
+        if self.doc_stride > room:  # windows further apart than their width would skip context tokens
+            raise MaskbenchError(f"task.doc_stride={self.doc_stride} exceeds the context a window holds with a "
+                                 f"long question ({room} tokens of task.max_len={self.max_len} after "
+                                 f"task.max_query_len={self.max_query_len}): lower task.doc_stride to at most {room}")
 
 
 class ExtractiveQA(TaskKind):
@@ -90,14 +99,14 @@ class ExtractiveQA(TaskKind):
     def from_text(self, text, pair):
         if pair is None:
             raise MaskbenchError("a QA model takes the question as --text and the context as --text-pair")
-        return QAExample("0", text, pair, [])
+        return QAExample("1", text, pair, [])
 
     def read_inputs(self, task, path, fmt):
         if fmt == "json":
-            return read_squad(path, answers_optional=True)
+            return read_squad(path, PREDICT)
         if fmt == "jsonl":
             return read_qa_lines(path)
-        return [QAExample(str(n), q, c, []) for n, (q, c) in enumerate(read_plain_lines(path, 2, "QUESTION\tCONTEXT"))]
+        return [QAExample(str(n), q, c, [], line=n) for n, (q, c) in read_plain_lines(path, 2, "QUESTION\tCONTEXT")]
 
     def labelled(self, examples):
         return all(e.answers for e in examples)
@@ -157,18 +166,19 @@ class SpanScorer(Scorer):
     def finish(self):
         from maskbench.tasks.squad_metric import squad_example_scores
 
-        preds = {self.examples[n].qid: text for n, (_, text) in self.best.items()}
-        per = squad_example_scores(preds, {ex.qid: ex.answers for ex in self.examples})
+        # Keyed by the example's place, not its id: two questions sharing an id are two inputs, scored twice.
+        preds = {n: text for n, (_, text) in self.best.items()}
+        per = squad_example_scores(preds, {n: ex.answers for n, ex in enumerate(self.examples)})
         n = max(len(per), 1)
         pick = 0 if self.metric == "exact_match" else 1
-        units = {"metric": self.metric, "num": [per[ex.qid][pick] for ex in self.examples],
+        units = {"metric": self.metric, "num": [per[k][pick] for k in range(len(self.examples))],
                  "den": [1] * len(self.examples)}
         return {"exact_match": round(100.0 * sum(e for e, _ in per.values()) / n, 3),
                 "f1": round(100.0 * sum(f for _, f in per.values()) / n, 3)}, units
 
 
 class SpanPredictor(Predictor):
-    """{"id", "answer", "start", "end", "score"} per question: the span chosen as evaluation chooses it (best
+    """{"input", "line", "id", "answer", "start", "end", "score"} per question: the span chosen as evaluation chooses it (best
     start + end logit over all windows), its character span in the context (end exclusive) and probability."""
 
     def __init__(self, labels, examples, task):
@@ -184,8 +194,8 @@ class SpanPredictor(Predictor):
         out = []
         for n, ex in enumerate(self.examples):
             _, a, b, prob = self.best.get(n, (None, None, None, None))
-            out.append({"id": ex.qid, "answer": ex.context[a:b] if a is not None else "", "start": a, "end": b,
-                        "score": prob})
+            out.append({**self.source(n), "id": ex.qid, "answer": ex.context[a:b] if a is not None else "",
+                        "start": a, "end": b, "score": prob})
         return out
 
 
@@ -196,29 +206,45 @@ class QAExample:
     context: str
     answers: list[str]
     answer_starts: list[int] = field(default_factory=list)
+    line: int | None = None    # the file line of a JSON-lines or text input (None: SQuAD JSON, --text)
 
 
-def read_squad(path, answers_optional: bool = False) -> list[QAExample]:
-    """`answers_optional`: questions without "answers" are read as unanswered (what predict is given)."""
-    p = check_task_file(path)
+def read_squad(path, purpose: Purpose = TRAINING) -> list[QAExample]:
+    """SQuAD v1.1 JSON. For predict (`purpose`), questions without "answers" are read as unanswered."""
+    p = check_task_file(path, purpose)
     try:
         data = json.loads("\n".join(read_lines(p)))
-        out = []
-        for article in data["data"]:
-            for para in article["paragraphs"]:
-                for qa in para["qas"]:
-                    answers = qa.get("answers", []) if answers_optional else qa["answers"]
-                    out.append(QAExample(qa["id"], qa["question"], para["context"], [a["text"] for a in answers],
-                                         [a["answer_start"] for a in answers]))
     except json.JSONDecodeError as exc:
         raise MaskbenchError(f"{p} line {exc.lineno} is not JSON: expected SQuAD v1.1 JSON") from None
-    except (KeyError, TypeError) as exc:
-        raise MaskbenchError(f"{p} is not SQuAD v1.1 JSON (missing {exc}): expected data[].paragraphs[].qas[]") from None
+    except RecursionError:
+        raise MaskbenchError(f"{p} nests too deeply to be SQuAD v1.1 JSON") from None
+    out = []
+    where = "data[]"
+    try:
+        for a, article in enumerate(_items(data, "data")):
+            for b, para in enumerate(_items(article, "paragraphs")):
+                where = f"data[{a}].paragraphs[{b}]"
+                context = _text(para, "context")
+                for c, qa in enumerate(_items(para, "qas")):
+                    where = f"data[{a}].paragraphs[{b}].qas[{c}]"
+                    answers = qa.get("answers", []) if purpose.predict else _items(qa, "answers")
+                    if not isinstance(answers, list) or not all(isinstance(x, dict) for x in answers):
+                        raise TypeError("answers")
+                    if not purpose.predict and not answers:
+                        raise MaskbenchError(f"{p}: {where} (question {qa.get('id')}) has no answers: SQuAD v1.1 "
+                                             f"needs at least one per question (SQuAD v2's unanswerable ones are "
+                                             f"not supported): drop it")
+                    out.append(QAExample(str(_plain(qa, "id")), _text(qa, "question"), context,
+                                         [_text(x, "text") for x in answers],
+                                         [_plain(x, "answer_start") for x in answers]))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MaskbenchError(f"{p} is not SQuAD v1.1 JSON ({where}: missing or wrong {exc}): expected "
+                             f"data[].paragraphs[].qas[] with context, id, question and answers") from None
     if not out:
         raise MaskbenchError(f"{p} has no questions")
     for ex in out:  # a wrong offset would silently train on the wrong span
         for text, start in zip(ex.answers, ex.answer_starts):
-            if not isinstance(start, int) or ex.context[start:start + len(text)] != text:
+            if not is_int(start) or ex.context[start:start + len(text)] != text:
                 found = ex.context.find(text)
                 hint = f"the text occurs at {found}" if found >= 0 else "the text is not in the context"
                 raise MaskbenchError(f"{p}: question {ex.qid}: answer_start {start} does not point at its answer "
@@ -226,9 +252,32 @@ def read_squad(path, answers_optional: bool = False) -> list[QAExample]:
     return out
 
 
+def _items(obj, key: str) -> list:
+    """obj[key], which must be a list (else KeyError / TypeError naming the key)."""
+    value = obj[key]
+    if not isinstance(value, list):
+        raise TypeError(key)
+    return value
+
+
+def _text(obj, key: str) -> str:
+    value = obj[key]
+    if not isinstance(value, str):
+        raise TypeError(key)
+    return value
+
+
+def _plain(obj, key: str):
+    """A string or integer (an id, an offset): never a list or mapping, which would index nothing."""
+    value = obj[key]
+    if isinstance(value, (dict, list)) or value is None:
+        raise TypeError(key)
+    return value
+
+
 def read_qa_lines(path) -> list[QAExample]:
     """JSON lines {"question", "context"} (optional "id", and "answers" as a list of texts) for predict."""
-    p = check_task_file(path)
+    p = check_task_file(path, PREDICT)
     out = []
     for i, row in json_objects(p, read_lines(p), 'expected {"question": ..., "context": ...}'):
         if not all(isinstance(row.get(k), str) for k in ("question", "context")):
@@ -236,7 +285,7 @@ def read_qa_lines(path) -> list[QAExample]:
         answers = row.get("answers") or []
         if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
             raise MaskbenchError(f"{p} line {i}: \"answers\" must be a list of texts")
-        out.append(QAExample(str(row.get("id", i)), row["question"], row["context"], answers))
+        out.append(QAExample(str(row.get("id", i)), row["question"], row["context"], answers, line=i))
     if not out:
         raise MaskbenchError(f"{p} has no questions")
     return out
@@ -252,7 +301,8 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
     for n, (ex, q, c) in enumerate(zip(examples, q_encs, c_encs)):
         q_ids = q.ids[:max_query]
         room = max_len - len(q_ids) - 3
-        offsets = c.offsets
+        # Encoding.ids / .offsets build a new list on every access: read once (a long context was quadratic).
+        c_ids, offsets = c.ids, c.offsets
         ans = None
         if train and ex.answers:
             a0 = ex.answer_starts[0]
@@ -262,17 +312,17 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
                 ans = (tok_in[0], tok_in[-1])
         begin = 0
         while True:
-            window = range(begin, min(begin + room, len(c.ids)))
-            ids = [start_id] + q_ids + [vocab.sep] + [c.ids[i] for i in window] + [end_id]
+            window = range(begin, min(begin + room, len(c_ids)))
+            ids = [start_id] + q_ids + [vocab.sep] + c_ids[window.start:window.stop] + [end_id]
             types = [0] * (len(q_ids) + 2) + [1] * (len(window) + 1)
             ctx0 = len(q_ids) + 2
-            offs = [None] * ctx0 + [offsets[i] for i in window] + [None]
+            offs = [None] * ctx0 + offsets[window.start:window.stop] + [None]
             label = (0, 0)
             if ans and window and ans[0] >= window.start and ans[1] < window.stop:
                 label = (ans[0] - window.start + ctx0, ans[1] - window.start + ctx0)
             # Windows without the answer point at position 0 ([CLS]/[BOS]), as in BERT's SQuAD code.
             out.append(Feature(ids, types, label, example=n, offsets=offs))
-            if window.stop >= len(c.ids):
+            if window.stop >= len(c_ids):
                 break
             begin += stride
     return out

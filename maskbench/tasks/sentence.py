@@ -15,8 +15,8 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
-from maskbench.tasks.common import (Feature, check_labels, check_task_file, json_objects, label_set,
-                                    read_lines, read_plain_lines)
+from maskbench.tasks.common import (PREDICT, TRAINING, Feature, Purpose, check_labels, check_task_file,
+                                    json_objects, label_set, read_lines, read_plain_lines)
 
 if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
@@ -60,8 +60,8 @@ class SentenceClassification(TaskKind):
     def label_names(self, train, task, where):
         return label_set([e.label for e in train], task.labels, where)
 
-    def check_labels(self, examples, labels, where):
-        check_labels([e.label for e in examples], labels, str(where))
+    def check_labels(self, examples, labels, where, purpose=TRAINING):
+        check_labels([(e.label, _at(e, n)) for n, e in enumerate(examples, 1)], labels, str(where), purpose)
 
     def relabel(self, examples, mapping):
         from dataclasses import replace
@@ -94,8 +94,8 @@ class SentenceClassification(TaskKind):
 
     def read_inputs(self, task, path, fmt):
         if fmt != "txt":
-            return read_text_examples(path, fmt, list(task.text_fields), task.label_field, labels_optional=True)
-        return [TextExample(parts, None) for parts in read_plain_lines(path, self.n_fields, "\t".join(
+            return read_text_examples(path, fmt, list(task.text_fields), task.label_field, PREDICT)
+        return [TextExample(parts, None, i) for i, parts in read_plain_lines(path, self.n_fields, "\t".join(
             ["TEXT"] * self.n_fields))]
 
     def labelled(self, examples):
@@ -106,56 +106,76 @@ class SentenceClassification(TaskKind):
 
 
 class ClassPredictor(Predictor):
-    """{"label": the most probable label, "probs": {label: probability}} per input."""
+    """{"line", "label": the most probable label, "probs": {label: probability}} per input."""
 
     def add(self, logits, batch, features):
         probs = logits.float().softmax(-1).tolist()
         for row in probs:
             best = max(range(len(row)), key=row.__getitem__)
-            self.out.append({"label": self.labels[best], "probs": dict(zip(self.labels, row))})
+            self.out.append({**self.source(len(self.out)), "label": self.labels[best],
+                             "probs": dict(zip(self.labels, row))})
+
+
+def _at(example, n: int) -> str:
+    return f"line {example.line}" if example.line is not None else f"example {n}"
 
 
 @dataclass
 class TextExample:
     texts: list[str]
     label: str | None          # None: unlabelled (what `maskbench predict` may be given)
+    line: int | None = None    # where it was read (the file's line number); None: from the command line
 
 
 def read_text_examples(path, fmt: str, text_fields: list[str], label_field: str,
-                       labels_optional: bool = False) -> list[TextExample]:
-    """`labels_optional`: a file without the label field (or a row without a label) gives unlabelled examples."""
-    p = check_task_file(path)
+                       purpose: Purpose = TRAINING) -> list[TextExample]:
+    """A TSV / CSV (with a header) or JSON-lines file of examples. For predict (`purpose`), a file without the
+    label field, or a row whose label is empty, '-' or '_', gives unlabelled examples."""
+    p = check_task_file(path, purpose)
     lines = read_lines(p)
     rows: list[tuple[int, dict]] = []
     if fmt in ("tsv", "csv"):
         reader = csv.DictReader(lines, delimiter="\t" if fmt == "tsv" else ",", quoting=csv.QUOTE_NONE
                                 if fmt == "tsv" else csv.QUOTE_MINIMAL)
-        header = reader.fieldnames or []
-        if labels_optional and label_field not in header:
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            raise MaskbenchError(f"{p} line 1 is not {fmt.upper()} ({exc}): {purpose.fmt}") from None
+        if purpose.predict and label_field not in header:
             label_field = None
         missing = [f for f in [*text_fields, label_field] if f is not None and f not in header]
         if missing:
-            raise MaskbenchError(f"{p} line 1: header {header} lacks {missing}: set task.text_fields / "
-                                 f"task.label_field, or task.format if this is not {fmt.upper()}")
-        for i, row in enumerate(reader, 2):
-            if None in row or any(row.get(f) is None for f in [*text_fields, label_field] if f is not None):
-                raise MaskbenchError(f"{p} line {i}: expected {len(header)} {fmt.upper()} columns: fix the line "
-                                     f"or set task.format")
-            rows.append((i, row))
+            raise MaskbenchError(f"{p} line 1: header {header[:10]} lacks {missing}: {purpose.fields}, or "
+                                 f"{purpose.fmt} if this is not {fmt.upper()}")
+        if len(set(header)) != len(header):
+            twice = sorted({h for h in header if header.count(h) > 1})
+            raise MaskbenchError(f"{p} line 1: the header names {twice[0]!r} twice: name each column once")
+        try:
+            for i, row in enumerate(reader, 2):
+                if None in row or any(row.get(f) is None for f in [*text_fields, label_field] if f is not None):
+                    raise MaskbenchError(f"{p} line {reader.line_num}: expected {len(header)} {fmt.upper()} columns: "
+                                         f"fix the line, or {purpose.fmt}")
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            raise MaskbenchError(f"{p} line {reader.line_num} is not {fmt.upper()} ({exc}): fix the line") from None
     elif fmt == "jsonl":
-        rows = list(json_objects(p, lines, "expected one example object per line (is task.format=jsonl right?)"))
+        rows = list(json_objects(p, lines, f"expected one example object per line ({purpose.fmt} if it is not "
+                                           f"JSON lines)"))
     else:
         raise MaskbenchError(f"task.format={fmt} does not fit a text task: use tsv, csv or jsonl")
     out = []
     for i, row in rows:
-        label = label_field if label_field is not None and (not labels_optional or label_field in row) else None
+        label = label_field if label_field is not None and (not purpose.predict or label_field in row) else None
         for f in [*text_fields, label] if label is not None else text_fields:
             if f not in row:
-                raise MaskbenchError(f"{p} line {i} has no field '{f}': set task.text_fields / task.label_field")
+                raise MaskbenchError(f"{p} line {i} has no field '{f}': {purpose.fields}")
+            if f == label and purpose.no_label(row[f]):
+                continue
             if row[f] is None or isinstance(row[f], (dict, list)):  # would train on the text "None" or "[...]"
-                raise MaskbenchError(f"{p} line {i}: '{f}' is {json.dumps(row[f])}, not a text or label: fill or "
-                                     f"drop that line")
-        out.append(TextExample([str(row[f]) for f in text_fields], None if label is None else str(row[label])))
+                raise MaskbenchError(f"{p} line {i}: '{f}' is {json.dumps(row[f])[:60]}, not a text or label: fill "
+                                     f"or drop that line")
+        gold = None if label is None or purpose.no_label(row[label]) else str(row[label])
+        out.append(TextExample([str(row[f]) for f in text_fields], gold, i))
     if not out:
         raise MaskbenchError(f"{p} has no examples")
     return out

@@ -14,8 +14,8 @@ from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 from maskbench.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
-from maskbench.tasks.common import (Feature, check_labels, check_task_file, label_set, read_lines,
-                                    read_plain_lines)
+from maskbench.tasks.common import (PREDICT, TRAINING, Feature, Purpose, check_labels, check_task_file, label_set,
+                                    read_lines, read_plain_lines)
 
 if TYPE_CHECKING:
     from maskbench.data.tokenizer import Vocab
@@ -52,8 +52,10 @@ class Tagging(TaskKind):
     def label_names(self, train, task, where):
         return label_set([t for s in train for t in s.tags], task.labels, where)
 
-    def check_labels(self, examples, labels, where):
-        check_labels([t for s in examples for t in s.tags], labels, str(where))
+    def check_labels(self, examples, labels, where, purpose=TRAINING):
+        at = lambda s, n: f"sentence at line {s.line}" if s.line is not None else f"sentence {n}"  # noqa: E731
+        check_labels([(t, at(s, n)) for n, s in enumerate(examples, 1) for t in s.tags or []], labels, str(where),
+                     purpose)
 
     def relabel(self, examples, mapping):
         from dataclasses import replace
@@ -92,12 +94,13 @@ class Tagging(TaskKind):
 
     def read_inputs(self, task, path, fmt):
         if fmt == "txt":
-            return [TaggedSentence(parts[0].split(), None) for parts in read_plain_lines(path, 1, "words")]
+            return [TaggedSentence(parts[0].split(), None, i) for i, parts in read_plain_lines(path, 1, "words")
+                    if parts[0].split()]
         if fmt == task.format:  # the columns the model was trained with
             word, tag = task.word_column, task.tag_column
         else:  # CoNLL-U's FORM and UPOS, or a two-column "word tag" CoNLL file
             word, tag = (1, 3) if fmt == "conllu" else (0, 1)
-        return read_tagged(path, fmt, word, tag, tags_optional=True)
+        return read_tagged(path, fmt, word, tag, PREDICT)
 
     def labelled(self, examples):
         return all(s.tags is not None for s in examples)
@@ -107,7 +110,7 @@ class Tagging(TaskKind):
 
 
 class TagPredictor(Predictor):
-    """{"words", "tags", "scores"} per sentence: each word's tag read at its first sub-word; a word cut off by
+    """{"input", "line", "words", "tags", "scores"} per sentence: each word's tag read at its first sub-word; a word cut off by
     task.max_len gets null."""
 
     def add(self, logits, batch, features):
@@ -117,23 +120,24 @@ class TagPredictor(Predictor):
             words = self.examples[len(self.out)].words
             tags = [None if p is None else self.labels[int(best[r, p])] for p in f.word_starts]
             scores = [None if p is None else float(best_p[r, p]) for p in f.word_starts]
-            self.out.append({"words": words, "tags": tags, "scores": scores})
+            self.out.append({**self.source(len(self.out)), "words": words, "tags": tags, "scores": scores})
 
 
 @dataclass
 class TaggedSentence:
     words: list[str]
     tags: list[str] | None     # None: untagged
+    line: int | None = None    # the file line of its first word; None: from the command line
 
 
-def read_tagged(path, fmt: str, word_column: int, tag_column: int, tags_optional: bool = False) -> list[TaggedSentence]:
-    """CoNLL-U (fmt='conllu', tab-separated, 10 columns) or whitespace-column CoNLL (fmt='conll').
-    `tags_optional`: CoNLL lines with the word column only give untagged sentences."""
-    p = check_task_file(path)
-    sentences, words, tags = [], [], []
+def read_tagged(path, fmt: str, word_column: int, tag_column: int, purpose: Purpose = TRAINING) -> list[TaggedSentence]:
+    """CoNLL-U (fmt='conllu', tab-separated, 10 columns) or whitespace-column CoNLL (fmt='conll'). For predict
+    (`purpose`), lines with the word column only, or a tag of '_' or '-', give untagged sentences."""
+    p = check_task_file(path, purpose)
+    sentences, words, tags, first = [], [], [], None
 
     def close():
-        sentences.append(TaggedSentence(words, None if None in tags else tags))
+        sentences.append(TaggedSentence(words, None if None in tags else tags, first))
 
     for i, line in enumerate(read_lines(p), 1):
         if not line.strip():
@@ -147,13 +151,17 @@ def read_tagged(path, fmt: str, word_column: int, tag_column: int, tags_optional
         if fmt == "conllu":
             if len(cols) != 10:
                 raise MaskbenchError(f"{p} line {i} is not CoNLL-U (expected 10 tab-separated columns, got "
-                                     f"{len(cols)}): is task.format=conllu right?")
+                                     f"{len(cols)}): {purpose.fmt} if it is another format")
             if "-" in cols[0] or "." in cols[0]:
                 continue  # multi-word token ranges and empty nodes carry no tag of their own
-        if len(cols) <= word_column or (len(cols) <= tag_column and not tags_optional):
-            raise MaskbenchError(f"{p} line {i} has {len(cols)} columns, task.tag_column={tag_column} needs more")
+        if len(cols) <= word_column or (len(cols) <= tag_column and not purpose.predict):
+            raise MaskbenchError(f"{p} line {i} has {len(cols)} columns, fewer than the word (column {word_column}) "
+                                 f"and tag (column {tag_column}) need: {purpose.columns}")
+        if not words:
+            first = i
         words.append(cols[word_column])
-        tags.append(cols[tag_column] if len(cols) > tag_column else None)
+        tag = cols[tag_column] if len(cols) > tag_column else None
+        tags.append(None if purpose.no_label(tag) else tag)
     if words:
         close()
     if not sentences:

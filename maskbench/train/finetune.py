@@ -65,6 +65,8 @@ def run_finetune(cfg: FinetuneConfig, command: str = "", console=None, backbone:
     if run_dir and RunDir(run_dir).status == "done":  # known before any data is read
         say(f"[green]{escape(Path(run_dir).name)} is already complete[/]")
         return Path(run_dir)
+    if cfg.train.steps != cfg.train.max_steps:  # train.budget in steps: the steps trained (as in pretraining)
+        cfg = with_changes(cfg, train={"max_steps": cfg.train.steps})
     backbone = backbone or resolve_init(cfg)
     device = pick_device(cfg.runtime)
     configure_torch(cfg.runtime, cfg.seed, device)

@@ -48,18 +48,23 @@ def autocast(device: str, precision: str):
     return contextlib.nullcontext()
 
 
-class _StopRequest:
+class StopRequest:
     """Ctrl-C / SIGTERM set a flag; the loop checkpoints at the next step boundary (never mid-step, so the
-    saved state is exactly consistent). A second signal stops at once; the last checkpoint stays intact."""
+    saved state is exactly consistent). A second signal stops at once (`second_stops=False`: it is counted
+    instead, for a caller that passes each signal on); the last checkpoint stays intact. `signal_name`: the
+    first signal's name; `count`: how many came."""
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, second_stops: bool = True):
+        self.requested, self.second_stops = False, second_stops
+        self.signal_name, self.count = None, 0
         self._old = {}
 
     def _handler(self, signum, frame):
-        if self.requested:
+        if self.requested and self.second_stops:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_name = self.signal_name or signal.Signals(signum).name
+        self.count += 1
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,7 +97,7 @@ def train_loop(model, optimizer, t: TrainConfig, state: TrainState, hooks: LoopH
     total = int(math.ceil(budget_s)) if budget_s is not None else t.max_steps
     if budget_s is not None:
         description += " (seconds)"
-    with _StopRequest() as stop, progress_bar(total, description, show_progress and dist.is_main,
+    with StopRequest() as stop, progress_bar(total, description, show_progress and dist.is_main,
                                               start=bar_position()) as bar:
         while not finished():
             step = state.step
