@@ -199,6 +199,34 @@ def probe(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transf
 
 
 @app.command()
+def score(runs: List[Path] = typer.Argument(..., help="Pretraining run or checkpoint folders, or transformers model "
+                                                      "folders with an LM head."),
+          pairs: List[Path] = typer.Option(..., "--pairs", "-p", help="Minimal pairs: a BLiMP .jsonl file (sentence_good, "
+                                           "sentence_bad, UID, field), a .tsv/.txt (good<TAB>bad[<TAB>group]) or a "
+                                           "folder of them; repeat to add more."),
+          method: Optional[str] = typer.Option(None, "--method", help="pll (default: each token masked in turn), "
+                                               "pll-word (a word's later sub-words masked too) or all-masked "
+                                               "(encoder-decoders: the decoder's likelihood of the whole sentence)."),
+          per_token: bool = typer.Option(False, "--per-token", help="Compare mean log-probability per token "
+                                         "instead of the sum (length normalisation; BLiMP's protocol is the sum)."),
+          checkpoints: Optional[str] = typer.Option(None, "--checkpoints", help="all | N,M,...: accuracy over the "
+                                                    "run's kept checkpoints beside its validation loss."),
+          as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
+          out: Optional[Path] = typer.Option(None, "-o", "--out", help="Figure: paradigms as rows (pretrained vs "
+                                             "random weights), or with --checkpoints accuracy against steps."),
+          seed: int = typer.Option(0, "--seed", help="Seed of the random-weight model scored beside each run.")):
+    """Zero-shot minimal pairs (BLiMP-style): does the model give the grammatical sentence the higher
+    (pseudo-)likelihood? Accuracy per paradigm and overall with 95% intervals, beside the same model with random
+    weights; ties count as wrong. Encoders: pseudo-log-likelihood; encoder-decoders: the decoder's log-probability
+    of the sentence hidden in its input; ELECTRA: its generator."""
+    def body():
+        from maskbench.inspect.score import run_score
+
+        run_score(runs, pairs, method, per_token, checkpoints, as_json, out, seed, _console(), _console(stderr=True))
+    _guard(body)
+
+
+@app.command()
 def plot(run_dirs: List[Path] = typer.Argument(..., help="Run folders to overlay."),
          out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG path (default: loss.png here)."),
          x: str = typer.Option("steps", "--x", help="x axis: steps | tokens | flops | seconds (compute, "

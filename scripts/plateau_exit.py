@@ -14,41 +14,11 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 
 def run_exit(run: Path) -> dict:
-    from omegaconf import OmegaConf
+    from maskbench.inspect.plateau import run_exit as exit_of
 
-    from maskbench.arch import arch_of
-    from maskbench.corruption import build_corruption
-    from maskbench.data.blocks import BlockStore
-    from maskbench.data.cache import build_cache, load_cache_tokenizer
-    from maskbench.data.tokenizer import Vocab
-    from maskbench.inspect.plateau import count_baselines, plateau_exit
-    from maskbench.report.plateaus import find_plateaus
-    from maskbench.runs.rundir import read_metrics
-    from maskbench.train.batches import validation_batches
-    from maskbench.typed import typed_config
-
-    cfg = typed_config(OmegaConf.load(run / "config.yaml"))
-    vals = [e for e in read_metrics(run) if e.get("split") == "val"]
-    out = {"run": str(run), "corruption": cfg.corruption.name, "positions": cfg.model.positions,
-           "last": {k: vals[-1].get(k) for k in ("step", "loss", "mlm_acc", "rtd_loss", "replaced_share")},
-           "loss_plateaus": find_plateaus([(e["step"], e["loss"]) for e in vals])}
-    if not arch_of(cfg.arch.name).encoder_only:
-        return out
-    cache = build_cache(cfg.data)
-    vocab = Vocab.from_tokenizer(load_cache_tokenizer(cache))
-    corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab)
-    train = BlockStore(cache, "train", cfg.data.content_len)
-    val = validation_batches(BlockStore(cache, "val", cfg.data.content_len), corruption, cfg.seed,
-                             cfg.data.val_blocks, cfg.train.batch_size)
-    base = count_baselines(torch.from_numpy(train.tokens[:train.n_blocks * train.content_len].astype("int64")),
-                           val, vocab)
-    out["baselines"] = base
-    out["plateau_exit"] = plateau_exit(vals, base["bigram"], acc_key="mlm_acc")
-    return out
+    return exit_of(run)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ LAYERS = [
     ["interop"],                               # transformers classes, folders, tokenizers
     ["runs"],                                  # a run folder's layout and life: checkpoints, model sources
     ["report"],                                # figures and tables from run folders
+    ["zeroshot"],                              # minimal pairs scored by a model's own (pseudo-)likelihood
     ["train"],                                 # the loop, pretraining, fine-tuning, compare, sweeps
     ["export", "inspect", "collators", "guard"],  # commands' engines; guard: how a command ends
     ["cli"],

@@ -66,3 +66,45 @@ def count_baselines(train_tokens: torch.Tensor, val: list, vocab) -> dict:
 def plateau_exit(evals: list[dict], bigram: float, acc_key: str = "masked_acc") -> dict | None:
     """The first evaluation whose masked accuracy beats the one-neighbour bigram, or None."""
     return next((p for p in evals if p.get(acc_key) is not None and p[acc_key] > bigram), None)
+
+
+def run_exit(run) -> dict:
+    """Where a pretraining run left the MLM plateau: its validation-loss plateaus (report/plateaus.py) and, for an
+    encoder run with masked-token labels (bert_mlm, span_mlm, ELECTRA's generator), the count baselines of its own
+    validation batches (rebuilt from its config.yaml as pretraining built them: same corruption, seed and blocks) and
+    `plateau_exit`, the first evaluation whose masked accuracy beats the one-neighbour bigram (None when it never
+    did). Reads the run's token cache (rebuilt from data.paths if it is gone)."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from maskbench.arch import arch_of
+    from maskbench.corruption import build_corruption
+    from maskbench.data.blocks import BlockStore
+    from maskbench.data.cache import build_cache, load_cache_tokenizer
+    from maskbench.data.tokenizer import Vocab
+    from maskbench.report.plateaus import find_plateaus
+    from maskbench.runs.layout import config_path
+    from maskbench.runs.rundir import read_metrics
+    from maskbench.train.batches import validation_batches
+    from maskbench.typed import typed_config
+
+    run = Path(run)
+    cfg = typed_config(OmegaConf.load(config_path(run)))
+    vals = [e for e in read_metrics(run) if e.get("split") == "val"]
+    out = {"run": str(run), "corruption": cfg.corruption.name, "positions": cfg.model.positions,
+           "last": {k: vals[-1].get(k) for k in ("step", "loss", "mlm_acc", "rtd_loss", "replaced_share")} if vals
+           else None, "loss_plateaus": find_plateaus([(e["step"], e["loss"]) for e in vals])}
+    if not arch_of(cfg.arch.name).encoder_only or not any(e.get("mlm_acc") is not None for e in vals):
+        return out
+    cache = build_cache(cfg.data)
+    vocab = Vocab.from_tokenizer(load_cache_tokenizer(cache))
+    corruption = build_corruption(cfg.corruption, cfg.arch.name, vocab)
+    train = BlockStore(cache, "train", cfg.data.content_len)
+    val = validation_batches(BlockStore(cache, "val", cfg.data.content_len), corruption, cfg.seed,
+                             cfg.data.val_blocks, cfg.train.batch_size)
+    base = count_baselines(torch.from_numpy(train.tokens[:train.n_blocks * train.content_len].astype("int64")),
+                           val, vocab)
+    out["baselines"] = base
+    out["plateau_exit"] = plateau_exit(vals, base["bigram"], acc_key="mlm_acc")
+    return out

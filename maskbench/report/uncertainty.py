@@ -61,6 +61,18 @@ def gap_interval(pretrained: list[dict], scratch: list[dict], n_boot: int = 2000
                               " and seeds" if k > 1 else " (one seed: seed noise not included)")})
 
 
+def proportion_interval(successes: int, n: int, z: float = 1.959963984540054) -> list[float] | None:
+    """Wilson score interval (Wilson 1927) of a proportion, in percent: an accuracy over `n` independent items
+    (zero-shot minimal pairs). Exact enough at every n and never outside [0, 100], unlike the normal approximation
+    near 0% or 100%; None for n = 0."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(100.0 * max(0.0, centre - half), 3), round(100.0 * min(1.0, centre + half), 3)]
+
+
 def _with_verdict(part: dict) -> dict:
     return {**part, "verdict": verdict(part)}
 

@@ -67,8 +67,9 @@ def check_pretrainings(cfg: FinetuneConfig) -> None:
             raise MaskbenchError(f"{where}={spec}: {exc}") from None
 
 
-def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
-    """(pretraining step, folder) of the checkpoints to fine-tune from; `last` keeps the folder as given."""
+def checkpoint_points(pre_dir: Path, which, what: str = "compare.checkpoints") -> list[tuple[int | None, Path]]:
+    """(pretraining step, folder) of the checkpoints to fine-tune from (or score: `what` names the option in the
+    refusals); `last` keeps the folder as given."""
     from maskbench.runs.checkpoint import step_checkpoints
 
     if str(which) == "last":
@@ -78,12 +79,12 @@ def checkpoint_points(pre_dir: Path, which) -> list[tuple[int | None, Path]]:
     found = sorted({step: path for step, path in found}.items())  # final may repeat the last step-N
     if str(which) == "all":
         if not found:
-            raise MaskbenchError(f"compare.checkpoints=all: {pre_dir} holds no checkpoints/ (give a run folder)")
+            raise MaskbenchError(f"{what}=all: {pre_dir} holds no checkpoints/ (give a run folder)")
         return found
     by_step = dict(found)
     missing = [int(s) for s in which if int(s) not in by_step]
     if missing:
-        raise MaskbenchError(f"compare.checkpoints: {pre_dir} has no checkpoint at step {missing[0]}; it has "
+        raise MaskbenchError(f"{what}: {pre_dir} has no checkpoint at step {missing[0]}; it has "
                              f"{', '.join(str(s) for s in by_step) or 'none'}")
     return [(int(s), by_step[int(s)]) for s in sorted(set(int(s) for s in which))]
 
