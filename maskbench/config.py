@@ -20,6 +20,9 @@ GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "exp
 # `train.resume=true` or `runtime.device=cuda` finds the same run folder.
 _NON_SCIENCE = ("runtime", "run", "sweep")  # sweep: which fine-tunings follow does not change the pretraining
 _NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", "log_every")
+# compare.zero_shot adds a measurement of the pretrained model beside the fine-tunings: it changes none of them, so a
+# compare folder (and its finished runs) is the same with or without it
+_NON_SCIENCE_COMPARE = ("zero_shot",)
 # Keys added after runs were named, left out of the hash at the value that computes what runs before them
 # computed: a learned-position run keeps the folder name it always had.
 _HASHED_UNLESS = {"model": {"positions": "learned"}}
@@ -260,6 +263,8 @@ def science_dict(cfg) -> dict:
         d.pop(key, None)
     for key in _NON_SCIENCE_TRAIN:
         d.get("train", {}).pop(key, None)
+    for key in _NON_SCIENCE_COMPARE:
+        (d.get("compare") or {}).pop(key, None)
     for group, keys in _ONLY_WITH.items():
         g = d.get(group) or {}
         for key, (other, value) in keys.items():

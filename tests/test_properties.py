@@ -393,6 +393,10 @@ def command_args(places, tiny_overrides):
             lambda t: ["probe", t[0], *flat(t[1:])]),
         st.tuples(place, opt("--text", text), opt("--text-pair", text), opt("--file", place),
                   opt("--batch-size", number), opt("--step", number)).map(lambda t: ["predict", t[0], *flat(t[1:])]),
+        st.tuples(st.lists(place, min_size=1, max_size=2), opt("--pairs", place),
+                  opt("--method", st.sampled_from(["pll", "pll-word", "all-masked", "best"])),
+                  opt("--checkpoints", st.sampled_from(["all", "2", "1,1", "x", ""]) | number),
+                  opt("--seed", number), opt("-o", place)).map(lambda t: ["score", *t[0], *flat(t[1:])]),
         st.tuples(st.lists(place, min_size=1, max_size=3), opt("-o", place), opt("--x", st.sampled_from(
             ["steps", "flops", "tokens", "nope"]))).map(lambda t: ["plot", *t[0], *flat(t[1:])]),
         st.tuples(st.lists(place, min_size=1, max_size=2), opt("-o", place)).map(

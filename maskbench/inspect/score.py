@@ -18,6 +18,8 @@ def run_score(runs: list[Path], pairs_paths: list[Path], method: str | None, per
     from maskbench.zeroshot.evaluate import GAP_INTERVAL, INTERVAL
     from maskbench.zeroshot.pairs import pair_files, read_pairs
 
+    if not 0 <= seed < 2 ** 64:
+        raise MaskbenchError(f"--seed {seed}: give a seed from 0 to 2^64 - 1")
     if method is not None and method not in METHODS:
         raise MaskbenchError(f"--method {method}: choose one of {', '.join(METHODS)}")
     which = parse_checkpoints(checkpoints) if checkpoints is not None else None

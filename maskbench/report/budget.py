@@ -60,10 +60,11 @@ X_LABELS = {"steps": ("step", "pretraining step of the checkpoint"),
 
 
 def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: list[dict] | None = None,
-                x_axis: str = "steps") -> Path:
+                x_axis: str = "steps", zero_shot_floor: dict | None = None) -> Path:
     """Left: fine-tuned metric from each checkpoint (mean, min-max band) with scratch's level dashed, and the
-    checkpoint's validation loss on a second axis. Right: the gap with its 95% interval. Pretraining
-    plateaus (report/plateaus.py) shaded on both (on the step axis)."""
+    checkpoint's validation loss on a second axis. Right: the gap with its 95% interval, and (compare.zero_shot: rows
+    with "zero_shot") each checkpoint's zero-shot accuracy on a second axis beside it, its random twin's
+    (`zero_shot_floor`) dashed. Pretraining plateaus (report/plateaus.py) shaded on both (on the step axis)."""
     from maskbench.errors import MaskbenchError
 
     key, xlabel = X_LABELS[x_axis]
@@ -95,6 +96,17 @@ def plot_budget(rows: list[dict], metric: str, out: Path, title: str, plateaus: 
                         fmt="s--", color=["#9467bd", "#8c564b", "#e377c2"][k % 3], capsize=3, lw=1.3,
                         label=f"gap on {name}, 95% interval")
     ax_gap.axhline(0, color="grey", lw=1)
+    zs = [(xi, r["zero_shot"]) for xi, r in zip(x, rows) if r.get("zero_shot")]
+    if zs:
+        twin = ax_gap.twinx()
+        twin.errorbar([a for a, _ in zs], [z["accuracy"] for _, z in zs],
+                      yerr=[[z["accuracy"] - z["ci"][0] for _, z in zs], [z["ci"][1] - z["accuracy"] for _, z in zs]],
+                      fmt="s:", color="#9467bd", ms=4, capsize=3, lw=1.2, label="zero-shot minimal pairs, 95% interval")
+        if zero_shot_floor:
+            twin.axhline(zero_shot_floor["accuracy"], color="#9467bd", ls="--", lw=1, alpha=0.7,
+                         label=f"zero-shot, random weights ({zero_shot_floor['accuracy']:.1f})")
+        twin.set_ylabel("zero-shot accuracy (%)", color="#9467bd")
+        twin.legend(fontsize=7, loc="lower right")
     ax_gap.set(xlabel=xlabel, ylabel=f"pretrained - scratch ({metric})",
                title="gap against the pretraining budget")
     if x_axis == "steps" and all(r["tokens"] for r in rows):

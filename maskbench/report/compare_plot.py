@@ -73,9 +73,10 @@ def _mean_band(curves: list[list[float]]):
     return ([statistics.fmean(v) for v in cols], [min(v) for v in cols], [max(v) for v in cols])
 
 
-def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
+def plot_compare(runs, metric: str, out: Path, title: str = "", note: str = "") -> Path:
     """Training loss and eval metric against fine-tuning step: per init the mean over seeds (pretrained
-    solid, scratch dashed) with a min-max band over seeds; step 0 (before any fine-tuning) is drawn too."""
+    solid, scratch dashed) with a min-max band over seeds; step 0 (before any fine-tuning) is drawn too. `note`: one
+    more phrase for the title (compare.zero_shot's accuracies)."""
     fig, (ax_loss, ax_metric) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120)
     colors = {"pretrained": "#1f77b4", "scratch": "#d62728"}
     trained_values, starts = [], []
@@ -118,7 +119,7 @@ def plot_compare(runs, metric: str, out: Path, title: str = "") -> Path:
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return save_figure(fig, out, title, n_seeds, "solid: pretrained, dashed: from scratch")
+    return save_figure(fig, out, title, n_seeds, "solid: pretrained, dashed: from scratch" + (f"; {note}" if note else ""))
 
 
 def print_compare(summary: dict, console) -> None:

@@ -33,7 +33,16 @@ def _gap_group(pre: list, scr: list, metric: str, n_boot: int, extra: str | None
             "interval": gap_between([r.dir for r in pre], [r.dir for r in scr], pv, sv, n_boot, extra=extra)}
 
 
-def write_compare_results(grid, cfg: FinetuneConfig, pre_dir: Path, out: Path, console=None) -> dict:
+def zero_shot_phrase(zs: dict) -> str:
+    """compare.zero_shot in a few words: the last checkpoint's accuracy against its random twin's."""
+    p, r = zs["pretrained"], zs["random"]
+    return (f"zero-shot minimal pairs ({zs['pairs']:,}): pretrained {p['accuracy']:.1f} [{p['ci'][0]:.1f}, "
+            f"{p['ci'][1]:.1f}] vs random weights {r['accuracy']:.1f} [{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]")
+
+
+def write_compare_results(grid, cfg: FinetuneConfig, pre_dir: Path, out: Path, console=None,
+                          zero_shot: dict | None = None) -> dict:
+    """`zero_shot`: compare.zero_shot's accuracies (maskbench/zeroshot/compare.py), put beside the gap."""
     metric, task, n_boot = cfg.task.metric, cfg.task.name, cfg.compare.bootstrap
     steps = sorted({r.step for r in grid if r.label == "pretrained"}, key=lambda s: -1 if s is None else s)
     sizes = sorted({r.size for r in grid}, key=lambda s: float("inf") if s is None else s)
@@ -42,8 +51,11 @@ def write_compare_results(grid, cfg: FinetuneConfig, pre_dir: Path, out: Path, c
                                            and (label == "scratch" or r.step == step)]
     main = [(r.label, r.seed, r.dir) for r in pick("pretrained", largest, last) + pick("scratch", largest)]
     summary = compare_summary(main, metric, task, str(pre_dir), n_boot)
+    if zero_shot is not None:
+        summary["zero_shot"] = zero_shot
     name = Path(pre_dir).name
-    plot_compare(main, metric, out / "compare.png", title=f"{task}: pretrained ({name}) vs scratch")
+    plot_compare(main, metric, out / "compare.png", title=f"{task}: pretrained ({name}) vs scratch",
+                 note=zero_shot_phrase(zero_shot) if zero_shot else "")
     written = [out / "compare.png"]
     for label in sorted({r.label for r in grid} - {"pretrained", "scratch"}):  # compare.baselines, same scratch
         runs = [("pretrained", r.seed, r.dir) for r in pick(label, largest)] + \
@@ -66,14 +78,23 @@ def write_compare_results(grid, cfg: FinetuneConfig, pre_dir: Path, out: Path, c
                              for x in extras}} for step in steps]
         progress = pretraining_progress(pre_dir)
         summary["budget"] = budget_rows(points, progress)
+        if zero_shot is not None:  # each checkpoint's zero-shot accuracy beside its gap
+            by_step = {p["step"]: p for p in zero_shot["points"]}
+            for row in summary["budget"]:
+                z = by_step.get(row["step"])
+                row["zero_shot"] = {"accuracy": z["accuracy"], "ci": z["ci"]} if z else None
         summary["pretraining_plateaus"] = find_plateaus([(s, p["val_loss"]) for s, p in progress.items()
                                                          if "val_loss" in p])
         written.append(plot_budget(summary["budget"], metric, out / "budget.png",
                                    f"{task}: gap against pretraining budget ({name})",
-                                   summary["pretraining_plateaus"], x_axis=cfg.compare.x))
+                                   summary["pretraining_plateaus"], x_axis=cfg.compare.x,
+                                   zero_shot_floor=zero_shot["random"] if zero_shot else None))
     write_summary(out, summary)
     if console:
         print_compare(summary, console)
+        if zero_shot is not None:
+            console.print(f"{zero_shot_phrase(zero_shot)}, ties counted wrong ({zero_shot['pretrained']['ties']} / "
+                          f"{zero_shot['random']['ties']}); {zero_shot['gap']['verdict']}", markup=False)
         for name, part in (summary.get("baselines") or {}).items():
             console.print(f"[bold]{name}[/] vs scratch: {part['pretrained']['mean']:.2f} vs {part['scratch']['mean']:.2f}, "
                           f"gap {part['gap']:+.2f}, {verdict(part)}")

@@ -69,7 +69,7 @@ def proportion_interval(successes: int, n: int, z: float = 1.959963984540054) ->
         return None
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
     return [round(100.0 * max(0.0, centre - half), 3), round(100.0 * min(1.0, centre + half), 3)]
 
 

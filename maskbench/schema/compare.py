@@ -24,6 +24,9 @@ class CompareConfig:
     x: str = option("steps", choices=("steps", "tokens", "flops", "seconds"))
     # fine-tunings run side by side, each with its share of the cores (1 = one after the other)
     jobs: int = option(1, low=1)
+    # minimal pairs (a file or folder, as `maskbench score --pairs`): the pretrained model's zero-shot accuracy
+    # (each compared checkpoint, and its random-weight twin) beside the fine-tuned gap; null = none
+    zero_shot: Optional[str] = None
 
     def check(self) -> None:
         if not self.seeds:
@@ -44,6 +47,9 @@ class CompareConfig:
         if not (ck in ("last", "all") or (isinstance(ck, list) and ck and all(is_int(x) and x >= 0 for x in ck))):
             raise MaskbenchError(f"compare.checkpoints={ck} must be last, all or a list of pretraining steps, "
                                  f"e.g. compare.checkpoints=[400,1200,2000]")
+        if self.zero_shot is not None and not str(self.zero_shot).strip():
+            raise MaskbenchError("compare.zero_shot= is empty: give a minimal-pairs file or folder (BLiMP .jsonl or "
+                                 ".tsv), e.g. compare.zero_shot=blimp/, or null")
         if self.tasks is not None and not self.tasks:
             raise MaskbenchError("compare.tasks=[] must name tasks, e.g. compare.tasks=[pos,sst2] (or null)")
         if self.baselines is not None and not all(isinstance(v, (str, list)) for v in self.baselines.values()):

@@ -148,6 +148,10 @@ def run_compare(cfg: FinetuneConfig, command: str = "", console=None) -> Path:
     if cfg.init != "scratch":  # the finetune spelling would be silently ignored
         raise MaskbenchError(f"compare takes its pretrained model as compare.init={cfg.init} (init= is finetune's)")
     check_pretrainings(cfg)
+    if cfg.compare.zero_shot:
+        from maskbench.zeroshot.compare import check_pairs
+
+        check_pairs(cfg.compare.zero_shot)
     pre_dir = ensure_pretrained(cfg, console)
     points = checkpoint_points(pre_dir, cfg.compare.checkpoints)
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
@@ -183,5 +187,13 @@ def run_compare(cfg: FinetuneConfig, command: str = "", console=None) -> Path:
                                  f"(checkpoint saved): run the same command again; it does only what is missing") from None
     from maskbench.report.compare_results import write_compare_results
 
-    write_compare_results(grid, cfg, pre_dir, out, console)
+    zero_shot = None
+    if cfg.compare.zero_shot:
+        from maskbench.zeroshot.compare import compare_zero_shot
+
+        if console:
+            console.print(f"[dim]zero-shot minimal pairs ({cfg.compare.zero_shot}) of the pretrained model and its "
+                          f"random twin[/]")
+        zero_shot = compare_zero_shot(cfg.compare.zero_shot, sources, out)
+    write_compare_results(grid, cfg, pre_dir, out, console, zero_shot=zero_shot)
     return out

@@ -32,25 +32,26 @@ class Pair:
     where: str          # FILE:LINE, for messages
 
 
-def pair_files(paths) -> list[Path]:
-    """The files behind --pairs (files as given, folders' .jsonl/.tsv/.txt files sorted), each once."""
+def pair_files(paths, what: str = "--pairs ") -> list[Path]:
+    """The files behind --pairs (files as given, folders' .jsonl/.tsv/.txt files sorted), each once. `what` names
+    the option in the refusals (`compare.zero_shot=`)."""
     if not paths:
-        raise MaskbenchError(f"give --pairs PATH: a file or folder of {FORMAT_HINT}")
+        raise MaskbenchError(f"give {what}PATH: a file or folder of {FORMAT_HINT}")
     out: list[Path] = []
     for given in paths:
         p = Path(str(given)).expanduser()
         if not p.exists():
-            raise MaskbenchError(f"--pairs {given} does not exist: give a file or folder of {FORMAT_HINT}")
+            raise MaskbenchError(f"{what}{given} does not exist: give a file or folder of {FORMAT_HINT}")
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES)
             if not found:
-                raise MaskbenchError(f"--pairs {given} holds no .jsonl, .tsv or .txt files: give a folder of "
+                raise MaskbenchError(f"{what}{given} holds no .jsonl, .tsv or .txt files: give a folder of "
                                      f"{FORMAT_HINT}")
             out += found
         elif p.suffix.lower() in SUFFIXES:
             out.append(p)
         else:
-            raise MaskbenchError(f"--pairs {given}: the suffix says the format; give a .jsonl (BLiMP) or .tsv/.txt "
+            raise MaskbenchError(f"{what}{given}: the suffix says the format; give a .jsonl (BLiMP) or .tsv/.txt "
                                  f"file")
     seen, unique = set(), []
     for f in out:
@@ -60,10 +61,10 @@ def pair_files(paths) -> list[Path]:
     return unique
 
 
-def read_pairs(paths) -> list[Pair]:
+def read_pairs(paths, what: str = "--pairs ") -> list[Pair]:
     """Every pair of every file behind `paths`, in file and line order."""
     pairs: list[Pair] = []
-    for f in pair_files(paths):
+    for f in pair_files(paths, what):
         pairs += read_file(f)
     return pairs
 
