@@ -5,7 +5,8 @@
 For an encoder run with masked-token labels (bert_mlm, span_mlm, ELECTRA's generator): the count baselines of its
 own validation batches (rebuilt from its config.yaml exactly as pretraining built them: same corruption, seed and
 blocks) and the first evaluation whose masked accuracy beats the one-neighbour bigram (maskbench/inspect/plateau.py).
-For every run, also the plateaus of its validation-loss curve (maskbench/report/plateaus.py) and its last evaluation.
+For every run, also the plateaus of its validation-loss curve (maskbench/report/plateaus.py) and its last evaluation;
+for an ELECTRA run, its discriminator's loss against the prior's (the entropy of p(replaced)).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def main() -> None:
             b, x = r["baselines"], r["plateau_exit"]
             line += (f"; bigram {100 * b['bigram']:.1f}% (unigram {100 * b['unigram']:.1f}%): "
                      + (f"left the plateau at step {x['step']}" if x else "still on the plateau"))
+        if r.get("rtd_vs_prior"):
+            end, best = r["rtd_vs_prior"][-1], min(r["rtd_vs_prior"], key=lambda e: e["gap"])
+            line += (f"; discriminator {end['rtd_loss']:.3f} vs prior {end['prior']:.3f} at the end "
+                     f"({end['gap']:+.3f}; best {best['gap']:+.3f} at step {best['step']})")
         if r["loss_plateaus"]:
             line += "; loss plateaus " + ", ".join(f"{q['start_step']}-{q['end_step'] or 'end'}" for q in r["loss_plateaus"])
         print(line)

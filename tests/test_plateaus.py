@@ -73,3 +73,18 @@ def test_a_slow_drift_is_one_plateau_not_many():
              (1400, 6.695), (1600, 6.683), (1800, 6.647), (2000, 6.635), (2200, 6.607), (2400, 6.602),
              (2600, 6.595), (2800, 6.564), (3000, 6.564), (3100, 6.553)]
     assert find_plateaus(curve) == [{"start_step": 1200, "end_step": None, "loss": pytest.approx(6.627, abs=0.01)}]
+
+
+def test_electra_discriminator_is_measured_against_the_prior():
+    from maskbench.inspect.plateau import prior_entropy, rtd_against_prior
+
+    p = 0.137
+    assert prior_entropy(p) == pytest.approx(-(p * math.log(p) + (1 - p) * math.log(1 - p)))
+    assert prior_entropy(0.5) == pytest.approx(math.log(2))
+    assert prior_entropy(0.0) == 0.0
+    evals = [{"step": 100, "rtd_loss": 0.40, "replaced_share": p}, {"step": 200, "loss": 5.0},
+             {"step": 300, "rtd_loss": 0.30, "replaced_share": p}]
+    rows = rtd_against_prior(evals)
+    assert [r["step"] for r in rows] == [100, 300]
+    assert rows[1]["gap"] == pytest.approx(0.30 - prior_entropy(p))
+    assert rows[0]["gap"] > 0 > rows[1]["gap"]

@@ -12,6 +12,8 @@ unigram). Counts come from the training split's token stream.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -63,6 +65,20 @@ def count_baselines(train_tokens: torch.Tensor, val: list, vocab) -> dict:
     return out
 
 
+def prior_entropy(p: float) -> float:
+    """Binary cross-entropy (nats) of always answering p(replaced) = p: the loss of an ELECTRA discriminator that
+    ignores its input."""
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p)) if 0 < p < 1 else 0.0
+
+
+def rtd_against_prior(evals: list[dict]) -> list[dict]:
+    """An ELECTRA run's discriminator at each evaluation against the prior: `gap` = replaced-token loss minus the
+    entropy of that evaluation's replaced share (negative: the discriminator reads the tokens)."""
+    return [{"step": e["step"], "rtd_loss": e["rtd_loss"], "prior": prior_entropy(e["replaced_share"]),
+             "gap": e["rtd_loss"] - prior_entropy(e["replaced_share"])}
+            for e in evals if e.get("rtd_loss") is not None and e.get("replaced_share") is not None]
+
+
 def plateau_exit(evals: list[dict], bigram: float, acc_key: str = "masked_acc") -> dict | None:
     """The first evaluation whose masked accuracy beats the one-neighbour bigram, or None."""
     return next((p for p in evals if p.get(acc_key) is not None and p[acc_key] > bigram), None)
@@ -95,6 +111,8 @@ def run_exit(run) -> dict:
     out = {"run": str(run), "corruption": cfg.corruption.name, "positions": cfg.model.positions,
            "last": {k: vals[-1].get(k) for k in ("step", "loss", "mlm_acc", "rtd_loss", "replaced_share")} if vals
            else None, "loss_plateaus": find_plateaus([(e["step"], e["loss"]) for e in vals])}
+    if vals and vals[-1].get("rtd_loss") is not None:
+        out["rtd_vs_prior"] = rtd_against_prior(vals)
     if not arch_of(cfg.arch.name).encoder_only or not any(e.get("mlm_acc") is not None for e in vals):
         return out
     cache = build_cache(cfg.data)
