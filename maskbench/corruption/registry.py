@@ -1,27 +1,35 @@
-"""Config name -> corruption builder, and the one entry point that corrupts a batch for an architecture."""
+"""An objective's config -> its corruption (the class its schema names as `implementation`), and the one entry
+point that corrupts a batch for an architecture. The registry of objectives is schema/corruption.py's FAMILIES
+(plus a user's own, schema/objectives.py); nothing here lists them."""
 
 from __future__ import annotations
 
 import torch
 
 from maskbench.batch import Batch
-from maskbench.corruption.bart import BartNoise
-from maskbench.corruption.base import frame_encoder, frame_encoder_decoder
-from maskbench.corruption.bert import BertMLM, SpanMLM
-from maskbench.corruption.electra import ElectraMasking
+from maskbench.corruption.base import Noise, frame_encoder, frame_encoder_decoder
 from maskbench.corruption.keyed_random import KeyedRandom
-from maskbench.corruption.mass import MassSpan
 from maskbench.corruption.schedule import is_scheduled, rate_at, with_rate
-from maskbench.corruption.t5 import T5Span
-from maskbench.corruption.ul2 import UL2Mixture
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 from maskbench.arch import arch_of
 from maskbench.schema import PretrainConfig
 from maskbench.schema.corruption import CorruptionConfig
 
-FAMILIES = {"bert": BertMLM, "span": SpanMLM, "bart": BartNoise, "mass": MassSpan, "t5": T5Span, "electra": ElectraMasking,
-            "ul2": UL2Mixture}
+
+
+def noise_class(cfg: CorruptionConfig) -> type[Noise]:
+    """The corruption class an objective's schema names (`implementation`: "module:Class", or the class)."""
+    from maskbench.schema.objectives import load_attribute
+
+    impl = type(cfg).implementation
+    cls = load_attribute(impl, f"corruption={cfg.name}") if isinstance(impl, str) else impl
+    if not (isinstance(cls, type) and issubclass(cls, Noise)):
+        from maskbench.errors import MaskbenchError
+
+        raise MaskbenchError(f"corruption={cfg.name}: {type(cfg).implementation} is not a maskbench.corruption.base."
+                             f"Noise subclass: derive its corruption from Noise")
+    return cls
 
 
 class Corruption:
@@ -40,7 +48,7 @@ class Corruption:
 
     def _noise(self, step: int | None):
         cfg = with_rate(self.cfg, rate_at(self.cfg, step, self.total_steps)) if self.scheduled else self.cfg
-        return FAMILIES[cfg.family](cfg, self.vocab, self.is_continuation)
+        return noise_class(cfg)(cfg, self.vocab, self.is_continuation)
 
     def rate(self, step: int | None) -> float:
         """The masking rate in force at `step` (logged per step)."""
@@ -79,7 +87,7 @@ def corruption_for_tokenizer(cfg: PretrainConfig, tok) -> tuple[Vocab, Corruptio
     to a vocabulary from elsewhere (t5 and ul2), the vocabulary's roles, the whole-word table where asked."""
     from maskbench.data.tokenizer import add_sentinels, continuation_table
 
-    if cfg.corruption.family in ("t5", "ul2") and tok.token_to_id("[X0]") is None:
+    if cfg.corruption.needs_sentinels and tok.token_to_id("[X0]") is None:
         add_sentinels(tok, cfg.data.n_sentinels)
     vocab = Vocab.from_tokenizer(tok)
     cont = torch.tensor(continuation_table(tok)) if cfg.corruption.reads_word_starts else None

@@ -17,13 +17,14 @@ import dataclasses
 import torch
 
 from maskbench.corruption.base import IN_SPAN, UNTOUCHED, Diagnostics, Noise, Noised
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
-from maskbench.corruption.t5 import T5Span
+from maskbench.corruption.t5 import T5Corruption
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import UL2 as UL2Config, T5Span as T5SpanConfig
+from maskbench.schema.corruption import UL2, T5Span
 
-S_MODE, S_PREFIX = 51, 52
+S_MODE, S_PREFIX = streams.UL2
 MODES = ("R", "X", "S")
 
 
@@ -37,14 +38,14 @@ def mode_ids(vocab) -> dict[str, int]:
 
 
 class UL2Mixture(Noise):
-    def __init__(self, cfg: UL2Config, vocab, is_continuation=None):
+    def __init__(self, cfg: UL2, vocab, is_continuation=None):
         super().__init__(cfg, vocab, is_continuation)
         self.modes = mode_ids(vocab)
         span_vocab = dataclasses.replace(vocab, n_sentinels=vocab.n_sentinels - 3)  # the mode tokens stay out
         self.denoisers = []
         for mode, mu, rate in cfg.denoisers:
-            spans = None if mode == "S" else T5Span(
-                T5SpanConfig(noise_density=float(rate), mean_noise_span_length=float(mu)), span_vocab)
+            spans = None if mode == "S" else T5Corruption(
+                T5Span(noise_density=float(rate), mean_noise_span_length=float(mu)), span_vocab)
             self.denoisers.append((str(mode), float(rate), spans))
         w = torch.tensor([float(x) for x in cfg.weights], dtype=torch.float64)
         self.cumulative = (w.cumsum(0) / w.sum()).to(torch.float32)

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import to_yaml, with_changes
 from maskbench.corruption import corruption_for_tokenizer
+from maskbench.schema.objectives import check_arch
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.errors import MaskbenchError
@@ -76,13 +76,7 @@ def apply_init(cfg: PretrainConfig) -> tuple[PretrainConfig, ModelSource | None]
     from maskbench.runs.source import resolve_source
 
     src = resolve_source(cfg.init, cfg.data.cache_dir)
-    if src.arch not in cfg.corruption.archs:  # no arch= fixes this: say which objectives fit the model
-        from maskbench.config import CONF_DIR
-
-        fits = sorted(p.stem for p in (CONF_DIR / "corruption").glob("*.yaml")
-                      if src.arch in OmegaConf.load(p).get("archs", [src.arch]))
-        raise MaskbenchError(f"init={cfg.init} is an {src.arch} model, and corruption={cfg.corruption.name} needs "
-                             f"{' or '.join(cfg.corruption.archs)}: choose one of {', '.join(fits)}")
+    check_arch(cfg.corruption, src.arch, why=f"init={cfg.init}")  # no arch= fixes this: it names what fits
     if src.arch != cfg.arch.name:
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
     if cfg.data.tokenizer_file:
