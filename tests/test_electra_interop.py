@@ -74,18 +74,18 @@ def test_pre_ln_electra_run_exports_its_encoder_and_says_why(electra_runs, tmp_p
 
 
 def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus_file, tmp_path):
-    from omegaconf import OmegaConf
-
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.errors import MaskbenchError
     from maskbench.inspect.loading import load_checkpoint
-    from maskbench.models.build import build_pretraining_model
+    from maskbench.corruption.registry import build_pretraining_model
     from maskbench.runs.source import resolve_source
 
     folder = electra_folder(corpus_file, tmp_path / "electra")
     src = resolve_source(folder)
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
-    corruption = OmegaConf.create({"family": "electra", "generator_size": 0.25, "disc_weight": 50.0})
+    from maskbench.schema.corruption import ElectraRTD
+
+    corruption = ElectraRTD(family="electra", generator_size=0.25, disc_weight=50.0)
     model = build_pretraining_model(src.model_cfg, src.arch, vocab.size, corruption).eval()
     src.load_into(model)
     hf = transformers.ElectraForPreTraining.from_pretrained(str(folder)).eval()

@@ -13,7 +13,7 @@ from maskbench.schema import PretrainConfig
 
 def electra_pair(cfg: PretrainConfig, vocab, model_path=None, seed: int = 0):
     """The ElectraPretrainModel whose generator samples and whose discriminator scores, in eval mode."""
-    from maskbench.models.build import build_pretraining_model
+    from maskbench.corruption.registry import build_pretraining_model
 
     if model_path is None:
         torch.manual_seed(seed)

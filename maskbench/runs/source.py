@@ -74,7 +74,7 @@ class ModelSource:
     def pretraining_model(self, corruption, vocab_size: int, trained: bool = True):
         """The whole pretraining model of a maskbench encoder run (for ELECTRA: discriminator, its head and the
         generator) with the run's weights (`trained=False`: the same model untrained), in eval mode."""
-        from maskbench.models.build import build_pretraining_model
+        from maskbench.corruption.registry import build_pretraining_model
         from maskbench.runs.checkpoint import load_weights
 
         model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)
