@@ -38,7 +38,7 @@ def _import_file(path: str, what: str):
         [d / path for d in _search_dirs()]
     found = next((p.resolve() for p in candidates if p.is_file()), None)
     if found is None:
-        raise MaskbenchError(f"{what}: the file {path} is not there (looked in "
+        raise MaskbenchError(f"{what} — the file {path} is not there (looked in "
                              f"{', '.join(str(p.parent) for p in candidates)}): give its path")
     name = f"maskbench_user_objective_{abs(hash(str(found)))}"
     if name in sys.modules:
@@ -53,7 +53,7 @@ def _import_file(path: str, what: str):
         raise
     except BaseException as exc:  # a plug-in's bug is one line naming the file, not our crash
         sys.modules.pop(name, None)
-        raise MaskbenchError(f"{what}: importing {found} failed: {type(exc).__name__}: {safe_reason(exc, 200)}") \
+        raise MaskbenchError(f"{what} — importing {found} failed: {type(exc).__name__}: {safe_reason(exc, 200)}") \
             from None
     return module
 
@@ -63,26 +63,26 @@ def _import_module(module: str, what: str):
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and module.startswith(exc.name):
-            raise MaskbenchError(f"{what}: there is no module {module}: install it or give a path to a .py file "
+            raise MaskbenchError(f"{what} — there is no module {module}: install it or give a path to a .py file "
                                  f"(objective: path/to/file.py:Class)") from None
-        raise MaskbenchError(f"{what}: importing {module} failed: {safe_reason(exc, 200)}") from None
+        raise MaskbenchError(f"{what} — importing {module} failed: {safe_reason(exc, 200)}") from None
     except MaskbenchError:
         raise
     except Exception as exc:
-        raise MaskbenchError(f"{what}: importing {module} failed: {type(exc).__name__}: {safe_reason(exc, 200)}") \
+        raise MaskbenchError(f"{what} — importing {module} failed: {type(exc).__name__}: {safe_reason(exc, 200)}") \
             from None
 
 
 def load_attribute(spec: str, what: str):
     """The object `spec` names: "file.py:Name", "package.module:Name", or an entry point of maskbench.objectives."""
     if not isinstance(spec, str) or not spec.strip():
-        raise MaskbenchError(f"{what}: give corruption.objective as path/to/file.py:Class or package.module:Class")
+        raise MaskbenchError(f"{what} — give corruption.objective as path/to/file.py:Class or package.module:Class")
     if ":" not in spec:
         return _entry_point(spec, what)
     where, _, attr = spec.rpartition(":")
     module = _import_file(where, what) if where.endswith(".py") else _import_module(where, what)
     if not hasattr(module, attr):
-        raise MaskbenchError(f"{what}: {where} has no {attr}: name a class it defines ({where}:ClassName)")
+        raise MaskbenchError(f"{what} — {where} has no {attr}: name a class it defines ({where}:ClassName)")
     return getattr(module, attr)
 
 
@@ -91,7 +91,7 @@ def _entry_point(name: str, what: str):
 
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:
-        raise MaskbenchError(f"{what}: no installed package offers the objective {name!r} (entry point group "
+        raise MaskbenchError(f"{what} — no installed package offers the objective {name!r} (entry point group "
                              f"{ENTRY_POINT_GROUP}): install it, or give path/to/file.py:Class")
     return load_attribute(found[0].value, what)
 
@@ -102,10 +102,10 @@ def user_objective(spec: str, what: str) -> type:
 
     cls = load_attribute(spec, what)
     if not (isinstance(cls, type) and issubclass(cls, CorruptionConfig)):
-        raise MaskbenchError(f"{what}: {spec} is not an objective: derive it from "
+        raise MaskbenchError(f"{what} — {spec} is not an objective: derive it from "
                              f"maskbench.schema.corruption.CorruptionConfig (docs/objectives_api.md)")
     if not cls.implementation:
-        raise MaskbenchError(f"{what}: {spec} names no corruption: set its class attribute implementation = "
+        raise MaskbenchError(f"{what} — {spec} names no corruption: set its class attribute implementation = "
                              f"\"module:Class\" (or the class itself)")
     return cls
 
@@ -116,7 +116,7 @@ def objective_class(node) -> type:
 
     spec, family = node.get("objective"), node.get("family")
     if spec is not None:
-        return user_objective(spec, f"corruption.objective={spec}")
+        return user_objective(spec, f"corruption.objective={spec!r}")
     if family not in FAMILIES:
         raise MaskbenchError(f"corruption.family={family} is unknown: choose one of {', '.join(FAMILIES)}, or name "
                              f"your own objective's class with corruption.objective (docs/objectives_api.md)")
