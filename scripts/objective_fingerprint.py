@@ -13,11 +13,13 @@ import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
-from rich.console import Console
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's maskbench, not an installed one
 
-from maskbench.config import CONF_DIR, config_hash, load_config
-from maskbench.errors import MaskbenchError
-from maskbench.inspect.corrupt import run_corrupt
+from rich.console import Console  # noqa: E402
+
+from maskbench.config import CONF_DIR, config_hash, load_config  # noqa: E402
+from maskbench.errors import MaskbenchError  # noqa: E402
+from maskbench.inspect.corrupt import run_corrupt  # noqa: E402
 
 ARCHS = ("encoder", "encoder_decoder")
 EXPERIMENTS = ("compare_objectives", "compare_objectives_encoder", "debug", "demo", "demo_zh", "mini_30min")

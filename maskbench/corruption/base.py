@@ -38,6 +38,9 @@ class Diagnostics:
     target_len: torch.Tensor | None = None       # [B] decoder target length (labelled positions)
     nsp_is_next: torch.Tensor | None = None      # [B] bool
     modes: torch.Tensor | None = None            # [B] UL2: the denoiser each example drew (index into the mixture)
+    # An objective's own measures, one value per block ({name: [B] tensor}): `corrupt --stats` reports each as
+    # its mean over the blocks (GPT-BERT: which blocks were causal)
+    per_block: dict | None = None
 
 
 @dataclass

@@ -219,8 +219,10 @@ def print_stats(result: dict, cfg: PretrainConfig, console) -> None:
     from rich.table import Table
 
     expected = cfg.corruption.configured_stats()
-    if "mask_rate" in result:  # a scheduled rate: the one in force at the step shown
-        expected["selected_frac"] = result["mask_rate"]
+    if "mask_rate" in result:  # a scheduled rate: what the config promises at the rate in force at the step shown
+        from maskbench.corruption.schedule import with_rate
+
+        expected["selected_frac"] = with_rate(cfg.corruption, result["mask_rate"]).configured_stats()["selected_frac"]
     table = Table(title=f"{result['corruption']}: {result['blocks']:,} blocks, {result['tokens']:,} tokens")
     table.add_column("measure")
     table.add_column("measured", justify="right")
