@@ -31,7 +31,7 @@ def _maskbench_electra(run):
 
     src = resolve_source(run)
     tok = load_tokenizer(src.tokenizer_path)
-    return src.pretraining_model(src.electra_corruption(), Vocab.from_tokenizer(tok).size)
+    return src.pretraining_model(src.own_model_corruption(), Vocab.from_tokenizer(tok).size)
 
 
 def test_post_ln_electra_run_exports_discriminator_and_generator(electra_runs, tmp_path):
@@ -131,4 +131,4 @@ def test_corrupt_shows_and_measures_electras_replacements(electra_runs, tiny_ove
     shown = CliRunner().invoke(app, ["corrupt", *over, "--text", "the river runs to the south of the city ."])
     assert shown.exit_code == 0 and "discriminator input" in shown.stdout and "p(replaced)" in shown.stdout
     wrong = CliRunner().invoke(app, ["corrupt", *tiny_overrides, "--model", str(electra_runs["post"])])
-    assert wrong.exit_code == 2 and "--model goes with corruption=electra" in wrong.output
+    assert wrong.exit_code == 2 and "--model goes with an objective that samples from a model of its own" in wrong.output

@@ -104,6 +104,12 @@ class Noise:
 
         return standard_batch_flops(model_cfg, arch, vocab, batch)
 
+    @classmethod
+    def stats_breakdown(cls, cfg: CorruptionConfig, measure_one, result: dict) -> dict | None:
+        """More `corrupt --stats` keys: `measure_one(cfg_variant, label)` measures a variant of the config through
+        the same code (UL2: each denoiser alone); `result` is the whole objective's measure. None: nothing more."""
+        return None
+
     def frame(self, noised: "Noised", arch: str) -> Batch:
         """The model's input and labels from a corruption's result (the framing of the module docstring)."""
         from maskbench.arch import arch_of

@@ -50,6 +50,22 @@ class UL2Mixture(Noise):
         w = torch.tensor([float(x) for x in cfg.weights], dtype=torch.float64)
         self.cumulative = (w.cumsum(0) / w.sum()).to(torch.float32)
 
+    @classmethod
+    def stats_breakdown(cls, cfg: UL2, measure_one, result: dict) -> dict:
+        """Each denoiser measured alone (the mixture with its weight only), with how often the mixture drew it
+        against its weight."""
+        out = []
+        total = sum(float(w) for w in cfg.weights)
+        for j, d in enumerate(cfg.denoisers):
+            one = dataclasses.replace(cfg, weights=[1.0 if k == j else 0.0 for k in range(len(cfg.weights))])
+            r = measure_one(one, f"{cfg.name} {list(d)}")
+            out.append({"denoiser": list(d), **{k: r[k] for k in ("selected_frac", "span_count_mean", "span_len_mean",
+                                                                "source_len_ratio", "target_len_ratio",
+                                                                "specials_touched")},
+                        "share": (result["denoiser_shares"] or {}).get(str(j), 0.0),
+                        "weight_share": round(float(cfg.weights[j]) / total, 4)})
+        return {"per_denoiser": out}
+
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         tokens = blocks.tokens
         B, C = tokens.shape

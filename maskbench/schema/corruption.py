@@ -28,6 +28,14 @@ class CorruptionConfig:
     writes_mask: ClassVar[bool] = True            # its inputs hold [MASK] (a collator's tokenizer needs one)
     needs_sentinels: ClassVar[bool] = False       # T5's sentinels in the vocabulary ([X0], [X1], ...)
     collator_why_not: ClassVar[Optional[str]] = None  # why no transformers collator can serve it (None: one can)
+    selected_leave: ClassVar[bool] = False        # selected tokens leave the source (spans, deletion): `corrupt`
+    #                                               strikes them through on the original instead of underlining
+    # An objective with a model of its own (a checkpoint holding more than the backbone) names, as "module:name"
+    # strings resolved where they are used (the layers above), what the commands do with it:
+    model_view: ClassVar[Optional[str]] = None    # `corrupt`: a module with pair(), rows(), measure() (its samples)
+    fill_model: ClassVar[Optional[str]] = None    # `fill`: the wrapper of its pretraining model that fills blanks
+    exporter: ClassVar[Optional[str]] = None      # `export`: builds its transformers folders (src, cfg, vocab, tf)
+    trains_lm_head: ClassVar[bool] = True         # whether the backbone's own MLM head is trained (exported)
 
     name: str = "custom"
     family: str = "bert"
@@ -144,6 +152,7 @@ class MassSpan(_MaskSplit):
 @dataclass(frozen=True)
 class T5Span(CorruptionConfig):
     implementation: ClassVar[str] = "maskbench.corruption.t5:T5Corruption"
+    selected_leave: ClassVar[bool] = True
     rate_field: ClassVar[Optional[str]] = "noise_density"
     span_field: ClassVar[Optional[str]] = "mean_noise_span_length"
     writes_mask: ClassVar[bool] = False
@@ -162,6 +171,7 @@ class T5Span(CorruptionConfig):
 @dataclass(frozen=True)
 class BartNoise(CorruptionConfig):
     implementation: ClassVar[str] = "maskbench.corruption.bart:BartCorruption"
+    selected_leave: ClassVar[bool] = True
     rate_field: ClassVar[Optional[str]] = "mask_prob"
     span_field: ClassVar[Optional[str]] = "poisson_lambda"
     archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
@@ -183,6 +193,10 @@ class ElectraRTD(BertMasking):
     """ELECTRA's replaced-token detection: BERT-style selection for a small generator, whose samples the
     discriminator (the model that is kept) tells from the original at every position."""
     implementation: ClassVar[str] = "maskbench.corruption.electra:ElectraMasking"
+    model_view: ClassVar[Optional[str]] = "maskbench.inspect.electra_view"
+    fill_model: ClassVar[Optional[str]] = "maskbench.models.electra:GeneratorMLM"  # it fills with its generator
+    exporter: ClassVar[Optional[str]] = "maskbench.export.electra:build_electra_export"
+    trains_lm_head: ClassVar[bool] = False  # the discriminator's MLM head is never trained
     collator_why_not: ClassVar[Optional[str]] = ("ELECTRA needs its generator in the model (maskbench pretrain "
                                                  "corruption=electra)")
     archs: List[str] = option(factory=lambda: [ENCODER.name])
