@@ -16,7 +16,6 @@ from maskbench.schema import PretrainConfig
 from maskbench.schema.corruption import CorruptionConfig
 
 
-
 def noise_class(cfg: CorruptionConfig) -> type[Noise]:
     """The corruption class an objective's schema names (`implementation`: "module:Class", or the class)."""
     from maskbench.schema.objectives import load_attribute

@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import zlib
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError, safe_reason
@@ -40,7 +41,7 @@ def _import_file(path: str, what: str):
     if found is None:
         raise MaskbenchError(f"{what} — the file {path} is not there (looked in "
                              f"{', '.join(str(p.parent) for p in candidates)}): give its path")
-    name = f"maskbench_user_objective_{abs(hash(str(found)))}"
+    name = f"maskbench_user_objective_{zlib.crc32(str(found).encode()):08x}"  # one module per file, per process
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, found)
