@@ -95,7 +95,7 @@ def maskbench_racer(name: str, cfg, vocab, positions: str) -> Racer:
     model = build_model(c.model, c.arch.name, vocab.size)
 
     def loss_sum(b):
-        s, n, correct = pretrain_terms(model, b)["mlm"]
+        s, n, correct, _ = pretrain_terms(model, b)["mlm"]
         return s, n, (None if int(correct) < 0 else correct)
     return Racer(name, model, build_optimizer(model, c.train), loss_sum, count_params(model), c.train)
 

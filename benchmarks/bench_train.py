@@ -135,7 +135,7 @@ class Trainer:
             def step_fn(b):
                 with autocast(self.device, "auto"):
                     terms = pretrain_terms(model, b)
-                s, n, _ = terms["mlm"]
+                s, n = terms["mlm"].loss_sum, terms["mlm"].count
                 return s / n
             self.get = prefetch.get
             self.params = count_params(model)

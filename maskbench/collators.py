@@ -32,12 +32,8 @@ from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.arch import arch_of
 from maskbench.schema.corruption import CorruptionConfig
+from maskbench.schema.objectives import check_arch
 
-# Families a collator cannot serve, and why (one line each).
-UNSUPPORTED = {
-    "mass": "MASS feeds its decoder the span at its original positions, which transformers' decoders cannot take",
-    "electra": "ELECTRA needs its generator in the model (maskbench pretrain corruption=electra)",
-}
 SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 
@@ -46,14 +42,13 @@ def make_collator(name: str, tokenizer, seed: int = 0, arch: str | None = None, 
     config keys (e.g. mask_prob=0.4), for a transformers tokenizer. `arch`: encoder | encoder_decoder (default:
     the corruption's first; bert_mlm and span_mlm serve both)."""
     cfg = corruption_config(name, settings)
-    if cfg.family in UNSUPPORTED:
-        raise MaskbenchError(f"{name} has no collator: {UNSUPPORTED[cfg.family]}")
+    if cfg.collator_why_not:  # the objective says why no collator can serve it
+        raise MaskbenchError(f"{name} has no collator: {cfg.collator_why_not}")
     if getattr(cfg, "nsp", False):  # only BERT masking has next-sentence pairs
         raise MaskbenchError(f"{name} with nsp=true has no collator: next-sentence pairs need a second document "
                              f"per example; use bert_mlm")
     arch = arch or cfg.archs[0]
-    if arch not in cfg.archs:
-        raise MaskbenchError(f"{name} does not fit arch={arch}: it needs {' or '.join(cfg.archs)}")
+    check_arch(cfg, arch)
     return Collator(cfg, arch, tokenizer, seed)
 
 
@@ -82,7 +77,7 @@ class Collator:
         from maskbench.corruption.registry import build_corruption
 
         self.cfg, self.arch, self.tokenizer, self.seed = cfg, arch, tokenizer, seed
-        self.vocab, self.sentinels = collator_vocab(tokenizer, cfg.family)
+        self.vocab, self.sentinels = collator_vocab(tokenizer, cfg)
         self.corruption = build_corruption(cfg, arch, self.vocab)
         # T5's tokenizers have no start token ([CLS] or <s>): their texts are `text </s>`
         self.framed_with_bos = tokenizer.bos_token_id is not None or tokenizer.cls_token_id is not None
@@ -198,7 +193,7 @@ class Collator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def collator_vocab(tokenizer, family: str):
+def collator_vocab(tokenizer, cfg: CorruptionConfig):
     """maskbench's Vocab for a transformers tokenizer, its roles found by name; T5's `<extra_id_N>` become
     virtual sentinel ids after the vocabulary (mapped back on output). Returns (vocab, sentinel ids)."""
     from maskbench.data.tokenizer import Vocab
@@ -217,14 +212,14 @@ def collator_vocab(tokenizer, family: str):
     bos = t.bos_token_id if t.bos_token_id is not None else cls
     eos = t.eos_token_id if t.eos_token_id is not None else sep
     mask = t.mask_token_id
-    if mask is None and family in ("bert", "span", "bart"):
+    if mask is None and cfg.writes_mask:
         raise MaskbenchError("the tokenizer has no mask token, which this corruption writes: add one "
                              "(tokenizer.add_special_tokens({'mask_token': '[MASK]'})) and resize the model's embeddings")
-    if eos is None or (bos is None and family != "t5"):
+    if eos is None or (bos is None and not cfg.needs_sentinels):
         raise MaskbenchError("the tokenizer has no end-of-text token ([SEP] or </s>): use a BERT, RoBERTa, BART or "
                              "T5 tokenizer")
     sentinels = []
-    if family == "t5":  # T5's <extra_id_N>, or a maskbench vocabulary's [XN]
+    if cfg.needs_sentinels:  # T5's <extra_id_N>, or a maskbench vocabulary's [XN]
         vocab = t.get_vocab()
         for pattern in ("<extra_id_{}>", "[X{}]"):
             while not sentinels or len(sentinels) < 1000:
@@ -235,7 +230,7 @@ def collator_vocab(tokenizer, family: str):
             if sentinels:
                 break
         if not sentinels:
-            raise MaskbenchError("t5_span needs sentinel tokens: the tokenizer has no <extra_id_0>, <extra_id_1>, ... "
+            raise MaskbenchError(f"{cfg.name} needs sentinel tokens: the tokenizer has no <extra_id_0>, <extra_id_1>, ... "
                                  "(a T5 tokenizer has 100)")
     filler = unk  # roles a family never writes (T5 has no [CLS] or [MASK])
     roles = {"pad": pad, "unk": unk, "cls": cls if cls is not None else filler, "sep": sep,

@@ -25,7 +25,7 @@ _NON_SCIENCE_TRAIN = ("resume", "eval_every", "ckpt_every", "keep_checkpoints", 
 _NON_SCIENCE_COMPARE = ("zero_shot",)
 # Keys added after runs were named, left out of the hash at the value that computes what runs before them
 # computed: a learned-position run keeps the folder name it always had.
-_HASHED_UNLESS = {"model": {"positions": "learned"}}
+_HASHED_UNLESS = {"model": {"positions": "learned"}, "corruption": {"objective": None}}
 _ONLY_WITH = {"model": {"rope_theta": ("positions", "rope")}}  # meaningless (and unhashed) otherwise
 
 

@@ -15,6 +15,7 @@ import typing
 from maskbench.errors import MaskbenchError
 from maskbench.schema import GROUP_SCHEMAS
 from maskbench.schema.corruption import FAMILIES
+from maskbench.schema.objectives import check_arch, objective_class
 from maskbench.schema.data import INFILL_ROOM
 from maskbench.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
 from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
@@ -51,10 +52,7 @@ def schema_of(group: str, node, cfg) -> type:
     if group == "train":
         return FinetuneTrainConfig if "task" in cfg or "subset_min_steps" in node else TrainConfig
     if group == "corruption":
-        family = node.get("family")
-        if family not in FAMILIES:
-            raise MaskbenchError(f"corruption.family={family} is unknown: choose one of {', '.join(FAMILIES)}")
-        return FAMILIES[family]
+        return objective_class(node)
     if group == "task":
         return task_kind(node.get("kind")).schema
     return GROUP_SCHEMAS[group]
@@ -192,18 +190,6 @@ def _check_across(objects: dict) -> None:
     c = objects.get("corruption")
     if c is None:
         return
-    arch = objects["arch"].name
-    if arch not in c.archs:
-        fits = " or ".join(f"arch={a}" for a in c.archs)
-        raise MaskbenchError(f"corruption={c.name} does not fit arch={arch}: it needs {fits} "
-                             f"(encoder-only takes bert_mlm, bert_mlm_40, bert_mlm_nsp, span_mlm, electra)")
-    if c.family == "ul2":  # three sentinels become its mode tokens; the spans number the rest
-        n_spans = max([round(round(float(r) * d.content_len) / float(mu)) for m, mu, r in c.denoisers if m != "S"] or [0])
-        if n_spans > d.n_sentinels - 3:
-            raise MaskbenchError(f"ul2 needs {n_spans} span sentinels per block plus 3 mode tokens but "
-                                 f"data.n_sentinels={d.n_sentinels}: raise it")
-    if c.family == "t5":
-        n_spans = round(round(c.noise_density * d.content_len) / c.mean_noise_span_length)
-        if n_spans > d.n_sentinels:
-            raise MaskbenchError(f"t5_span needs {n_spans} sentinels per block but data.n_sentinels={d.n_sentinels}: "
-                                 f"raise it")
+    check_arch(c, objects["arch"].name)
+    if d is not None:
+        c.check_data(d)

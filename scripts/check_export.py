@@ -91,7 +91,7 @@ def check_electra(run: Path, folder: Path) -> dict:
     from maskbench.runs.source import resolve_source
 
     src = resolve_source(run)
-    ours = src.pretraining_model(src.electra_corruption(), Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path)).size)
+    ours = src.pretraining_model(src.own_model_corruption(), Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path)).size)
     tok = transformers.AutoTokenizer.from_pretrained(folder)
     texts = wiki_sentences()
     batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")

@@ -688,7 +688,7 @@ def test_init_with_an_objective_of_the_other_architecture_names_the_ones_that_fi
     folder = bert_folder(corpus_file, tmp_path / "bert")
     cfg = load_config(tiny_overrides + [f"init={folder}", "corruption=t5_span", "arch=encoder_decoder"])
     with pytest.raises(MaskbenchError, match="is an encoder model, and corruption=t5_span needs encoder_decoder: "
-                                             "choose one of bert_mlm, bert_mlm_40, bert_mlm_nsp, electra, span_mlm"):
+                                             "choose one of bert_mlm, bert_mlm_40, bert_mlm_nsp, electra, gpt_bert, span_mlm"):
         run_pretrain(cfg)
 
 

@@ -6,8 +6,8 @@ from maskbench.config import group_options, load_config
 from maskbench.runs.rundir import RunDir
 from maskbench.errors import MaskbenchError
 
-ENCODER_OK = {"bert_mlm", "bert_mlm_40", "bert_mlm_nsp", "span_mlm", "electra"}
-ENCODER_ONLY = {"electra"}
+ENCODER_OK = {"bert_mlm", "bert_mlm_40", "bert_mlm_nsp", "span_mlm", "electra", "gpt_bert"}
+ENCODER_ONLY = {"electra", "gpt_bert"}
 
 
 @pytest.mark.parametrize("corruption", group_options("corruption"))

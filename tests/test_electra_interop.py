@@ -31,7 +31,7 @@ def _maskbench_electra(run):
 
     src = resolve_source(run)
     tok = load_tokenizer(src.tokenizer_path)
-    return src.pretraining_model(src.electra_corruption(), Vocab.from_tokenizer(tok).size)
+    return src.pretraining_model(src.own_model_corruption(), Vocab.from_tokenizer(tok).size)
 
 
 def test_post_ln_electra_run_exports_discriminator_and_generator(electra_runs, tmp_path):
@@ -74,18 +74,18 @@ def test_pre_ln_electra_run_exports_its_encoder_and_says_why(electra_runs, tmp_p
 
 
 def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus_file, tmp_path):
-    from omegaconf import OmegaConf
-
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.errors import MaskbenchError
     from maskbench.inspect.loading import load_checkpoint
-    from maskbench.models.build import build_pretraining_model
+    from maskbench.corruption.registry import build_pretraining_model
     from maskbench.runs.source import resolve_source
 
     folder = electra_folder(corpus_file, tmp_path / "electra")
     src = resolve_source(folder)
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
-    corruption = OmegaConf.create({"family": "electra", "generator_size": 0.25, "disc_weight": 50.0})
+    from maskbench.schema.corruption import ElectraRTD
+
+    corruption = ElectraRTD(family="electra", generator_size=0.25, disc_weight=50.0)
     model = build_pretraining_model(src.model_cfg, src.arch, vocab.size, corruption).eval()
     src.load_into(model)
     hf = transformers.ElectraForPreTraining.from_pretrained(str(folder)).eval()
@@ -131,4 +131,4 @@ def test_corrupt_shows_and_measures_electras_replacements(electra_runs, tiny_ove
     shown = CliRunner().invoke(app, ["corrupt", *over, "--text", "the river runs to the south of the city ."])
     assert shown.exit_code == 0 and "discriminator input" in shown.stdout and "p(replaced)" in shown.stdout
     wrong = CliRunner().invoke(app, ["corrupt", *tiny_overrides, "--model", str(electra_runs["post"])])
-    assert wrong.exit_code == 2 and "--model goes with corruption=electra" in wrong.output
+    assert wrong.exit_code == 2 and "--model goes with an objective that samples from a model of its own" in wrong.output

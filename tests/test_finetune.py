@@ -157,7 +157,7 @@ def test_overfit_one_batch_every_head():
             opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
             terms = task_terms(k)
             for _ in range(300):  # 150 left the enc-dec tagging head at 0.06 with one intra-op thread
-                s, n, _ = terms(model, batch)["task"]
+                s, n, _, _ = terms(model, batch)["task"]
                 loss = s / n
                 opt.zero_grad()
                 loss.backward()
@@ -195,7 +195,7 @@ def test_mean_pooling_reads_only_real_positions(arch):
     batch = collate(feats, cls, arch, V.pad)
     opt = torch.optim.AdamW(model.train().parameters(), lr=1e-2)
     for _ in range(150):
-        s, n, _ = task_terms(cls)(model, batch)["task"]
+        s, n, _, _ = task_terms(cls)(model, batch)["task"]
         opt.zero_grad()
         (s / n).backward()
         opt.step()

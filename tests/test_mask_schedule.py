@@ -1,11 +1,11 @@
 """Masking-rate schedules: the rate follows the schedule, is logged per step, is what the corruption
 measurably applies at that step, and a resumed run corrupts exactly as an uninterrupted one."""
 
+import dataclasses
 import json
 import shutil
 
 import pytest
-from omegaconf import OmegaConf
 
 from maskbench.config import load_config
 from maskbench.corruption.schedule import rate_at
@@ -17,14 +17,16 @@ LINEAR = ["corruption.mask_schedule=linear", "corruption.mask_prob=0.4", "corrup
 
 
 def test_rates_of_each_schedule():
-    cfg = OmegaConf.create({"family": "bert", "mask_prob": 0.3, "mask_schedule": "linear", "mask_prob_end": 0.15})
+    from maskbench.schema.corruption import BertMasking, T5Span
+
+    cfg = BertMasking(mask_prob=0.3, mask_schedule="linear", mask_prob_end=0.15)  # the objective names its rate
     assert [rate_at(cfg, s, 100) for s in (0, 50, 100, 200)] == pytest.approx([0.3, 0.225, 0.15, 0.15])
     assert rate_at(cfg, None, 100) == pytest.approx(0.15)  # validation and measuring: the end rate
-    cos = OmegaConf.merge(cfg, {"mask_schedule": "cosine"})
+    cos = dataclasses.replace(cfg, mask_schedule="cosine")
     assert [rate_at(cos, s, 100) for s in (0, 25, 50, 100)] == pytest.approx([0.3, 0.3 - 0.15 * 0.1464466, 0.225, 0.15])
-    t5 = OmegaConf.create({"family": "t5", "noise_density": 0.5, "mask_schedule": "linear", "mask_prob_end": 0.1})
+    t5 = T5Span(family="t5", noise_density=0.5, mask_schedule="linear", mask_prob_end=0.1)
     assert rate_at(t5, 10, 20) == pytest.approx(0.3)
-    const = OmegaConf.create({"family": "bert", "mask_prob": 0.15, "mask_schedule": "constant", "mask_prob_end": None})
+    const = BertMasking(mask_prob=0.15)
     assert rate_at(const, 7, 10) == 0.15
 
 

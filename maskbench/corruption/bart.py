@@ -11,12 +11,12 @@ import torch
 
 from maskbench.corruption.base import (Noise, DELETED, IN_SPAN, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
                                        is_special, random_text_ids)
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, place_with_gaps, span_masks, starts_to_insert
 from maskbench.data.blocks import Blocks
 
-S_PERM_PICK, S_PERM_ORDER, S_SELECT, S_SPAN_LEN, S_SPAN_GAP, S_RANDOM_PICK, S_RANDOM_ID, S_ROT, S_ROT_AT = (
-    21, 22, 23, 24, 25, 26, 27, 28, 29)
+S_PERM_PICK, S_PERM_ORDER, S_SELECT, S_SPAN_LEN, S_SPAN_GAP, S_RANDOM_PICK, S_RANDOM_ID, S_ROT, S_ROT_AT = streams.BART
 
 
 def permute_sentences(tokens, sent_start, prob: float, rng: KeyedRandom):
@@ -76,7 +76,7 @@ def poisson_span_lengths(n_mask: int, lam: float, B: int, rng: KeyedRandom, max_
     return lengths[:, :K], valid[:, :K]
 
 
-class BartNoise(Noise):
+class BartCorruption(Noise):
     """`bart_mask`, `bart_delete`, `bart_infill`, `bart_permute`, `bart_rotate`, `bart`."""
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:

@@ -38,6 +38,9 @@ class Diagnostics:
     target_len: torch.Tensor | None = None       # [B] decoder target length (labelled positions)
     nsp_is_next: torch.Tensor | None = None      # [B] bool
     modes: torch.Tensor | None = None            # [B] UL2: the denoiser each example drew (index into the mixture)
+    # An objective's own measures, one value per block ({name: [B] tensor}): `corrupt --stats` reports each as
+    # its mean over the blocks (GPT-BERT: which blocks were causal)
+    per_block: dict | None = None
 
 
 @dataclass
@@ -57,14 +60,72 @@ class Noised:
 
 
 class Noise:
-    """Base of every corruption: holds its config and vocabulary. `needs_partner`: the batch builder must
-    supply a random other block per example (NSP)."""
+    """Base of every corruption, and the runtime half of an objective (its schema class, schema/corruption.py,
+    names it as `implementation`). An instance corrupts: `__call__(blocks, rng, partner) -> Noised`, holding its
+    config and vocabulary. `needs_partner`: the batch builder must supply a random other block per example (NSP).
+
+    The class methods are what training asks of an objective; the defaults are the standard masked LM on the
+    architecture's model, and an objective overrides only what it does differently (ELECTRA: its generator,
+    its losses and FLOPs, its checkpoint's extra parts; GPT-BERT: its loss with causal rows):
+    - `build_model(cfg, model_cfg, arch, vocab_size)`: the model a pretraining trains; `prepare_model(cfg,
+      model, vocab)`: what it needs of the vocabulary;
+    - `loss_terms(cfg, model, batch)`: {name: batch.Term} of one step;
+    - `step_flops(cfg, model_cfg, arch, vocab, batch)`: the model FLOPs of one step on this batch;
+    - `frame(noised, vocab, arch)`: the Batch the model reads (default: corruption/base.py's framings);
+    - `checkpoint_extra`: parameter-name prefixes only the pretraining model has (a plain model loading the
+      checkpoint leaves them out)."""
 
     needs_partner = False
+    checkpoint_extra: tuple[str, ...] = ()
 
     def __init__(self, cfg: CorruptionConfig, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         self.cfg, self.vocab = cfg, vocab
         self.is_continuation = is_continuation
+
+    @classmethod
+    def build_model(cls, cfg: CorruptionConfig, model_cfg, arch: str, vocab_size: int):
+        from maskbench.models.build import build_model
+
+        return build_model(model_cfg, arch, vocab_size)
+
+    @classmethod
+    def prepare_model(cls, cfg: CorruptionConfig, model, vocab: Vocab) -> None:
+        """Tell the built model what it needs of the vocabulary (ELECTRA: the ids its generator may sample)."""
+
+    @classmethod
+    def loss_terms(cls, cfg: CorruptionConfig, model, batch) -> dict:
+        from maskbench.models.losses import pretrain_terms
+
+        return pretrain_terms(model, batch)
+
+    @classmethod
+    def step_flops(cls, cfg: CorruptionConfig, model_cfg, arch: str, vocab: int, batch) -> float:
+        from maskbench.models.flops import standard_batch_flops
+
+        return standard_batch_flops(model_cfg, arch, vocab, batch)
+
+    @classmethod
+    def stats_breakdown(cls, cfg: CorruptionConfig, measure_one, result: dict) -> dict | None:
+        """More `corrupt --stats` keys: `measure_one(cfg_variant, label)` measures a variant of the config through
+        the same code (UL2: each denoiser alone); `result` is the whole objective's measure. None: nothing more."""
+        return None
+
+    def frame(self, noised: "Noised", arch: str) -> Batch:
+        """The model's input and labels from a corruption's result (the framing of the module docstring)."""
+        from maskbench.arch import arch_of
+
+        if arch_of(arch).encoder_only:
+            return frame_encoder(noised, self.vocab)
+        if noised.sep_at is not None:  # NSP pairs on an encoder-decoder: [BOS] A [SEP] B [EOS]
+            enc = frame_encoder(noised, self.vocab)
+            ids = enc.input_ids.clone()
+            ids[:, 0], ids[:, -1] = self.vocab.bos, self.vocab.eos
+            noised.source = ids[:, 1:-1]
+            noised.source_len = torch.full_like(noised.source_len, ids.shape[1] - 2)
+            out = frame_encoder_decoder(noised, noised.diag.original, self.vocab)
+            out.token_type_ids = enc.token_type_ids
+            return out
+        return frame_encoder_decoder(noised, noised.diag.original, self.vocab)
 
 
 def is_special(ids: torch.Tensor, vocab: Vocab) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 from maskbench.batch import IGNORE
 from maskbench.corruption.base import (Noise, KEPT, MASKED, RANDOM, UNTOUCHED, Diagnostics, Noised,
                                        is_special, random_text_ids)
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks
 from maskbench.data.blocks import Blocks
@@ -15,7 +16,7 @@ from maskbench.data.tokenizer import Vocab
 from maskbench.schema.corruption import BertMasking
 
 # Streams: each independent random decision draws from its own stream.
-S_SELECT, S_ACTION, S_RANDOM_ID, S_NSP, S_NSP_SPLIT, S_SPAN_LEN, S_SPAN_GAP = 11, 12, 13, 14, 15, 16, 17
+S_SELECT, S_ACTION, S_RANDOM_ID, S_NSP, S_NSP_SPLIT, S_SPAN_LEN, S_SPAN_GAP = streams.BERT
 
 
 def replace_80_10_10(tokens, selected, decide_u, random_u, mask_p, random_p, vocab: Vocab):

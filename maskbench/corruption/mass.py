@@ -10,10 +10,11 @@ import torch
 
 from maskbench.corruption.base import Noise, Diagnostics, Noised
 from maskbench.corruption.bert import replace_80_10_10
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.data.blocks import Blocks
 
-S_WHERE, S_START, S_ACTION, S_RANDOM_ID = 31, 32, 33, 34
+S_WHERE, S_START, S_ACTION, S_RANDOM_ID = streams.MASS
 
 
 def fragment_start(rng: KeyedRandom, n_blocks: int, block_len: int, k: int, at_begin: float, at_end: float,
@@ -25,7 +26,7 @@ def fragment_start(rng: KeyedRandom, n_blocks: int, block_len: int, k: int, at_b
     return torch.where(where < at_begin, 0, torch.where(where < at_begin + at_end, block_len - k, inside))
 
 
-class MassSpan(Noise):
+class MassCorruption(Noise):
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         cfg, vocab, tokens = self.cfg, self.vocab, blocks.tokens
         B, C = tokens.shape

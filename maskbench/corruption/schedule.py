@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from maskbench.schema.corruption import RATE_FIELD, CorruptionConfig
+from maskbench.schema.corruption import CorruptionConfig
 
 
 def is_scheduled(cfg: CorruptionConfig) -> bool:
@@ -21,7 +21,7 @@ def is_scheduled(cfg: CorruptionConfig) -> bool:
 
 def rate_at(cfg: CorruptionConfig, step: int | None, total_steps: int) -> float:
     """The rate in force at `step` (None: the end rate, for validation and measuring)."""
-    start = float(getattr(cfg, RATE_FIELD[cfg.family]))
+    start = float(getattr(cfg, cfg.rate_field))
     if not is_scheduled(cfg):
         return start
     end = float(cfg.mask_prob_end)
@@ -33,4 +33,4 @@ def rate_at(cfg: CorruptionConfig, step: int | None, total_steps: int) -> float:
 
 def with_rate(cfg: CorruptionConfig, rate: float) -> CorruptionConfig:
     """The corruption config with its rate set (the corruption families read it from their config)."""
-    return dataclasses.replace(cfg, **{RATE_FIELD[cfg.family]: rate, "mask_schedule": "constant"})
+    return dataclasses.replace(cfg, **{cfg.rate_field: rate, "mask_schedule": "constant"})

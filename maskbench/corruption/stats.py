@@ -52,6 +52,8 @@ class StatsAccumulator:
         if d.modes is not None:  # UL2: how often each denoiser was drawn
             for j, count in zip(*torch.unique(d.modes, return_counts=True)):
                 self._add(f"mode_{int(j)}", count)
+        for key, values in (d.per_block or {}).items():
+            self._add(f"block:{key}", values.float().sum())
         self._add("source_len", d.source_len.sum())
         if d.target_len is not None:
             self._add("target_len", d.target_len.sum())
@@ -94,4 +96,5 @@ class StatsAccumulator:
             "selected_tokens": int(sel),
             "denoiser_shares": {k[5:]: round(v / s["blocks"], 4) for k, v in sorted(s.items())
                                 if k.startswith("mode_")} or None,
+            **{k[6:]: round(v / s["blocks"], 4) for k, v in sorted(s.items()) if k.startswith("block:")},
         }

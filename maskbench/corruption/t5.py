@@ -9,14 +9,15 @@ from __future__ import annotations
 import torch
 
 from maskbench.corruption.base import Noise, IN_SPAN, UNTOUCHED, Diagnostics, Noised
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, random_parts, span_masks, starts_to_insert
 from maskbench.data.blocks import Blocks
 
-S_NOISE_LEN, S_KEEP_LEN = 41, 42
+S_NOISE_LEN, S_KEEP_LEN = streams.T5
 
 
-class T5Span(Noise):
+class T5Corruption(Noise):
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         vocab = self.vocab
         tokens = blocks.tokens

@@ -17,13 +17,14 @@ import dataclasses
 import torch
 
 from maskbench.corruption.base import IN_SPAN, UNTOUCHED, Diagnostics, Noise, Noised
+from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
-from maskbench.corruption.t5 import T5Span
+from maskbench.corruption.t5 import T5Corruption
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import UL2 as UL2Config, T5Span as T5SpanConfig
+from maskbench.schema.corruption import UL2, T5Span
 
-S_MODE, S_PREFIX = 51, 52
+S_MODE, S_PREFIX = streams.UL2
 MODES = ("R", "X", "S")
 
 
@@ -37,17 +38,33 @@ def mode_ids(vocab) -> dict[str, int]:
 
 
 class UL2Mixture(Noise):
-    def __init__(self, cfg: UL2Config, vocab, is_continuation=None):
+    def __init__(self, cfg: UL2, vocab, is_continuation=None):
         super().__init__(cfg, vocab, is_continuation)
         self.modes = mode_ids(vocab)
         span_vocab = dataclasses.replace(vocab, n_sentinels=vocab.n_sentinels - 3)  # the mode tokens stay out
         self.denoisers = []
         for mode, mu, rate in cfg.denoisers:
-            spans = None if mode == "S" else T5Span(
-                T5SpanConfig(noise_density=float(rate), mean_noise_span_length=float(mu)), span_vocab)
+            spans = None if mode == "S" else T5Corruption(
+                T5Span(noise_density=float(rate), mean_noise_span_length=float(mu)), span_vocab)
             self.denoisers.append((str(mode), float(rate), spans))
         w = torch.tensor([float(x) for x in cfg.weights], dtype=torch.float64)
         self.cumulative = (w.cumsum(0) / w.sum()).to(torch.float32)
+
+    @classmethod
+    def stats_breakdown(cls, cfg: UL2, measure_one, result: dict) -> dict:
+        """Each denoiser measured alone (the mixture with its weight only), with how often the mixture drew it
+        against its weight."""
+        out = []
+        total = sum(float(w) for w in cfg.weights)
+        for j, d in enumerate(cfg.denoisers):
+            one = dataclasses.replace(cfg, weights=[1.0 if k == j else 0.0 for k in range(len(cfg.weights))])
+            r = measure_one(one, f"{cfg.name} {list(d)}")
+            out.append({"denoiser": list(d), **{k: r[k] for k in ("selected_frac", "span_count_mean", "span_len_mean",
+                                                                "source_len_ratio", "target_len_ratio",
+                                                                "specials_touched")},
+                        "share": (result["denoiser_shares"] or {}).get(str(j), 0.0),
+                        "weight_share": round(float(cfg.weights[j]) / total, 4)})
+        return {"per_denoiser": out}
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         tokens = blocks.tokens

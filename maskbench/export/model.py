@@ -51,12 +51,13 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
 
         built, why_not = build_task_export(src.files, transformers)
     else:
-        from maskbench.export.electra import build_electra_export
+        from maskbench.schema.objectives import load_attribute
 
-        corruption = src.electra_corruption()
-        if corruption is not None:  # an ELECTRA run: its discriminator and generator
-            built, why_not = build_electra_export(src, corruption, vocab, transformers)
-            heads = False  # its encoder's MLM head was never trained
+        corruption = src.own_model_corruption()
+        if corruption is not None and corruption.exporter:  # e.g. ELECTRA: its discriminator and generator
+            export = load_attribute(corruption.exporter, f"export of corruption={corruption.name}")
+            built, why_not = export(src, corruption, vocab, transformers)
+            heads = corruption.trains_lm_head
     if built is None:
         built = _build_pretrained(src, vocab, transformers, heads)
     diff = max([built.difference(built.hf)] + [d(m) for _, m, _, d in built.subfolders])

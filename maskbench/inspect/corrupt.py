@@ -3,7 +3,6 @@ statistics over many corpus blocks (`--stats`, `--json`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import torch
@@ -12,6 +11,7 @@ from rich.markup import escape
 from maskbench.corruption import build_corruption, corruption_for_tokenizer
 from maskbench.corruption.base import KEPT, RANDOM
 from maskbench.corruption.keyed_random import example_keys
+from maskbench.corruption.registry import noise_class
 from maskbench.corruption.stats import StatsAccumulator
 from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
@@ -70,7 +70,7 @@ def _render(ids, tok, vocab, styles=None):
 
 
 def show_one(cfg: PretrainConfig, blocks: Blocks, partner, corruption, tok, vocab, seed, console, step: int | None = None,
-             electra=None):
+             sampler=None):
     from rich.panel import Panel
     from rich.table import Table
 
@@ -84,7 +84,7 @@ def show_one(cfg: PretrainConfig, blocks: Blocks, partner, corruption, tok, voca
     aligned = not moved and int(d.source_len[0]) == d.original.shape[1]
     orig_styles = None
     if not moved:
-        mark = "strike dim" if cfg.corruption.family in ("bart", "t5") else "underline"
+        mark = "strike dim" if cfg.corruption.selected_leave else "underline"
         orig_styles = [mark if s else None for s in d.selected[0].tolist()]
     grid.add_row("original", _render(d.original[0].tolist(), tok, vocab, orig_styles))
     enc = out.input_ids[0].tolist()
@@ -105,10 +105,9 @@ def show_one(cfg: PretrainConfig, blocks: Blocks, partner, corruption, tok, voca
     else:
         labels = out.labels[0]
         grid.add_row("predicted at", _render(labels[labels >= 0].tolist(), tok, vocab))
-    if electra is not None:  # ELECTRA: the generator's samples put in, and the discriminator's view of them
-        from maskbench.inspect.electra_view import electra_rows
-
-        for label, row in electra_rows(electra, out, tok, vocab, seed, _render, (STYLE_RANDOM, STYLE_KEPT)):
+    if sampler is not None:  # a model of its own (ELECTRA: the generator's samples, the discriminator's view)
+        view, model = sampler
+        for label, row in view.rows(model, out, tok, vocab, seed, _render, (STYLE_RANDOM, STYLE_KEPT)):
             grid.add_row(label, row)
     if out.nsp_labels is not None:
         grid.add_row("NSP label", "IsNext" if int(out.nsp_labels[0]) == 0 else "NotNext (B from another document)")
@@ -132,29 +131,30 @@ def show_one(cfg: PretrainConfig, blocks: Blocks, partner, corruption, tok, voca
 
 def run_corrupt(cfg: PretrainConfig, text, stats, n_blocks, as_json, seed, console, step: int | None = None, model=None):
     """`step`: with a masking schedule, corrupt at that step of a run of train.max_steps (default: its end).
-    `model`: for corruption=electra, the ELECTRA run whose generator samples (default: a fresh, seeded one)."""
+    `model`: for an objective with a model of its own (its schema's model_view, e.g. ELECTRA's), the run whose
+    model samples (default: a fresh, seeded one)."""
     cache, tok, vocab, corruption = _setup(cfg, console if not as_json else _quiet())
-    electra = None
-    if cfg.corruption.family == "electra":
-        from maskbench.inspect.electra_view import electra_pair
+    sampler = None
+    if cfg.corruption.model_view:
+        import importlib
 
-        electra = electra_pair(cfg, vocab, model, seed)
+        view = importlib.import_module(cfg.corruption.model_view)
+        sampler = (view, view.pair(cfg, vocab, model, seed))
     elif model is not None:
-        raise MaskbenchError("--model goes with corruption=electra (its generator and discriminator)")
+        raise MaskbenchError(f"--model goes with an objective that samples from a model of its own (e.g. "
+                             f"ELECTRA's generator); corruption={cfg.corruption.name} has none")
     corruption.total_steps = cfg.train.max_steps
     if step is not None and not 0 <= step <= cfg.train.max_steps:
         raise MaskbenchError(f"--step {step}: give a step from 0 to train.max_steps={cfg.train.max_steps}")
     store = BlockStore(cache, "train", cfg.data.content_len)
     if stats:
-        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step, electra=electra)
+        result = measure(corruption, store, vocab, cfg.corruption.name, n_blocks, seed, step=step, sampler=sampler)
         if corruption.scheduled:
             result["mask_rate"] = round(corruption.rate(step), 6)  # the rate in force: what selected_frac is for
-        if cfg.corruption.family == "ul2":  # each denoiser alone, through the same code
-            result["per_denoiser"] = per_denoiser_stats(cfg, vocab, store, n_blocks, seed)
-            total = sum(float(w) for w in cfg.corruption.weights)
-            for j, d in enumerate(result["per_denoiser"]):  # how often the mixture drew it, against its weight
-                d["share"] = (result["denoiser_shares"] or {}).get(str(j), 0.0)
-                d["weight_share"] = round(float(cfg.corruption.weights[j]) / total, 4)
+        # the objective's own breakdown (UL2: each denoiser alone), measured through the same code
+        result.update(noise_class(cfg.corruption).stats_breakdown(
+            cfg.corruption, lambda one, label: measure(build_corruption(one, cfg.arch.name, vocab), store, vocab,
+                                                       label, n_blocks, seed), result) or {})
         if as_json:
             print(json.dumps(result))
         else:
@@ -172,18 +172,7 @@ def run_corrupt(cfg: PretrainConfig, text, stats, n_blocks, as_json, seed, conso
     else:
         blocks = store.get(torch.tensor([seed % len(store)]))
         partner = store.get(torch.tensor([(seed * 7919 + len(store) // 2) % len(store)]))
-    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step, electra)
-
-
-def per_denoiser_stats(cfg: PretrainConfig, vocab, store, n_blocks: int, seed: int) -> list[dict]:
-    """UL2: the statistics of each denoiser measured alone (the mixture with its weight only)."""
-    out = []
-    for j, d in enumerate(cfg.corruption.denoisers):
-        one = dataclasses.replace(cfg.corruption, weights=[1.0 if k == j else 0.0 for k in range(len(cfg.corruption.weights))])
-        r = measure(build_corruption(one, cfg.arch.name, vocab), store, vocab, f"ul2 {list(d)}", n_blocks, seed)
-        out.append({"denoiser": list(d), **{k: r[k] for k in ("selected_frac", "span_count_mean", "span_len_mean",
-                                                            "source_len_ratio", "target_len_ratio", "specials_touched")}})
-    return out
+    show_one(cfg, blocks, partner, corruption, tok, vocab, seed, console, step, sampler)
 
 
 def _quiet():
@@ -193,7 +182,7 @@ def _quiet():
 
 
 def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed: int = 0, batch: int = 500,
-            step: int | None = None, electra=None):
+            step: int | None = None, sampler=None):
     acc = StatsAccumulator(name, vocab)
     n = min(n_blocks, len(store)) if n_blocks > 0 else len(store)
     g = torch.Generator().manual_seed(seed)
@@ -207,11 +196,9 @@ def measure(corruption, store: BlockStore, vocab, name: str, n_blocks: int, seed
             partner = store.get(order[(torch.arange(i, i + len(idx)) * 7919 + 1) % len(order)])
         out = corruption(blocks, keys, partner, step=step)
         acc.update(out, blocks.tokens)
-        if electra is not None:  # the generator's samples: how many replace, how many equal the original
-            from maskbench.inspect.electra_view import replace
-
-            _, replaced, sel, _ = replace(electra, out, seed + i)
-            acc.add_replaced(replaced, sel)
+        if sampler is not None:  # what the objective's own model does to the batch (ELECTRA: its samples)
+            view, model = sampler
+            view.measure(model, out, seed + i, acc)
     return acc.result()
 
 
@@ -219,8 +206,10 @@ def print_stats(result: dict, cfg: PretrainConfig, console) -> None:
     from rich.table import Table
 
     expected = cfg.corruption.configured_stats()
-    if "mask_rate" in result:  # a scheduled rate: the one in force at the step shown
-        expected["selected_frac"] = result["mask_rate"]
+    if "mask_rate" in result:  # a scheduled rate: what the config promises at the rate in force at the step shown
+        from maskbench.corruption.schedule import with_rate
+
+        expected["selected_frac"] = with_rate(cfg.corruption, result["mask_rate"]).configured_stats()["selected_frac"]
     table = Table(title=f"{result['corruption']}: {result['blocks']:,} blocks, {result['tokens']:,} tokens")
     table.add_column("measure")
     table.add_column("measured", justify="right")

@@ -13,7 +13,7 @@ from maskbench.schema import PretrainConfig
 
 def electra_pair(cfg: PretrainConfig, vocab, model_path=None, seed: int = 0):
     """The ElectraPretrainModel whose generator samples and whose discriminator scores, in eval mode."""
-    from maskbench.models.build import build_pretraining_model
+    from maskbench.corruption.registry import build_pretraining_model
 
     if model_path is None:
         torch.manual_seed(seed)
@@ -22,8 +22,8 @@ def electra_pair(cfg: PretrainConfig, vocab, model_path=None, seed: int = 0):
         from maskbench.runs.source import resolve_source
 
         src = resolve_source(model_path, what="--model")
-        corruption = src.electra_corruption()
-        if corruption is None:
+        corruption = src.own_model_corruption()
+        if corruption is None or type(corruption) is not type(cfg.corruption):
             raise MaskbenchError(f"--model {model_path} is not an ELECTRA run: give a run of corruption=electra")
         if src.tokenizer_path.read_text() != cfg_tokenizer_text(cfg):
             raise MaskbenchError(f"--model {model_path} has another vocabulary than this corpus: use its own data "
@@ -67,3 +67,15 @@ def electra_rows(model, out, tok, vocab, seed: int, render, styles: tuple[str, s
             ("p(replaced)", probs),
             ("", Text(f"{n_rep} of {n_sel} selected tokens replaced (a sample equal to the original counts as "
                       f"original)", style="dim"))]
+
+
+# The `corrupt` command's view of an objective with a model of its own (schema: model_view names this module).
+pair = electra_pair
+rows = electra_rows
+
+
+def measure(model, out, seed: int, acc) -> None:
+    """--stats: how many of the generator's samples replace, and how many equal the original."""
+    _, replaced, sel, _ = replace(model, out, seed)
+    acc.add_replaced(replaced, sel)
+

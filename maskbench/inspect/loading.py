@@ -30,9 +30,9 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     vocab = Vocab.from_tokenizer(tok)
     torch.manual_seed(seed)
     model = build_model(src.model_cfg, src.arch, vocab.size)
-    electra = _electra_generator(src, vocab, scratch) if what == "fill" else None
-    if electra is not None:  # an ELECTRA run fills blanks with its generator, the part trained to
-        model, scratch = electra, True
+    filler = _fill_model(src, vocab, scratch) if what == "fill" else None
+    if filler is not None:  # e.g. an ELECTRA run fills blanks with its generator, the part trained to
+        model, scratch = filler, True
     if not scratch:
         src.load_into(model)
         if "lm_head" in getattr(model, "untrained_heads", ()) and what in ("fill",):
@@ -43,14 +43,15 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     return Loaded(model, tok, vocab, cfg, Path(src.source))
 
 
-def _electra_generator(src, vocab, scratch: bool):
-    """The generator of a maskbench ELECTRA run, as a masked LM, else None."""
-    corruption = src.electra_corruption()
-    if corruption is None:
+def _fill_model(src, vocab, scratch: bool):
+    """The masked LM an objective with a model of its own fills blanks with (ELECTRA: its generator), else None."""
+    corruption = src.own_model_corruption()
+    if corruption is None or not corruption.fill_model:
         return None
-    from maskbench.models.electra import GeneratorMLM
+    from maskbench.schema.objectives import load_attribute
 
-    return GeneratorMLM(src.pretraining_model(corruption, vocab.size, trained=not scratch))
+    wrap = load_attribute(corruption.fill_model, f"fill with corruption={corruption.name}")
+    return wrap(src.pretraining_model(corruption, vocab.size, trained=not scratch))
 
 
 def encode_with_masks(tok, text: str, vocab: Vocab | None = None) -> list[int]:

@@ -13,15 +13,6 @@ def build_model(model_cfg, arch, vocab_size: int):
     return MODEL_CLASSES[arch_of(arch)](model_cfg, vocab_size)
 
 
-def build_pretraining_model(model_cfg, arch: str, vocab_size: int, corruption_cfg):
-    """The model a pretraining trains: the architecture's, or for ELECTRA its discriminator with the generator."""
-    if corruption_cfg.family == "electra":
-        from maskbench.models.electra import ElectraPretrainModel
-
-        return ElectraPretrainModel(model_cfg, vocab_size, corruption_cfg.generator_size, corruption_cfg.disc_weight)
-    return build_model(model_cfg, arch, vocab_size)
-
-
 def count_params(model, trainable_only: bool = True) -> int:
     """Unique parameters (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -11,7 +11,7 @@ Per batch (`corruption=electra` gives [MASK]ed input and labels at the selected 
 The generator follows ELECTRA's layout: the shared embeddings (discriminator width) projected down to its
 own width, its blocks, then dense back to the embedding width + GELU + LayerNorm and the tied vocabulary
 projection. Checkpoints keep everything (`generator.*`, `rtd_head.*`); a plain encoder (fine-tuning,
-probes, compare) loads the discriminator and leaves those out (PRETRAINING_ONLY, read by runs/checkpoint.py)."""
+probes, compare) loads the discriminator and leaves those out (corruption/electra.py: checkpoint_extra)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ from maskbench.models.encoder import EncoderModel
 from maskbench.models.layers import Block, LMHead, activation, init_weights, key_padding_mask
 from maskbench.models.rotary import Rotary
 
-# The parts an ELECTRA checkpoint holds besides the discriminator: a plain encoder loading it leaves them out.
-PRETRAINING_ONLY = ("generator.", "rtd_head.")
 
 
 def generator_sizes(d_model: int, n_heads: int, d_ff: int, fraction: float) -> tuple[int, int, int]:

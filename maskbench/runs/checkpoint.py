@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from maskbench.errors import MaskbenchError, safe_reason
-from maskbench.models.electra import PRETRAINING_ONLY
+from maskbench.corruption.registry import pretraining_only_prefixes
 from maskbench.files import sha256_file
 from maskbench.runs.layout import CHECKPOINTS, CONFIG, STATE, TOKENIZER, checkpoint_folder, is_checkpoint
 
@@ -283,9 +283,9 @@ def load_weights(model, folder: Path, prefix: str = "") -> None:
     if prefix:
         tensors = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
     own = model.state_dict()
-    # An ELECTRA pretraining keeps its generator and replaced-token head; a plain encoder (fine-tuning,
-    # probes, compare) is the discriminator and takes the rest.
-    tensors = {n: t for n, t in tensors.items() if n in own or not n.startswith(PRETRAINING_ONLY)}
+    # An objective's pretraining model may keep more than the backbone (ELECTRA: its generator and replaced-token
+    # head); a plain encoder (fine-tuning, probes, compare) takes the rest.
+    tensors = {n: t for n, t in tensors.items() if n in own or not n.startswith(pretraining_only_prefixes())}
     for name, t in tensors.items():
         if name not in own:
             raise MaskbenchError(f"checkpoint {folder} has weight '{name}' that this model lacks: "

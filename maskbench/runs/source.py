@@ -58,23 +58,28 @@ class ModelSource:
         """The same model and tokenizer with random weights: the control of every comparison."""
         return ModelSource.scratch(self.model_cfg, self.arch, self.tokenizer_path)
 
-    def electra_corruption(self):
-        """The corruption config of a maskbench ELECTRA run (its generator and replaced-token head are in the
-        checkpoint), else None."""
+    def own_model_corruption(self):
+        """The corruption config of a maskbench run whose objective trains a model of its own (its checkpoint
+        holds more than the backbone, e.g. ELECTRA's generator and replaced-token head), else None."""
         path = self.files / "config.yaml"
         if self.origin != "maskbench" or not path.exists():
             return None
+        from maskbench.corruption.registry import noise_class
         from maskbench.typed import typed_group
 
-        corruption = OmegaConf.load(path).get("corruption")
-        if corruption is None or corruption.get("family") != "electra":
+        node = OmegaConf.load(path).get("corruption")
+        if node is None:
             return None
-        return typed_group("corruption", corruption)
+        try:
+            corruption = typed_group("corruption", node)
+        except MaskbenchError:  # e.g. a user's objective whose file is not here: its backbone is still a model
+            return None
+        return corruption if noise_class(corruption).checkpoint_extra else None
 
     def pretraining_model(self, corruption, vocab_size: int, trained: bool = True):
         """The whole pretraining model of a maskbench encoder run (for ELECTRA: discriminator, its head and the
         generator) with the run's weights (`trained=False`: the same model untrained), in eval mode."""
-        from maskbench.models.build import build_pretraining_model
+        from maskbench.corruption.registry import build_pretraining_model
         from maskbench.runs.checkpoint import load_weights
 
         model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)

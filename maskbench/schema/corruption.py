@@ -1,32 +1,54 @@
-"""Schemas of the `corruption` group, one per family (maskbench/corruption/ has one module per family;
-`family` picks the schema). Shares of masked positions are probabilities; the [MASK]/random/kept
-split must leave a non-negative kept share."""
+"""Schemas of the `corruption` group: one class per objective family, and each class *is* that objective's
+description: its config fields (hashed into run names), and as class attributes (never hashed) what the rest
+of maskbench asks of an objective instead of comparing family names: the rate a schedule moves, the span
+length `corrupt --stats` compares, the architectures it fits, whether a transformers collator can serve it,
+the vocabulary it needs, and `implementation`, the "module:Class" of its corruption (maskbench/corruption/,
+imported by the registry there; this layer stays torch-free). `FAMILIES` is the one registry of built-in
+objectives; a user's own is found by `objective` (schema/objectives.py, docs/objectives_api.md).
+Shares of masked positions are probabilities; the [MASK]/random/kept split must leave a non-negative kept share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, ClassVar, List, Optional
 
 from maskbench.arch import ENCODER, ENCODER_DECODER
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import option
 
 
-# The rate a masking schedule moves, per family (maskbench/corruption/schedule.py).
-RATE_FIELD = {"bert": "mask_prob", "span": "mask_prob", "electra": "mask_prob", "bart": "mask_prob",
-              "mass": "span_frac", "t5": "noise_density"}
-# The mean span length, per family with random-length spans (the configured column of `corrupt --stats`).
-SPAN_FIELD = {"span": "mean_span_length", "t5": "mean_noise_span_length", "bart": "poisson_lambda"}
-
-
 @dataclass(frozen=True)
 class CorruptionConfig:
+    """The base of every objective (built-in or a user's own): the fields all share, and the questions the
+    rest of maskbench asks, answered by class attributes and methods a family overrides."""
+    # --- what an objective answers (class attributes: not config fields, not hashed) ---
+    implementation: ClassVar[Any] = ""            # its corruption (a corruption.base.Noise): "module:Class" or the class
+    rate_field: ClassVar[Optional[str]] = None    # the rate a masking schedule moves (corruption/schedule.py)
+    span_field: ClassVar[Optional[str]] = None    # its mean span length (the configured column of --stats)
+    writes_mask: ClassVar[bool] = True            # its inputs hold [MASK] (a collator's tokenizer needs one)
+    needs_sentinels: ClassVar[bool] = False       # T5's sentinels in the vocabulary ([X0], [X1], ...)
+    collator_why_not: ClassVar[Optional[str]] = None  # why no transformers collator can serve it (None: one can)
+    selected_leave: ClassVar[bool] = False        # selected tokens leave the source (spans, deletion): `corrupt`
+    #                                               strikes them through on the original instead of underlining
+    # An objective with a model of its own (a checkpoint holding more than the backbone) names, as "module:name"
+    # strings resolved where they are used (the layers above), what the commands do with it:
+    model_view: ClassVar[Optional[str]] = None    # `corrupt`: a module with pair(), rows(), measure() (its samples)
+    fill_model: ClassVar[Optional[str]] = None    # `fill`: the wrapper of its pretraining model that fills blanks
+    exporter: ClassVar[Optional[str]] = None      # `export`: builds its transformers folders (src, cfg, vocab, tf)
+    trains_lm_head: ClassVar[bool] = True         # whether the backbone's own MLM head is trained (exported)
+
     name: str = "custom"
     family: str = "bert"
     archs: List[str] = option(factory=lambda: [ENCODER.name, ENCODER_DECODER.name])
     # constant: the family's rate throughout; linear / cosine: from it to mask_prob_end over the run's steps
     mask_schedule: str = option("constant", choices=("constant", "linear", "cosine"))
     mask_prob_end: Optional[float] = option(None, prob=True, hint="the rate at the end of the run")
+    # a user's own objective: "path/to/file.py:Class", "package.module:Class" or an entry point's name in the
+    # group maskbench.objectives (None for the built-in ones; left out of the run-name hash then)
+    objective: Optional[str] = None
+
+    def check_data(self, data) -> None:
+        """Checks against the data group (schema.data.DataConfig), e.g. enough sentinels per block."""
 
     @property
     def reads_word_starts(self) -> bool:
@@ -36,7 +58,7 @@ class CorruptionConfig:
     def configured_stats(self) -> dict:
         """What this config promises for the measures of `maskbench corrupt --stats` (measure -> value), for the
         table's 'configured' column; a measure it says nothing about is left out."""
-        rate, span = RATE_FIELD.get(self.family), SPAN_FIELD.get(self.family)
+        rate, span = self.rate_field, self.span_field
         return {"selected_frac": getattr(self, rate) if rate else None, "specials_touched": 0,
                 **({"span_len_mean": getattr(self, span)} if span else {})}
 
@@ -44,7 +66,7 @@ class CorruptionConfig:
         self._check_rates_mask_something()
         if self.mask_schedule == "constant":
             return
-        field = RATE_FIELD.get(self.family)
+        field = self.rate_field
         if field is None:
             raise MaskbenchError(f"corruption.mask_schedule={self.mask_schedule}: {self.name} has no masking rate to "
                                  f"schedule")
@@ -56,7 +78,7 @@ class CorruptionConfig:
     def _check_rates_mask_something(self) -> None:
         """A rate of 0 gives blocks with nothing to predict: a loss of 0.0 that looks like a perfect model. BART
         is refused only when nothing at all changes the text (it may permute or rotate instead of masking)."""
-        field = RATE_FIELD.get(self.family)
+        field = self.rate_field
         if field is None:
             return
         rates = {field: getattr(self, field)}
@@ -89,6 +111,8 @@ class _MaskSplit(CorruptionConfig):
 
 @dataclass(frozen=True)
 class BertMasking(_MaskSplit):
+    implementation: ClassVar[str] = "maskbench.corruption.bert:BertMLM"
+    rate_field: ClassVar[Optional[str]] = "mask_prob"
     mask_prob: float = option(0.15, prob=True)
     exact_count: bool = False
     whole_word: bool = False
@@ -101,12 +125,19 @@ class BertMasking(_MaskSplit):
 
 @dataclass(frozen=True)
 class SpanMasking(_MaskSplit):
+    implementation: ClassVar[str] = "maskbench.corruption.bert:SpanMLM"
+    rate_field: ClassVar[Optional[str]] = "mask_prob"
+    span_field: ClassVar[Optional[str]] = "mean_span_length"
     mask_prob: float = option(0.15, prob=True)
     mean_span_length: float = option(3.0, low=1.0)
 
 
 @dataclass(frozen=True)
 class MassSpan(_MaskSplit):
+    implementation: ClassVar[str] = "maskbench.corruption.mass:MassCorruption"
+    rate_field: ClassVar[Optional[str]] = "span_frac"
+    collator_why_not: ClassVar[Optional[str]] = ("MASS feeds its decoder the span at its original positions, which "
+                                                 "transformers' decoders cannot take")
     archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     span_frac: float = option(0.5, prob=True)
     start_at_begin_prob: float = option(0.2, prob=True)
@@ -120,13 +151,29 @@ class MassSpan(_MaskSplit):
 
 @dataclass(frozen=True)
 class T5Span(CorruptionConfig):
+    implementation: ClassVar[str] = "maskbench.corruption.t5:T5Corruption"
+    selected_leave: ClassVar[bool] = True
+    rate_field: ClassVar[Optional[str]] = "noise_density"
+    span_field: ClassVar[Optional[str]] = "mean_noise_span_length"
+    writes_mask: ClassVar[bool] = False
+    needs_sentinels: ClassVar[bool] = True
     archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     noise_density: float = option(0.15, prob=True)
     mean_noise_span_length: float = option(3.0, low=1.0)
 
+    def check_data(self, data) -> None:
+        n_spans = round(round(self.noise_density * data.content_len) / self.mean_noise_span_length)
+        if n_spans > data.n_sentinels:
+            raise MaskbenchError(f"{self.name} needs {n_spans} sentinels per block but data.n_sentinels="
+                                 f"{data.n_sentinels}: raise it")
+
 
 @dataclass(frozen=True)
 class BartNoise(CorruptionConfig):
+    implementation: ClassVar[str] = "maskbench.corruption.bart:BartCorruption"
+    selected_leave: ClassVar[bool] = True
+    rate_field: ClassVar[Optional[str]] = "mask_prob"
+    span_field: ClassVar[Optional[str]] = "poisson_lambda"
     archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     span: str = option("poisson", choices=("none", "token", "poisson"))
     replace: str = option("mask", choices=("mask", "delete"))
@@ -145,6 +192,13 @@ class BartNoise(CorruptionConfig):
 class ElectraRTD(BertMasking):
     """ELECTRA's replaced-token detection: BERT-style selection for a small generator, whose samples the
     discriminator (the model that is kept) tells from the original at every position."""
+    implementation: ClassVar[str] = "maskbench.corruption.electra:ElectraMasking"
+    model_view: ClassVar[Optional[str]] = "maskbench.inspect.electra_view"
+    fill_model: ClassVar[Optional[str]] = "maskbench.models.electra:GeneratorMLM"  # it fills with its generator
+    exporter: ClassVar[Optional[str]] = "maskbench.export.electra:build_electra_export"
+    trains_lm_head: ClassVar[bool] = False  # the discriminator's MLM head is never trained
+    collator_why_not: ClassVar[Optional[str]] = ("ELECTRA needs its generator in the model (maskbench pretrain "
+                                                 "corruption=electra)")
     archs: List[str] = option(factory=lambda: [ENCODER.name])
     mask_token_prob: float = option(0.85, prob=True)
     random_token_prob: float = option(0.0, prob=True)
@@ -160,6 +214,9 @@ class ElectraRTD(BertMasking):
 @dataclass(frozen=True)
 class UL2(CorruptionConfig):
     """UL2's mixture of denoisers: each [mode (R | X | S), mean span length, rate], drawn with `weights`."""
+    implementation: ClassVar[str] = "maskbench.corruption.ul2:UL2Mixture"
+    writes_mask: ClassVar[bool] = False
+    needs_sentinels: ClassVar[bool] = True
     archs: List[str] = option(factory=lambda: [ENCODER_DECODER.name])
     denoisers: List[Any] = option(factory=lambda: [["R", 3, 0.15], ["R", 8, 0.15], ["X", 3, 0.5], ["X", 8, 0.5],
                                                    ["X", 64, 0.15], ["X", 64, 0.5], ["S", 0, 0.25]])
@@ -179,6 +236,14 @@ class UL2(CorruptionConfig):
                 raise MaskbenchError(f"corruption.denoisers item {list(d) if isinstance(d, (list, tuple)) else d}: "
                                      f"write [MODE, MEAN_SPAN, RATE] with MODE R, X or S, MEAN_SPAN >= 1 (R, X) "
                                      f"and 0 < RATE < 1, e.g. [X, 64, 0.5]")
+
+    def check_data(self, data) -> None:
+        """Three sentinels become its mode tokens; the spans number the rest."""
+        n_spans = max([round(round(float(r) * data.content_len) / float(mu)) for m, mu, r in self.denoisers
+                       if m != "S"] or [0])
+        if n_spans > data.n_sentinels - 3:
+            raise MaskbenchError(f"{self.name} needs {n_spans} span sentinels per block plus 3 mode tokens but "
+                                 f"data.n_sentinels={data.n_sentinels}: raise it")
 
 
 FAMILIES: dict[str, type[CorruptionConfig]] = {"bert": BertMasking, "span": SpanMasking, "mass": MassSpan, "t5": T5Span,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from maskbench.batch import Term
 from maskbench.tasks.base import TaskKind
 from maskbench.tasks.batching import collate
 from maskbench.train.loop import autocast
@@ -12,7 +13,7 @@ from maskbench.train.loop import autocast
 
 def task_terms(kind: TaskKind):
     """The shared loop's loss terms for fine-tuning."""
-    return lambda model, batch: {"task": kind.loss(model(batch).float(), batch)}
+    return lambda model, batch: {"task": Term(*kind.loss(model(batch).float(), batch))}
 
 
 @torch.no_grad()

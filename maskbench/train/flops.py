@@ -1,53 +1,14 @@
-"""Model FLOPs of a training step, counted from the matmuls the model runs (the formula the budgets,
-the report and the benchmark share).
-
-Forward FLOPs per token per layer: 2*d*(3d + d) for the attention projections, 2*d*2*d_ff for the
-feed-forward, 4*S*d for attention scores and weighted values over S keys. A decoder layer adds
-cross-attention: 2*d*2d per target token (query and output projections), 4*S_src*d for its scores,
-and 2*d*2d per source token for the memory's keys and values. The vocabulary projection costs 2*d*V
-per position where it is computed (labelled positions only in maskbench). A training step costs
-3 x forward (backward ~ 2 x forward).
-"""
+"""Model FLOPs of a training step: the objective's `step_flops` (corruption/base.py: Noise); the formula the
+budgets, the report and the benchmark share is models/flops.py's."""
 
 from __future__ import annotations
-from maskbench.arch import arch_of
+
+from maskbench.models.flops import step_flops  # noqa: F401  (the report and tests import it here)
 
 
-def step_flops(d: int, d_ff: int, n_layers: int, n_dec_layers: int, vocab: int, batch: int, src_len: float,
-               tgt_len: float = 0.0, head_positions: float = 0.0, transform: bool = False) -> float:
-    layer = 2 * d * (4 * d + 2 * d_ff)
-    fwd = batch * src_len * n_layers * (layer + 4 * src_len * d)
-    if tgt_len:
-        fwd += batch * tgt_len * n_dec_layers * (layer + 4 * d * d + 4 * tgt_len * d + 4 * src_len * d)
-        fwd += batch * src_len * n_dec_layers * 4 * d * d
-    fwd += head_positions * 2 * d * vocab + (head_positions * 2 * d * d if transform else 0)
-    return 3.0 * fwd
+def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg) -> float:
+    """FLOPs of one training step on this (corrupted) batch, as its objective counts them (ELECTRA's generator
+    included)."""
+    from maskbench.corruption.registry import noise_class
 
-
-def electra_step_flops(d: int, d_ff: int, n_layers: int, n_heads: int, vocab: int, batch: int, seq: float,
-                       head_positions: float, generator_size: float) -> float:
-    """ELECTRA: the discriminator at every position (blocks + its dense/dense replaced-token head) plus the
-    generator (projection to its width, its blocks, dense back to the embedding width and the vocabulary
-    projection at the selected positions). Sampling is an argmax, not a matmul: not counted."""
-    from maskbench.models.electra import generator_sizes
-
-    gw, _, g_ff = generator_sizes(d, n_heads, d_ff, generator_size)
-    disc = step_flops(d, d_ff, n_layers, 0, vocab, batch, seq) + 3.0 * batch * seq * (2 * d * d + 2 * d)
-    gen = step_flops(gw, g_ff, n_layers, 0, vocab, batch, seq) + 3.0 * batch * seq * 2 * d * gw
-    gen += 3.0 * head_positions * (2 * gw * d + 2 * d * vocab)
-    return disc + gen
-
-
-def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg=None) -> float:
-    """FLOPs of one training step on this (corrupted) batch (ELECTRA's generator included)."""
-    B, S = batch.input_ids.shape
-    T = batch.decoder_input_ids.shape[1] if batch.decoder_input_ids is not None else 0
-    heads = int((batch.labels >= 0).sum())
-    if corruption_cfg is not None and corruption_cfg.family == "electra":
-        return electra_step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, model_cfg.n_heads, vocab,
-                                  B, S, heads, corruption_cfg.generator_size)
-    n_dec = (model_cfg.n_decoder_layers or model_cfg.n_layers) if arch_of(arch).has_decoder else 0
-    from maskbench.models.shape import ModelShape
-
-    return step_flops(model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers, n_dec, vocab, B, S, T, heads,
-                      ModelShape.from_cfg(model_cfg).lm_transform(arch))
+    return noise_class(corruption_cfg).step_flops(corruption_cfg, model_cfg, arch, vocab, batch)

@@ -34,7 +34,7 @@ class Interrupted(Exception):
 @dataclass
 class LoopHooks:
     batch: Callable[[int], tuple]             # step -> (batch on device, tokens in it)
-    terms: Callable                           # (model, batch) -> {name: (sum, count, correct)}
+    terms: Callable                           # (model, batch) -> {name: batch.Term}
     evaluate: Callable[[], dict]              # -> {"loss": ..., other metrics}
     save: Callable[[TrainState, bool], None]  # (state, final)
     log: Callable[..., None]                  # metrics.jsonl writer (rank 0)
@@ -108,8 +108,8 @@ def train_loop(model, optimizer, t: TrainConfig, state: TrainState, hooks: LoopH
             with autocast(device, precision):
                 terms = hooks.terms(model, batch)
             # Global counts first, so every rank divides by the same numbers.
-            counts = dist.all_reduce_(torch.stack([term[1].float() for term in terms.values()]).cpu())
-            loss = sum(term_weight(term) * term[0] / max(float(n), 1.0) for term, n in zip(terms.values(), counts)
+            counts = dist.all_reduce_(torch.stack([term.count.float() for term in terms.values()]).cpu())
+            loss = sum(term_weight(term) * term.loss_sum / max(float(n), 1.0) for term, n in zip(terms.values(), counts)
                        if term_weight(term))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -124,7 +124,7 @@ def train_loop(model, optimizer, t: TrainConfig, state: TrainState, hooks: LoopH
                 else time.time() - wall_start
             last = finished()
             if state.step % t.log_every == 0 or last:
-                sums = dist.all_reduce_(torch.stack([term[0].detach().float() for term in terms.values()]).cpu())
+                sums = dist.all_reduce_(torch.stack([term.loss_sum.detach().float() for term in terms.values()]).cpu())
                 weights = [term_weight(term) for term in terms.values()]
                 loss_val = float(sum(w * s / max(float(n), 1.0) for s, n, w in zip(sums, counts, weights)))
                 if not math.isfinite(loss_val):
@@ -165,10 +165,10 @@ def _shared_clock(dist, seconds: float) -> float:
     return float(dist.all_reduce_(torch.tensor([seconds]))[0]) / dist.world  # the same mean on every rank
 
 
-def term_weight(term: tuple) -> float:
-    """A loss term is (sum, count, correct) or (sum, count, correct, weight): its weight in the loss (1 unless
-    given; ELECTRA's discriminator 50; 0 for a share that is only logged)."""
-    return float(term[3]) if len(term) > 3 else 1.0
+def term_weight(term) -> float:
+    """A loss term's weight in the loss (batch.Term: 1 unless the objective gives another; 0 for a share that is
+    only logged)."""
+    return float(term.weight)
 
 
 def dist_flag(dist, flag: bool) -> bool:
@@ -188,7 +188,7 @@ def evaluate_terms(model, batches, terms_fn, dist, device: str, precision: str) 
         with autocast(device, precision):
             terms = terms_fn(model, batch.to(device))
         for name, term in terms.items():
-            acc = torch.stack([term[0].float(), term[1].float(), term[2].float()]).cpu()
+            acc = torch.stack([term.loss_sum.float(), term.count.float(), term.correct.float()]).cpu()
             sums[name] = sums.get(name, torch.zeros(3)) + acc
             weights[name] = term_weight(term)
     out = {}

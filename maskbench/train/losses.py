@@ -1,48 +1,14 @@
-"""Pretraining loss, outside the model: cross-entropy only at labelled positions (sparse prediction),
-returned as (sum, count) pairs so the loop can normalise by global counts."""
+"""The pretraining loss of a step: the objective's `loss_terms` (corruption/base.py: Noise); the standard
+masked-LM terms live in models/losses.py."""
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-
-from maskbench.batch import IGNORE
-from maskbench.models.rows import Rows
-from maskbench.arch import arch_of
+from maskbench.models.losses import pretrain_terms  # noqa: F401  (the standard terms; benchmarks import them here)
 
 
-def pretrain_terms(model, batch) -> dict:
-    """{'mlm': (loss_sum, n_labels, n_correct), 'nsp': (...)} for one batch. Accuracy (an extra
-    vocabulary-sized argmax) is computed in evaluation only; training reports -1. A term may carry a fourth
-    element, its weight in the loss (train/loop.py: term_weight); ELECTRA's model computes its own terms."""
-    if hasattr(model, "electra_terms"):
-        return model.electra_terms(batch)
-    labels = batch.labels
-    sel = labels != IGNORE
-    target = labels[sel]
-    pooled_state = None
-    if arch_of(model.arch).encoder_only:
-        # The last block runs only where a state is read: the labelled positions (+ position 0 for NSP).
-        need = sel.clone()
-        if batch.nsp_labels is not None:
-            need[:, 0] = True
-        rows = Rows.where(need)
-        states = model(batch, at=rows)
-        labelled = states[sel[need]]
-        if batch.nsp_labels is not None:
-            pooled_state = states[rows.position == 0]
-    else:
-        enc_hidden = model.encode(batch)
-        labelled = model(batch, memory=enc_hidden)[sel]
-        if batch.nsp_labels is not None:
-            pooled_state = enc_hidden[:, 0]
-    # The vocabulary projection only where there is a label (~1/3 of a small encoder's FLOPs saved),
-    # fused with the cross-entropy so the [N, V] logits never sit in memory.
-    loss, correct = model.lm_head.loss_sum(labelled, target, with_accuracy=not model.training)
-    terms = {"mlm": (loss, target.new_tensor(target.numel()),
-                     correct if correct is not None else target.new_tensor(-1))}
-    if batch.nsp_labels is not None:
-        nsp_logits = model.nsp_head(model.pooler(pooled_state)).float()
-        terms["nsp"] = (F.cross_entropy(nsp_logits, batch.nsp_labels, reduction="sum"),
-                        batch.nsp_labels.new_tensor(batch.nsp_labels.numel()),
-                        (nsp_logits.argmax(-1) == batch.nsp_labels).sum())
-    return terms
+def objective_terms(corruption_cfg):
+    """(model, batch) -> {name: batch.Term}: the loss terms of the objective `corruption_cfg`."""
+    from maskbench.corruption.registry import noise_class
+
+    hooks = noise_class(corruption_cfg)
+    return lambda model, batch: hooks.loss_terms(corruption_cfg, model, batch)

@@ -6,16 +6,16 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from rich.markup import escape
 
 from maskbench.config import to_yaml, with_changes
 from maskbench.corruption import corruption_for_tokenizer
+from maskbench.corruption.registry import build_pretraining_model
+from maskbench.schema.objectives import check_arch
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
-from maskbench.models.build import build_pretraining_model
 from maskbench.report.plateaus import find_plateaus, plateau_note
 from maskbench.files import write_atomic
 from maskbench.runs.rundir import MetricsLog, RunDir, env_info, read_metrics
@@ -26,7 +26,7 @@ from maskbench.runs import layout
 from maskbench.runs.checkpoint import TrainState, clean_leftovers, save_run_checkpoint, usable_checkpoint
 from maskbench.train.distributed import init_distributed, shutdown
 from maskbench.train.loop import LoopHooks, evaluate_terms
-from maskbench.train.losses import pretrain_terms
+from maskbench.train.losses import objective_terms
 from maskbench.train.optim import build_optimizer
 from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
@@ -76,13 +76,7 @@ def apply_init(cfg: PretrainConfig) -> tuple[PretrainConfig, ModelSource | None]
     from maskbench.runs.source import resolve_source
 
     src = resolve_source(cfg.init, cfg.data.cache_dir)
-    if src.arch not in cfg.corruption.archs:  # no arch= fixes this: say which objectives fit the model
-        from maskbench.config import CONF_DIR
-
-        fits = sorted(p.stem for p in (CONF_DIR / "corruption").glob("*.yaml")
-                      if src.arch in OmegaConf.load(p).get("archs", [src.arch]))
-        raise MaskbenchError(f"init={cfg.init} is an {src.arch} model, and corruption={cfg.corruption.name} needs "
-                             f"{' or '.join(cfg.corruption.archs)}: choose one of {', '.join(fits)}")
+    check_arch(cfg.corruption, src.arch, why=f"init={cfg.init}")  # no arch= fixes this: it names what fits
     if src.arch != cfg.arch.name:
         raise MaskbenchError(f"init={cfg.init} is an {src.arch} model: add arch={src.arch}")
     if cfg.data.tokenizer_file:
@@ -135,9 +129,7 @@ def _run_locked(cfg: PretrainConfig, command, say, dist, run_dir: Path, ckpt, de
     val = validation_batches(val_store, corruption, cfg.seed, cfg.data.val_blocks,
                              max(1, t.batch_size // dist.world), dist.rank, dist.world)
 
-    model = build_pretraining_model(cfg.model, cfg.arch.name, vocab.size, cfg.corruption).to(device)
-    if hasattr(model, "forbid_samples"):  # ELECTRA's generator samples text tokens only
-        model.forbid_samples(vocab.text_ids())
+    model = build_pretraining_model(cfg.model, cfg.arch.name, vocab.size, cfg.corruption, vocab).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(layout.metrics_path(run_dir), enabled=dist.is_main)
     if ckpt is None and init_source is not None:
@@ -174,15 +166,16 @@ def _run_locked(cfg: PretrainConfig, command, say, dist, run_dir: Path, ckpt, de
         val_points.append((step, loss))
         return plateau_note(val_points)
 
+    terms = objective_terms(cfg.corruption)
     hooks = LoopHooks(
-        batch=prefetch.get, terms=pretrain_terms,
-        evaluate=lambda: evaluate_terms(step_model, val, pretrain_terms, dist, device, cfg.runtime.precision),
+        batch=prefetch.get, terms=terms,
+        evaluate=lambda: evaluate_terms(step_model, val, terms, dist, device, cfg.runtime.precision),
         save=save, log=_with_mask_rate(metrics.log, corruption), status=status)
     t0 = time.time()
     state = run_training(step_model, optimizer, t, state, hooks, metrics, dist, device, cfg.runtime, run_dir,
                          description=cfg.corruption.name, split="val", cleanup=prefetch.close,
                          first_eval=lambda: {"tokens": 0, "elapsed_s": 0.0, **evaluate_terms(
-                             model, val, pretrain_terms, dist, device, cfg.runtime.precision)})
+                             model, val, terms, dist, device, cfg.runtime.precision)})
     if dist.is_main:
         write_summary(cfg, run_dir, state, params, tokens_per_step=t.batch_size * content_len, budget=budget)
         from maskbench.report.plots import plot_runs
