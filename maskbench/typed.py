@@ -94,7 +94,7 @@ def typed_group(group: str, node, cfg=None):
     """One group merged into its schema and checked: its schema object. `cfg`: the whole composed config it is
     part of (None for a group read alone, e.g. a task.json's task)."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigKeyError, ValidationError
+    from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, ValidationError
 
     if node is None or not hasattr(node, "keys"):
         raise MaskbenchError(f"config group '{group}' is {node}, not a set of options: choose one with {group}=NAME, "
@@ -110,7 +110,11 @@ def typed_group(group: str, node, cfg=None):
     if kind is not None:  # a kind's format and metric default to its first
         merged = OmegaConf.merge(merged, {"format": merged.format or kind.formats[0],
                                           "metric": merged.metric or kind.metrics[0]})
-    obj = OmegaConf.to_object(merged)
+    try:
+        obj = OmegaConf.to_object(merged)
+    except MissingMandatoryValue as exc:  # a required key removed with ~group.KEY (or left as ???)
+        key = f"{group}.{exc.full_key}"
+        raise MaskbenchError(f"{key} has no value (removed with ~{key}?): give it one with {key}=VALUE") from None
     _check_object(obj, f"{group}.")
     if kind is not None:
         obj.check(kind)
