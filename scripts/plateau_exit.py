@@ -16,13 +16,9 @@ import json
 from pathlib import Path
 
 
-def run_exit(run: Path) -> dict:
-    from maskbench.inspect.plateau import run_exit as exit_of
-
-    return exit_of(run)
-
-
 def main() -> None:
+    from maskbench.inspect.plateau import run_exit
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--json", action="store_true")

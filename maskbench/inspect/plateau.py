@@ -74,9 +74,9 @@ def prior_entropy(p: float) -> float:
 def rtd_against_prior(evals: list[dict]) -> list[dict]:
     """An ELECTRA run's discriminator at each evaluation against the prior: `gap` = replaced-token loss minus the
     entropy of that evaluation's replaced share (negative: the discriminator reads the tokens)."""
-    return [{"step": e["step"], "rtd_loss": e["rtd_loss"], "prior": prior_entropy(e["replaced_share"]),
-             "gap": e["rtd_loss"] - prior_entropy(e["replaced_share"])}
-            for e in evals if e.get("rtd_loss") is not None and e.get("replaced_share") is not None]
+    rows = [(e["step"], e["rtd_loss"], prior_entropy(e["replaced_share"])) for e in evals
+            if e.get("rtd_loss") is not None and e.get("replaced_share") is not None]
+    return [{"step": step, "rtd_loss": loss, "prior": prior, "gap": loss - prior} for step, loss, prior in rows]
 
 
 def plateau_exit(evals: list[dict], bigram: float, acc_key: str = "masked_acc") -> dict | None:
