@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -827,3 +828,24 @@ def test_a_bad_baseline_is_refused_before_any_pretraining(tiny_overrides, tmp_pa
     with pytest.raises(MaskbenchError, match=needle):
         run_compare(cfg)
     assert not (tmp_path / "pre").exists() and not (tmp_path / "cmp").exists()  # nothing trained or written
+
+
+@pytest.mark.parametrize("over, root, key", [
+    (["task=sst2", "~task.train_file"], "finetune", "task.train_file"),
+    (["task=pos", "~task.eval_file"], "finetune", "task.eval_file"),
+    (["task=sst2", "task.train_file=???"], "finetune", "task.train_file"),
+])
+def test_a_required_key_removed_or_left_missing_is_one_line(over, root, key):
+    """Any required key (a schema field with no default) removed with ~KEY or set to ??? names itself and the fix,
+    whichever group and key it is: the check sits where every composed group becomes its typed object."""
+    escaped = re.escape(key)
+    with pytest.raises(MaskbenchError, match=rf"{escaped} has no value.*give it one with {escaped}=VALUE"):
+        load_config(over, root=root)
+
+
+def test_a_removed_required_key_is_one_line_through_the_cli():
+    r = _cli("config", "show", "task=sst2", "~task.train_file", timeout=120)
+    lines = [ln for ln in r.stderr.splitlines() + r.stdout.splitlines() if ln.strip()]
+    assert r.returncode != 0 and r.returncode != 70, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert any("task.train_file has no value" in ln for ln in lines), lines
