@@ -274,7 +274,7 @@ def science_dict(cfg) -> dict:
         g = d.get(group) or {}
         for key, legacy in keys.items():
             if g.get(key) == legacy:
-                g.pop(key)
+                g.pop(key, None)  # absent (a config from before the key) counts as its legacy value
     return d
 
 
