@@ -94,7 +94,7 @@ def typed_group(group: str, node, cfg=None):
     """One group merged into its schema and checked: its schema object. `cfg`: the whole composed config it is
     part of (None for a group read alone, e.g. a task.json's task)."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, ValidationError
+    from omegaconf.errors import ConfigKeyError, ConfigTypeError, MissingMandatoryValue, ValidationError
 
     if node is None or not hasattr(node, "keys"):
         raise MaskbenchError(f"config group '{group}' is {node}, not a set of options: choose one with {group}=NAME, "
@@ -106,6 +106,8 @@ def typed_group(group: str, node, cfg=None):
         raise _unknown_key(group, cls, str(exc.key)) from None
     except ValidationError as exc:
         raise _wrong_type(group, cls, node, str(exc.full_key or exc.key)) from None
+    except ConfigTypeError:  # a mapping where a list belongs, or back: OmegaConf does not say which key
+        raise _wrong_type(group, cls, node, _mismatched_container(schema_node(cls), node)) from None
     kind = task_kind(merged.kind) if group == "task" else None
     if kind is not None:  # a kind's format and metric default to its first
         merged = OmegaConf.merge(merged, {"format": merged.format or kind.formats[0],
@@ -149,6 +151,23 @@ def _describe(tp) -> str:
     if origin in (dict, typing.Dict):
         return "a mapping, e.g. {name: value}"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, "of another type")
+
+
+def _mismatched_container(schema, node) -> str:
+    """The key (dotted) of `node` that holds a mapping where `schema` has a list, or a list where it has a mapping
+    or a plain value."""
+    from omegaconf import OmegaConf
+
+    for key in node:
+        want, got = schema.get(key), node[key]
+        if OmegaConf.is_dict(want) and OmegaConf.is_dict(got):
+            inner = _mismatched_container(want, got)
+            if inner:
+                return f"{key}.{inner}"
+        elif OmegaConf.is_config(want) or OmegaConf.is_config(got):
+            if OmegaConf.is_dict(want) != OmegaConf.is_dict(got) or OmegaConf.is_list(want) != OmegaConf.is_list(got):
+                return str(key)
+    return ""
 
 
 def _wrong_type(group: str, cls, node, key: str) -> MaskbenchError:

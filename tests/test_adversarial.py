@@ -849,3 +849,15 @@ def test_a_removed_required_key_is_one_line_through_the_cli():
     assert r.returncode != 0 and r.returncode != 70, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert any("task.train_file has no value" in ln for ln in lines), lines
+
+
+@pytest.mark.parametrize("over, root, needle", [
+    (["sweep.finetune_seeds={}"], "pretrain", "sweep.finetune_seeds={} must be a list"),
+    (["model.n_layers={}"], "pretrain", "model.n_layers={} must be an integer"),
+    (["train.lr=[1]"], "pretrain", "train.lr=[1] must be a number"),
+])
+def test_a_mapping_or_list_in_the_wrong_place_is_one_line_naming_its_key(over, root, needle):
+    """OmegaConf's merge says only 'Cannot merge DictConfig with ListConfig': the key is found by comparing the
+    override with the schema, for any group and key."""
+    with pytest.raises(MaskbenchError, match=re.escape(needle)):
+        load_config(over, root=root)
