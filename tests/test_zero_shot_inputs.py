@@ -94,3 +94,24 @@ def test_an_unknown_method_and_an_objective_without_an_input_are_one_line():
     with pytest.raises(MaskbenchError, match="^my_objective: no zero-shot input is defined for corruption family "
                                              "my_objective on an encoder-decoder"):
         inputs_for(arch_of("encoder_decoder"), mine, "my_objective", VOCAB, "pll")
+
+
+def test_a_plugin_is_asked_with_the_input_its_own_hook_answers():
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    node = OmegaConf.load(EXAMPLE.parent / "conf" / "corruption" / "my_objective.yaml")
+    node.objective = f"{EXAMPLE}:RandomTokenMLM"
+    plugin = type(typed_group("corruption", node))
+
+    class Asked(plugin.implementation):
+        @classmethod
+        def zero_shot_inputs(cls, cfg, vocab, method):
+            return Inputs(False, MASKS, WHOLE, note=f"{cfg.name} asked by {method}")
+
+    @dataclass(frozen=True)
+    class AskedMLM(plugin):
+        implementation: ClassVar = Asked
+
+    got = inputs_for(arch_of("encoder_decoder"), AskedMLM(name="asked"), "asked", VOCAB, "pll-word")
+    assert got == Inputs(False, MASKS, WHOLE, note="asked asked by pll-word")

@@ -14,6 +14,7 @@ from maskbench.corruption.base import (Noise, DELETED, IN_SPAN, MASKED, RANDOM, 
 from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, place_with_gaps, span_masks, starts_to_insert
+from maskbench.corruption.zero_shot import DELETE, MASKS, ONE_MASK, WHOLE, Inputs
 from maskbench.data.blocks import Blocks
 
 S_PERM_PICK, S_PERM_ORDER, S_SELECT, S_SPAN_LEN, S_SPAN_GAP, S_RANDOM_PICK, S_RANDOM_ID, S_ROT, S_ROT_AT = streams.BART
@@ -78,6 +79,20 @@ def poisson_span_lengths(n_mask: int, lam: float, B: int, rng: KeyedRandom, max_
 
 class BartCorruption(Noise):
     """`bart_mask`, `bart_delete`, `bart_infill`, `bart_permute`, `bart_rotate`, `bart`."""
+
+    @classmethod
+    def zero_shot_inputs(cls, cfg, vocab, method: str) -> Inputs:
+        """Hidden text as its pretraining hid it: deleted, one [MASK] per Poisson span, or one per masked token;
+        a config that never masks (sentence permutation, rotation) gets one [MASK] it has never seen, and says
+        so. The decoder reads the original, teacher-forced."""
+        if cfg.replace == "delete":
+            return Inputs(False, DELETE, WHOLE)
+        if cfg.span == "poisson":
+            return Inputs(False, ONE_MASK, WHOLE)
+        if cfg.span == "token" and cfg.mask_prob > 0:
+            return Inputs(False, MASKS, WHOLE)
+        return Inputs(False, ONE_MASK, WHOLE, note=f"{cfg.name} never masks text in pretraining: the [MASK] of its "
+                                                   f"zero-shot input is new to it")
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         cfg, vocab = self.cfg, self.vocab

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from maskbench.batch import IGNORE, Batch
+from maskbench.corruption.zero_shot import Inputs
 from maskbench.data.tokenizer import Vocab
+from maskbench.errors import MaskbenchError
 from maskbench.schema.corruption import CorruptionConfig
 
 
@@ -73,7 +75,9 @@ class Noise:
     - `step_flops(cfg, model_cfg, arch, vocab, batch)`: the model FLOPs of one step on this batch;
     - `frame(noised, vocab, arch)`: the Batch the model reads (default: corruption/base.py's framings);
     - `checkpoint_extra`: parameter-name prefixes only the pretraining model has (a plain model loading the
-      checkpoint leaves them out)."""
+      checkpoint leaves them out).
+    And what `maskbench score` asks of it: `zero_shot_inputs(cfg, vocab, method)`, how an encoder-decoder
+    pretrained with it is asked about a sentence (an encoder is always asked by pseudo-log-likelihood)."""
 
     needs_partner = False
     checkpoint_extra: tuple[str, ...] = ()
@@ -103,6 +107,16 @@ class Noise:
         from maskbench.models.flops import standard_batch_flops
 
         return standard_batch_flops(model_cfg, arch, vocab, batch)
+
+    @classmethod
+    def zero_shot_inputs(cls, cfg: CorruptionConfig, vocab: Vocab, method: str) -> Inputs:
+        """The Inputs (corruption/zero_shot.py) `maskbench score` gives an encoder-decoder pretrained with this
+        objective: what a hidden run of tokens becomes in the encoder's input, what the decoder reads, a prefix,
+        a note. `method`: pll, pll-word or all-masked. Default: none, refused in one line (a subclass of a
+        built-in corruption inherits its answer)."""
+        raise MaskbenchError(f"{cfg.name}: no zero-shot input is defined for corruption family {cfg.family} on an "
+                             f"encoder-decoder: give its corruption class a zero_shot_inputs hook "
+                             f"(docs/objectives_api.md)")
 
     @classmethod
     def stats_breakdown(cls, cfg: CorruptionConfig, measure_one, result: dict) -> dict | None:

@@ -11,6 +11,7 @@ from maskbench.corruption.base import (Noise, KEPT, MASKED, RANDOM, UNTOUCHED, D
 from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks
+from maskbench.corruption.zero_shot import MASKS, WHOLE, Inputs
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
 from maskbench.schema.corruption import BertMasking
@@ -40,6 +41,11 @@ class BertMLM(Noise):
     def __init__(self, cfg: BertMasking, vocab: Vocab, is_continuation: torch.Tensor | None = None):
         super().__init__(cfg, vocab, is_continuation)
         self.needs_partner = cfg.nsp
+
+    @classmethod
+    def zero_shot_inputs(cls, cfg, vocab, method: str) -> Inputs:
+        """On an encoder-decoder: one [MASK] per hidden token (as in pretraining); the decoder reads the original."""
+        return Inputs(False, MASKS, WHOLE)
 
     def select(self, tokens: torch.Tensor, rng: KeyedRandom) -> torch.Tensor:
         B, C = tokens.shape
@@ -109,6 +115,11 @@ def make_nsp_pairs(blocks: Blocks, partner: Blocks, rng: KeyedRandom):
 class SpanMLM(Noise):
     """`span_mlm`: spans of random length (mean `mean_span_length`) covering `mask_prob` of the tokens,
     placed with gaps of at least one token; each span replaced 80/10/10 as a whole."""
+
+    @classmethod
+    def zero_shot_inputs(cls, cfg, vocab, method: str) -> Inputs:
+        """On an encoder-decoder: one [MASK] per hidden token (as in pretraining); the decoder reads the original."""
+        return Inputs(False, MASKS, WHOLE)
 
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         tokens = blocks.tokens

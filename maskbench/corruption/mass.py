@@ -12,6 +12,7 @@ from maskbench.corruption.base import Noise, Diagnostics, Noised
 from maskbench.corruption.bert import replace_80_10_10
 from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
+from maskbench.corruption.zero_shot import FRAGMENT, MASKS, Inputs
 from maskbench.data.blocks import Blocks
 
 S_WHERE, S_START, S_ACTION, S_RANDOM_ID = streams.MASS
@@ -27,6 +28,12 @@ def fragment_start(rng: KeyedRandom, n_blocks: int, block_len: int, k: int, at_b
 
 
 class MassCorruption(Noise):
+    @classmethod
+    def zero_shot_inputs(cls, cfg, vocab, method: str) -> Inputs:
+        """One [MASK] per hidden token; the decoder reads the token before the hidden run, at its position (as it
+        read the token before its fragment)."""
+        return Inputs(False, MASKS, FRAGMENT)
+
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         cfg, vocab, tokens = self.cfg, self.vocab, blocks.tokens
         B, C = tokens.shape

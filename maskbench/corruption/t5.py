@@ -12,12 +12,20 @@ from maskbench.corruption.base import Noise, IN_SPAN, UNTOUCHED, Diagnostics, No
 from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.spans import assemble, random_parts, span_masks, starts_to_insert
+from maskbench.corruption.zero_shot import AFTER_SENTINEL, SENTINEL, Inputs
 from maskbench.data.blocks import Blocks
+from maskbench.errors import MaskbenchError
 
 S_NOISE_LEN, S_KEEP_LEN = streams.T5
 
 
 class T5Corruption(Noise):
+    @classmethod
+    def zero_shot_inputs(cls, cfg, vocab, method: str) -> Inputs:
+        """The sentinel [X0] where the hidden run was; the decoder reads [BOS] [X0], as its targets start."""
+        needs_sentinel(cfg, vocab)
+        return Inputs(False, SENTINEL, AFTER_SENTINEL)
+
     def __call__(self, blocks: Blocks, rng: KeyedRandom, partner=None) -> Noised:
         vocab = self.vocab
         tokens = blocks.tokens
@@ -42,3 +50,11 @@ class T5Corruption(Noise):
         diag = Diagnostics(original=tokens, selected=noise, action=action, span_lengths=noise_len,
                            span_valid=valid, source_len=src_len, target_len=tgt_len + 1)
         return Noised(source=src, source_len=src_len, diag=diag, target=tgt)
+
+
+def needs_sentinel(cfg, vocab) -> None:
+    """A T5-style model is asked with the sentinel [X0]: a vocabulary without one (another tokenizer than the
+    run's) is refused in one line."""
+    if not vocab.n_sentinels:
+        raise MaskbenchError(f"{cfg.name}: the model's vocabulary has no sentinel [X0], which a T5-style model is "
+                             f"asked with: use the run's own tokenizer.json")

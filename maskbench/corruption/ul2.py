@@ -19,7 +19,8 @@ import torch
 from maskbench.corruption.base import IN_SPAN, UNTOUCHED, Diagnostics, Noise, Noised
 from maskbench.corruption import streams
 from maskbench.corruption.keyed_random import KeyedRandom
-from maskbench.corruption.t5 import T5Corruption
+from maskbench.corruption.t5 import T5Corruption, needs_sentinel
+from maskbench.corruption.zero_shot import AFTER_SENTINEL, DELETE, SENTINEL, WHOLE, Inputs
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
 from maskbench.schema.corruption import UL2, T5Span
@@ -49,6 +50,16 @@ class UL2Mixture(Noise):
             self.denoisers.append((str(mode), float(rate), spans))
         w = torch.tensor([float(x) for x in cfg.weights], dtype=torch.float64)
         self.cumulative = (w.cumsum(0) / w.sum()).to(torch.float32)
+
+    @classmethod
+    def zero_shot_inputs(cls, cfg: UL2, vocab, method: str) -> Inputs:
+        """T5's input after the [R] mode token (its regular denoiser); all-masked: the [S] mode token alone, its
+        prefix LM with an empty prefix, so that the decoder continues from nothing."""
+        needs_sentinel(cfg, vocab)
+        modes = mode_ids(vocab)
+        if method == "all-masked":
+            return Inputs(False, DELETE, WHOLE, prefix=(modes["S"],))
+        return Inputs(False, SENTINEL, AFTER_SENTINEL, prefix=(modes["R"],))
 
     @classmethod
     def stats_breakdown(cls, cfg: UL2, measure_one, result: dict) -> dict:

@@ -30,7 +30,7 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     vocab = Vocab.from_tokenizer(tok)
     torch.manual_seed(seed)
     model = build_model(src.model_cfg, src.arch, vocab.size)
-    filler = _fill_model(src, vocab, scratch) if what == "fill" else None
+    filler = src.fill_model(src.own_model_corruption(), vocab.size, trained=not scratch) if what == "fill" else None
     if filler is not None:  # e.g. an ELECTRA run fills blanks with its generator, the part trained to
         model, scratch = filler, True
     if not scratch:
@@ -41,17 +41,6 @@ def load_checkpoint(path, scratch: bool = False, seed: int = 0, what: str = "che
     model.eval()
     cfg = OmegaConf.create({"model": src.model_dict(), "arch": {"name": src.arch}})
     return Loaded(model, tok, vocab, cfg, Path(src.source))
-
-
-def _fill_model(src, vocab, scratch: bool):
-    """The masked LM an objective with a model of its own fills blanks with (ELECTRA: its generator), else None."""
-    corruption = src.own_model_corruption()
-    if corruption is None or not corruption.fill_model:
-        return None
-    from maskbench.schema.objectives import load_attribute
-
-    wrap = load_attribute(corruption.fill_model, f"fill with corruption={corruption.name}")
-    return wrap(src.pretraining_model(corruption, vocab.size, trained=not scratch))
 
 
 def encode_with_masks(tok, text: str, vocab: Vocab | None = None) -> list[int]:

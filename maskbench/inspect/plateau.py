@@ -86,7 +86,7 @@ def plateau_exit(evals: list[dict], bigram: float, acc_key: str = "masked_acc") 
 
 def run_exit(run) -> dict:
     """Where a pretraining run left the MLM plateau: its validation-loss plateaus (report/plateaus.py) and, for an
-    encoder run with masked-token labels (bert_mlm, span_mlm, ELECTRA's generator), the count baselines of its own
+    encoder run with masked-token labels (any masked LM, or a generator trained as one), the count baselines of its own
     validation batches (rebuilt from its config.yaml as pretraining built them: same corruption, seed and blocks) and
     `plateau_exit`, the first evaluation whose masked accuracy beats the one-neighbour bigram (None when it never
     did). Reads the run's token cache (rebuilt from data.paths if it is gone)."""

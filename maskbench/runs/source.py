@@ -87,6 +87,17 @@ class ModelSource:
             load_weights(model, self.files)
         return model.eval()
 
+    def fill_model(self, corruption, vocab_size: int, trained: bool = True, what: str = "fill"):
+        """The masked LM that predicts tokens for an objective with a model of its own (its schema's fill_model,
+        e.g. ELECTRA's generator), wrapped around this run's pretraining model (`trained=False`: untrained); None
+        where `corruption` (a schema object or None) names none: the backbone's own head predicts."""
+        if corruption is None or not corruption.fill_model:
+            return None
+        from maskbench.schema.objectives import load_attribute
+
+        wrap = load_attribute(corruption.fill_model, f"{what} with corruption={corruption.name}")
+        return wrap(self.pretraining_model(corruption, vocab_size, trained=trained))
+
     @property
     def label(self) -> str:
         """A short name for run folders: the run's name, or the transformers folder's name."""

@@ -2,9 +2,10 @@
 description: its config fields (hashed into run names), and as class attributes (never hashed) what the rest
 of maskbench asks of an objective instead of comparing family names: the rate a schedule moves, the span
 length `corrupt --stats` compares, the architectures it fits, whether a transformers collator can serve it,
-the vocabulary it needs, and `implementation`, the "module:Class" of its corruption (maskbench/corruption/,
-imported by the registry there; this layer stays torch-free). `FAMILIES` is the one registry of built-in
-objectives; a user's own is found by `objective` (schema/objectives.py, docs/objectives_api.md).
+the vocabulary it needs, what predicts its tokens, and `implementation`, the "module:Class" of its corruption
+(maskbench/corruption/, imported by the registry there; this layer stays torch-free). `FAMILIES` is the one
+registry of built-in objectives; a user's own is found by `objective` (schema/objectives.py,
+docs/objectives_api.md).
 Shares of masked positions are probabilities; the [MASK]/random/kept split must leave a non-negative kept share."""
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class CorruptionConfig:
     # An objective with a model of its own (a checkpoint holding more than the backbone) names, as "module:name"
     # strings resolved where they are used (the layers above), what the commands do with it:
     model_view: ClassVar[Optional[str]] = None    # `corrupt`: a module with pair(), rows(), measure() (its samples)
-    fill_model: ClassVar[Optional[str]] = None    # `fill`: the wrapper of its pretraining model that fills blanks
+    fill_model: ClassVar[Optional[str]] = None    # `fill`, `score`: the wrapper of its pretraining model that
+    #                                               predicts tokens (fills blanks, scores sentences zero-shot)
+    fill_model_name: ClassVar[Optional[str]] = None  # that wrapper in words (`score` says what scored)
     exporter: ClassVar[Optional[str]] = None      # `export`: builds its transformers folders (src, cfg, vocab, tf)
     trains_lm_head: ClassVar[bool] = True         # whether the backbone's own MLM head is trained (exported)
 
@@ -194,7 +197,8 @@ class ElectraRTD(BertMasking):
     discriminator (the model that is kept) tells from the original at every position."""
     implementation: ClassVar[str] = "maskbench.corruption.electra:ElectraMasking"
     model_view: ClassVar[Optional[str]] = "maskbench.inspect.electra_view"
-    fill_model: ClassVar[Optional[str]] = "maskbench.models.electra:GeneratorMLM"  # it fills with its generator
+    fill_model: ClassVar[Optional[str]] = "maskbench.models.electra:GeneratorMLM"  # fills and scores: its generator
+    fill_model_name: ClassVar[Optional[str]] = "ELECTRA's generator (the discriminator predicts no tokens)"
     exporter: ClassVar[Optional[str]] = "maskbench.export.electra:build_electra_export"
     trains_lm_head: ClassVar[bool] = False  # the discriminator's MLM head is never trained
     collator_why_not: ClassVar[Optional[str]] = ("ELECTRA needs its generator in the model (maskbench pretrain "

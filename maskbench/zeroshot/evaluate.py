@@ -126,8 +126,8 @@ def _summary_row(enc, pre, rnd, idx, head: dict) -> dict:
 
 def scored_by(zm) -> str:
     """What produced the scores, said beside them."""
-    if zm.generator:
-        return "ELECTRA's generator (the discriminator predicts no tokens)"
+    if zm.predictor:
+        return zm.predictor
     return "the decoder" if not zm.arch.encoder_only else "the MLM head"
 
 

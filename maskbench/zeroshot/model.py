@@ -1,6 +1,6 @@
-"""The models a zero-shot score reads: a run's pretrained model (for ELECTRA its generator, the part trained to predict
-tokens) and the same model with random weights (a seeded initialisation of the same config: the floor beside every
-number)."""
+"""The models a zero-shot score reads: a run's pretrained model (for an objective with a model of its own, the part
+trained to predict tokens that its schema names as fill_model, said beside the scores) and the same model with random
+weights (a seeded initialisation of the same config: the floor beside every number)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class ZeroShotModel:
     arch: Arch
     inputs: Inputs
     objective: str
-    generator: bool        # an ELECTRA run, scored by its generator
+    predictor: str | None  # what predicts the tokens where it is not the model's own head (its objective's
+    #                        fill_model, in words), else None
     weights: str           # "pretrained" | "random"
 
     @property
@@ -61,7 +62,6 @@ def load_model(src: ModelSource, method: str, random: bool = False, seed: int = 
     """The run's model (`random`: the same config freshly initialised from `seed`), in eval mode."""
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.models.build import build_model
-    from maskbench.models.electra import GeneratorMLM
 
     tok = load_tokenizer(src.tokenizer_path)
     vocab = Vocab.from_tokenizer(tok)
@@ -69,10 +69,9 @@ def load_model(src: ModelSource, method: str, random: bool = False, seed: int = 
     arch = arch_of(src.arch)
     inputs = inputs_for(arch, corruption, src.objective, vocab, method)
     torch.manual_seed(seed)
-    electra = corruption is not None and corruption.family == "electra"
-    if electra:
-        model = GeneratorMLM(src.pretraining_model(corruption, vocab.size, trained=not random))
-    else:
+    model = src.fill_model(corruption, vocab.size, trained=not random, what="score")
+    predictor = None if model is None else corruption.fill_model_name or f"{corruption.name}'s {corruption.fill_model}"
+    if model is None:
         model = build_model(src.model_cfg, src.arch, vocab.size)
         if not random:
             src.load_into(model)
@@ -81,7 +80,8 @@ def load_model(src: ModelSource, method: str, random: bool = False, seed: int = 
                                      f"would come from random weights; use a folder with its MLM head (e.g. "
                                      f"BertForMaskedLM)")
     model.eval()
-    return ZeroShotModel(model, tok, vocab, arch, inputs, src.objective, electra, "random" if random else "pretrained")
+    return ZeroShotModel(model, tok, vocab, arch, inputs, src.objective, predictor,
+                         "random" if random else "pretrained")
 
 
 def checkpoint_label(src: ModelSource) -> tuple[str, int | None]:

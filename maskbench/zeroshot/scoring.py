@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 
 from maskbench.batch import Batch
+from maskbench.corruption.zero_shot import AFTER_SENTINEL, DELETE, FRAGMENT, MASKS, ONE_MASK, SENTINEL, WHOLE, Inputs
 from maskbench.models.encoder import EncoderModel
 from maskbench.models.rows import Rows
-from maskbench.zeroshot.inputs import (AFTER_SENTINEL, DELETE, FRAGMENT, MASKS, ONE_MASK, SENTINEL, WHOLE, Inputs)
 
 BATCH_TOKENS = 32768
 
@@ -112,7 +112,7 @@ def _encoder_pll(model, vocab, t, n, w, word_level: bool) -> torch.Tensor:
     where = Rows.where(pos == at[:, None] + 1)  # one scored position per row, in row order
     if isinstance(model, EncoderModel):
         states = model(batch, at=where)       # the last block runs at the scored positions only
-    else:                                     # ELECTRA's generator: every position, then the scored ones
+    else:                                     # an objective's own fill model: every position, then the scored ones
         states = where.take(model(batch))
     lp = _log_prob(model, states, t[sent, at])
     return torch.zeros(K, dtype=torch.float64).index_add_(0, sent, lp.double())
@@ -157,9 +157,9 @@ def _decoder_pll(model, inputs: Inputs, vocab, t, n, w, word_level: bool) -> tor
         dec = torch.cat([torch.full((R, 1), vocab.bos), t[sent, :-1]], 1) if t.shape[1] > 1 \
             else torch.full((R, 1), vocab.bos)
         positions, read = None, at
-    elif inputs.decoder == FRAGMENT:   # MASS: the token before the fragment, at the fragment's position
+    elif inputs.decoder == FRAGMENT:   # the token before the hidden run, at the run's position
         dec, positions, read = prev[:, None], at[:, None], torch.zeros_like(at)
-    else:                              # T5: [BOS] [X0], then the span's first token
+    else:                              # AFTER_SENTINEL: [BOS] [X0], then the run's first token
         dec = torch.stack([torch.full_like(at, vocab.bos), torch.full_like(at, vocab.sentinel0)], 1)
         positions, read = None, torch.ones_like(at)
     states = _decode(model, x, pad, dec, positions)
