@@ -6,7 +6,10 @@
 
 The corruption is maskbench's own (the registry in maskbench/corruption/, the same code and statistics as
 `maskbench pretrain` and `corrupt --stats`), run on each example's text tokens and handed back in the
-conventions transformers' models take:
+conventions transformers' models take. A preset is found where `corruption=NAME` finds it (--config-dir, ./conf,
+then the packaged ones), and its objective as composition finds it, so a user's own objective
+(docs/objectives_api.md: conf/corruption/NAME.yaml naming its class) collates as a built-in one does, unless
+its `collator_why_not` says why it cannot:
 - encoder objectives (bert_mlm, span_mlm): `[CLS] noised [SEP]`, `labels` = the original token where the
   loss reads, -100 elsewhere (BertForMaskedLM, RobertaForMaskedLM, ...);
 - encoder-decoder objectives (bart_*, t5_span): the noised source framed as the tokenizer frames a text
@@ -24,7 +27,6 @@ run is reproducible. `collate.stats()` gives the same measured statistics as `ma
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 
@@ -38,29 +40,32 @@ SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 
 def make_collator(name: str, tokenizer, seed: int = 0, arch: str | None = None, **settings) -> "Collator":
-    """A collator for corruption `name` (a preset of `maskbench config list corruption`) with `settings` as its
-    config keys (e.g. mask_prob=0.4), for a transformers tokenizer. `arch`: encoder | encoder_decoder (default:
-    the corruption's first; bert_mlm and span_mlm serve both)."""
+    """A collator for corruption `name` (a preset of `maskbench config list corruption`, packaged or the user's
+    own) with `settings` as its config keys (e.g. mask_prob=0.4), for a transformers tokenizer. `arch`: encoder |
+    encoder_decoder (default: the corruption's first; bert_mlm and span_mlm serve both)."""
     cfg = corruption_config(name, settings)
     if cfg.collator_why_not:  # the objective says why no collator can serve it
         raise MaskbenchError(f"{name} has no collator: {cfg.collator_why_not}")
-    if getattr(cfg, "nsp", False):  # only BERT masking has next-sentence pairs
-        raise MaskbenchError(f"{name} with nsp=true has no collator: next-sentence pairs need a second document "
-                             f"per example; use bert_mlm")
     arch = arch or cfg.archs[0]
     check_arch(cfg, arch)
-    return Collator(cfg, arch, tokenizer, seed)
+    collator = Collator(cfg, arch, tokenizer, seed)
+    if collator.corruption.needs_partner:  # a collator is given single examples, never a second document
+        raise MaskbenchError(f"{name} has no collator: it pairs each example with a second document (next-sentence "
+                             f"pairs), which a collator of single examples cannot give: collate it without them "
+                             f"(e.g. nsp=false)")
+    return collator
 
 
 def corruption_config(name: str, settings: dict):
-    """The preset `name` with `settings` merged in, checked by the corruption's schema."""
+    """The preset `name` (where `corruption=NAME` finds it) with `settings` merged in, checked by its objective's
+    schema: a built-in one by its family, a user's own by its `objective` (schema/objectives.py)."""
     from omegaconf import OmegaConf
 
-    from maskbench.config import CONF_DIR, group_options
+    from maskbench.config import group_options, option_file
     from maskbench.typed import typed_group
 
-    preset = Path(CONF_DIR) / "corruption" / f"{name}.yaml"
-    if not isinstance(name, str) or "/" in name or not preset.is_file():
+    preset = option_file("corruption", name) if isinstance(name, str) and name and "/" not in name else None
+    if preset is None or not preset.is_file():
         raise MaskbenchError(f"corruption {name!r} is unknown: choose one of {', '.join(group_options('corruption'))}")
     try:
         node = OmegaConf.merge(OmegaConf.load(preset), settings)

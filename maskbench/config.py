@@ -47,6 +47,13 @@ def group_options(group: str) -> list[str]:
     return sorted({p.stem for f in folders for p in f.glob("*.yaml")})
 
 
+def option_file(group: str, name: str) -> Path | None:
+    """The YAML file of option `name` of `group` where composition finds it (--config-dir, ./conf, then the packaged
+    configs: a user's config of the same name wins), or None."""
+    return next((f for folder in [*user_config_dirs(), CONF_DIR] if (f := folder / group / f"{name}.yaml").exists()),
+                None)
+
+
 def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
     """group -> the YAML file its option came from, in the search order (--config-dir, ./conf, then the
     packaged configs: a user's config of the same name wins). The experiment preset, listed first, may set
@@ -56,13 +63,9 @@ def config_sources(cfg, overrides: list[str] = ()) -> dict[str, str]:
         name = getattr(getattr(cfg, group, None), "name", None)
         if group == "experiment":
             name = next((ov.partition("=")[2] for ov in overrides if ov.startswith("experiment=")), None)
-        if not name:
-            continue
-        for folder in [*user_config_dirs(), CONF_DIR]:
-            f = folder / group / f"{name}.yaml"
-            if f.exists():
-                out[group] = str(f)
-                break
+        found = option_file(group, name) if name else None
+        if found is not None:
+            out[group] = str(found)
     return out
 
 

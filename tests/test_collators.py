@@ -1,6 +1,7 @@
 """maskbench's corruptions as transformers collators: the batch transformers' models take, the same
 statistics as maskbench's own corruption, and transformers' Trainer learning with them (offline, tiny models)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from maskbench.errors import MaskbenchError
 
 transformers = pytest.importorskip("transformers")
 from hf_models import bart_folder, bert_folder, t5_folder  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +88,68 @@ def test_unusable_settings_are_one_line(folders, name, settings, needle):
     tok = transformers.AutoTokenizer.from_pretrained(str(folders["bert"]))
     with pytest.raises(MaskbenchError, match=needle):
         make_collator(name, tok, **settings)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A user's project folder, the current one: examples/my_objective.py and its conf/corruption/my_objective.yaml;
+    beside them needs_model, the same objective subclassed to say that no collator can serve it."""
+    project = tmp_path / "project"
+    (project / "conf" / "corruption").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "my_objective.py", project)
+    shutil.copy(EXAMPLE / "conf" / "corruption" / "my_objective.yaml", project / "conf" / "corruption")
+    (project / "needs_model.py").write_text((EXAMPLE / "my_objective.py").read_text() + """
+
+@dataclass(frozen=True)
+class NeedsModel(RandomTokenMLM):
+    collator_why_not: ClassVar[Optional[str]] = "it samples its replacements from a model of its own"
+""")
+    (project / "conf" / "corruption" / "needs_model.yaml").write_text(
+        "name: needs_model\nfamily: needs_model\nobjective: needs_model.py:NeedsModel\narchs: [encoder]\n")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MASKBENCH_CONFIG_DIR", raising=False)
+    return project
+
+
+def test_a_users_objective_collates_as_a_built_in_one(folders, corpus_file, project):
+    """Random-token MLM (the example plug-in), found by its preset name as `corruption=my_objective` finds it: the
+    selected text tokens become random text tokens, labels hold the original there and only there, and no special
+    token is selected or written."""
+    from maskbench.collators import make_collator
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(folders["bert"]))
+    examples = [tok(s) for s in sentences(corpus_file, 64)]
+    batch = make_collator("my_objective", tok, mask_prob=0.3)(examples)
+    ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"].bool()
+    longest = max(len(e["input_ids"]) for e in examples)
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    assert ids.shape == labels.shape == mask.shape == (len(examples), longest)
+    special = torch.tensor(tok.all_special_ids)
+    read = labels != -100
+    for n, e in enumerate(examples):
+        orig = torch.tensor(e["input_ids"])  # [CLS] text [SEP], framed as the tokenizer frames it
+        L = len(orig)
+        assert mask[n, :L].all() and not mask[n, L:].any() and not read[n, L:].any()
+        assert torch.equal(labels[n, :L][read[n, :L]], orig[read[n, :L]])  # the original, where selected
+        assert torch.equal(ids[n, :L][~read[n, :L]], orig[~read[n, :L]])  # everything else as it was
+        assert not read[n, :L][torch.isin(orig, special)].any()  # [CLS] and [SEP] never selected
+    assert not torch.isin(ids[read], special).any()  # replacements are text tokens: never [MASK] or [PAD]
+    assert float((ids[read] != labels[read]).float().mean()) > 0.9  # random tokens (rarely the original again)
+    rate = read.sum() / (mask.sum(1) - 2).sum()
+    assert 0.25 < float(rate) < 0.35  # mask_prob=0.3 reached the plug-in
+
+
+def test_a_users_objective_is_refused_where_it_says_so_or_its_settings_are_wrong(folders, project):
+    from maskbench.collators import make_collator
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(folders["bert"]))
+    with pytest.raises(MaskbenchError, match="^needs_model has no collator: it samples its replacements from a "
+                                             "model of its own$"):
+        make_collator("needs_model", tok)
+    with pytest.raises(MaskbenchError, match="random-token MLM above 0.5"):  # the plug-in's own check()
+        make_collator("my_objective", tok, mask_prob=0.7)
+    with pytest.raises(MaskbenchError, match="does not fit arch=encoder_decoder"):
+        make_collator("my_objective", tok, arch="encoder_decoder")
 
 
 def test_t5_span_needs_sentinels_and_bart_needs_a_mask(folders):
