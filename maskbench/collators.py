@@ -83,7 +83,8 @@ class Collator:
 
         self.cfg, self.arch, self.tokenizer, self.seed = cfg, arch, tokenizer, seed
         self.vocab, self.sentinels = collator_vocab(tokenizer, cfg)
-        self.corruption = build_corruption(cfg, arch, self.vocab)
+        words = continuation_table(tokenizer, cfg, self.vocab.size) if cfg.reads_word_starts else None
+        self.corruption = build_corruption(cfg, arch, self.vocab, words)
         # T5's tokenizers have no start token ([CLS] or <s>): their texts are `text </s>`
         self.framed_with_bos = tokenizer.bos_token_id is not None or tokenizer.cls_token_id is not None
         self.strip = torch.zeros(self.vocab.size, dtype=torch.bool)
@@ -196,6 +197,19 @@ class Collator:
             mask[n, :len(r["input_ids"])] = 1
             labels[n, :len(r["labels"])] = r["labels"]
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def continuation_table(tokenizer, cfg: CorruptionConfig, size: int) -> torch.Tensor:
+    """is_continuation[id] for an objective that reads word starts (whole-word masking): WordPiece's '##' pieces,
+    as maskbench's own tokenizers mark them. A tokenizer without any (BPE, SentencePiece) marks no word: refused,
+    rather than masking single pieces under the name of whole words."""
+    table = torch.zeros(size, dtype=torch.bool)
+    for piece, idx in tokenizer.get_vocab().items():
+        table[idx] = piece.startswith("##")
+    if not bool(table.any()):
+        raise MaskbenchError(f"{cfg.name} masks whole words, which it finds by WordPiece's '##' pieces, and this "
+                             f"tokenizer has none: use a WordPiece (BERT) tokenizer or whole_word=false")
+    return table
 
 
 def collator_vocab(tokenizer, cfg: CorruptionConfig):

@@ -1,6 +1,7 @@
 """maskbench's corruptions as transformers collators: the batch transformers' models take, the same
 statistics as maskbench's own corruption, and transformers' Trainer learning with them (offline, tiny models)."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -150,6 +151,28 @@ def test_a_users_objective_is_refused_where_it_says_so_or_its_settings_are_wrong
         make_collator("my_objective", tok, mask_prob=0.7)
     with pytest.raises(MaskbenchError, match="does not fit arch=encoder_decoder"):
         make_collator("my_objective", tok, arch="encoder_decoder")
+
+
+def test_whole_word_masking_selects_whole_words(folders, corpus_file):
+    """whole_word=true reads the tokenizer's '##' pieces: a word's pieces are selected together; a tokenizer that
+    marks no word pieces (byte-level BPE) is one line."""
+    from maskbench.collators import make_collator
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(folders["bert"]))
+    glued = [re.sub(r"(\w+) (\w+)", r"\1\2", s) for s in sentences(corpus_file, 32)]  # words the vocabulary splits
+    examples = [tok(s) for s in glued]
+    read = make_collator("bert_mlm", tok, whole_word=True, mask_prob=0.4)(examples)["labels"] != -100
+    pieces = 0
+    for n, e in enumerate(examples):
+        tokens = tok.convert_ids_to_tokens(e["input_ids"])
+        for i in range(2, len(tokens) - 1):  # [CLS] and the first text piece open the example
+            if tokens[i].startswith("##"):
+                pieces += 1
+                assert read[n, i] == read[n, i - 1], (tokens[i - 1:i + 1], n, i)
+    assert pieces > 50 and read.any()
+    bpe = transformers.AutoTokenizer.from_pretrained(str(folders["bart"]))
+    with pytest.raises(MaskbenchError, match="^bert_mlm masks whole words, .* this tokenizer has none"):
+        make_collator("bert_mlm", bpe, whole_word=True)
 
 
 def test_t5_span_needs_sentinels_and_bart_needs_a_mask(folders):
