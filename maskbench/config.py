@@ -135,16 +135,27 @@ def _nearest_key(key: str, root: str) -> str:
 
 
 def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pretrain") -> MaskbenchError:
+    """What Hydra raised while composing, as one line. The facts come from the exception objects where Hydra and
+    OmegaConf keep them (a missing option's config path); the key of "Could not override" is read from Hydra's
+    message, which is the one place that holds it (see below)."""
+    from hydra.errors import MissingConfigException
+
     msg = str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # Hydra looked the key up as a file
         key = next((ov.split("=")[0] for ov in overrides if len(ov.split("=")[0]) > 200), "?")
         return MaskbenchError(f"unknown config option '{key[:40]}…' ({len(key):,} characters): see "
                               f"`maskbench config show` for valid keys")
-    m = re.search(r"Could not find '([^']+)/([^']+)'", msg)
-    if m:
-        group, value = m.group(1), m.group(2)
+    # A group option that is not there, named by a preset or a user's YAML (the command line's are checked before
+    # composing): Hydra gives its config path, GROUP/OPTION. `options` is None where the missing file is not a
+    # group's option (a YAML's `defaults: [/some/file]`), which stays the general line below.
+    if isinstance(exc, MissingConfigException) and exc.options is not None and "/" in (exc.missing_cfg_file or ""):
+        group, _, value = exc.missing_cfg_file.rpartition("/")
         opts = ", ".join(group_options(group)) if (CONF_DIR / group).is_dir() else ""
         return MaskbenchError(f"unknown {group} '{value}': choose one of {opts}")
+    # Hydra keeps the key of an override it could not apply only in this message: ConfigCompositionException has no
+    # attributes; the defaults-list variant (a group override no default takes, e.g. a fine-tuning preset's
+    # `override /task` composed for pretraining) chains nothing; and the OmegaConf error chained to the value
+    # variant names the first missing node (`compare` for compare.seeds=1 given to pretraining), not the key given.
     m = re.search(r"Could not override '([^']+)'", msg)
     if m:
         key = m.group(1)

@@ -62,6 +62,27 @@ def test_the_shipped_example_composes(monkeypatch):
     assert load_config(["experiment=example"]).train.max_steps == 50
 
 
+def test_a_preset_naming_an_option_that_is_not_there_is_one_line(tmp_path, monkeypatch):
+    """Hydra finds the missing option (the command line's own are checked before composing): its config path,
+    GROUP/OPTION, becomes the line naming the group's options. A YAML's default that is no group's option (a
+    plain file that is not there) stays the general line, naming the file."""
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "gone.yaml").write_text("# @package _global_\ndefaults:\n  - override /model: "
+                                                                "nope\n")
+    (tmp_path / "conf" / "model" / "from_gone.yaml").write_text("defaults:\n  - /nothere/base@_here_\n  - _self_\n"
+                                                                "name: from_gone\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MASKBENCH_CONFIG_DIR", raising=False)
+    with pytest.raises(MaskbenchError) as err:
+        load_config(["experiment=gone"])
+    assert str(err.value) == f"unknown model 'nope': choose one of {', '.join(group_options('model'))}"
+    with pytest.raises(MaskbenchError) as err:
+        load_config(["model=from_gone"])
+    assert str(err.value) == ("bad config override (In 'model/from_gone': Could not load 'nothere/base'.): overrides "
+                              "look like key=value or group=option")
+
+
 @pytest.mark.parametrize("wrong, meant, root", [
     ("train.max_step=10", "train.max_steps", "pretrain"), ("model.dmodel=3", "model.d_model", "pretrain"),
     ("data.seqlen=3", "data.seq_len", "pretrain"), ("corruption.mask_probb=0.1", "corruption.mask_prob", "pretrain"),
