@@ -136,9 +136,10 @@ def _nearest_key(key: str, root: str) -> str:
 
 def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pretrain") -> MaskbenchError:
     """What Hydra raised while composing, as one line. The facts come from the exception objects where Hydra and
-    OmegaConf keep them (a missing option's config path); the key of "Could not override" is read from Hydra's
-    message, which is the one place that holds it (see below)."""
+    OmegaConf keep them (a missing option's config path; the key a YAML adds to a schema it extends); only the key
+    of "Could not override" is read from Hydra's message, which is the one place that holds it (see below)."""
     from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     msg = str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # Hydra looked the key up as a file
@@ -168,9 +169,11 @@ def _translate_hydra_error(exc: Exception, overrides: list[str], root: str = "pr
         hint = f"see `maskbench config show` for the keys of '{head}'" if head in GROUPS else (
             "see `maskbench config show` for valid keys")
         return MaskbenchError(f"unknown config option '{key}'{_nearest_key(key, root)}: {hint}")
-    m = re.search(r"Key '([^']+)' not in '([^']+)'", msg)
-    if m:
-        key = f"{m.group(2)}.{m.group(1)}"
+    # A key that a YAML adds to a schema it extends (`defaults: [/schema/model/default@_here_]`): Hydra chains
+    # OmegaConf's error (implicitly: raised while handling it), whose full_key is the key from the config's root.
+    chained = exc.__cause__ or exc.__context__
+    if isinstance(chained, (ConfigKeyError, ConfigAttributeError)) and chained.full_key:
+        key = str(chained.full_key)
         return MaskbenchError(f"unknown config option '{key}'{_nearest_key(key, root)}: see `maskbench config show`")
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
     return MaskbenchError(f"bad config override ({first}): overrides look like key=value or group=option")

@@ -83,6 +83,20 @@ def test_a_users_model_can_extend_the_schema(tmp_path, monkeypatch):
     assert (cfg.model.name, cfg.model.d_model, cfg.model.n_layers, cfg.model.ln_eps) == ("narrow", 64, 4, 1e-5)
 
 
+def test_a_key_a_users_model_adds_to_the_schema_is_named_from_the_root(tmp_path, monkeypatch):
+    """OmegaConf refuses the key while Hydra composes (the YAML extends the typed schema); its error, chained to
+    Hydra's, names the key as model.KEY: the line says that, not the schema class (ModelConfig.KEY)."""
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "model" / "narrow.yaml").write_text(
+        "defaults:\n  - /schema/model/default@_here_\n  - _self_\nname: narrow\nd_modle: 64\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MASKBENCH_CONFIG_DIR", raising=False)
+    with pytest.raises(MaskbenchError) as err:
+        load_config(["model=narrow"])
+    assert str(err.value) == ("unknown config option 'model.d_modle' (did you mean model.d_model?): see "
+                              "`maskbench config show`")
+
+
 def test_load_config_returns_the_typed_frozen_config_and_with_changes_checks_the_copy():
     import dataclasses
 
