@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from maskbench.config import load_config
-from maskbench.data.subsets import count_examples, example_order, subset_features, subset_schedule
+from maskbench.tasks.subsets import count_examples, example_order, subset_features, subset_schedule
 from maskbench.tasks.common import Feature
 from maskbench.report.label_efficiency import data_multiplier
 from maskbench.report.uncertainty import gap_interval, seed_interval

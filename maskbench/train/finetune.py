@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from maskbench.config import to_yaml, with_changes
-from maskbench.data.subsets import count_examples, subset_features, subset_schedule
+from maskbench.tasks.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
@@ -44,7 +44,7 @@ def resolve_init(cfg: FinetuneConfig) -> ModelSource:
 
 
 def with_subset(cfg: FinetuneConfig, data: TaskData, say) -> tuple:
-    """task.train_size: the nested seeded subset, and the schedule scaled to it (data/subsets.py)."""
+    """task.train_size: the nested seeded subset, and the schedule scaled to it (tasks/subsets.py)."""
     n_all = count_examples(data.train)
     data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level)
     n = count_examples(data.train)
