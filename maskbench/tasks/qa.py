@@ -57,20 +57,21 @@ class ExtractiveQA(TaskKind):
 
         return torch.stack([output.start_logits, output.end_logits], -1)
 
-    def read(self, task, path, fmt, columns):
+    def read(self, path, fmt, columns):
         return read_squad(path)
 
-    def hub_file(self, spec, task, cache_root):
+    def hub_file(self, spec, cache_root):
         ref, ds = task_dataset(spec)
         return str(squad_task_file(ref, ds, cache_root)), "squad", {}
 
-    def label_names(self, train, task, where):
+    def label_names(self, train, where):
         return ["start", "end"]  # the two outputs per position
 
     def head_size(self, labels):
         return 2
 
-    def encode(self, examples, labels, tok, vocab, arch, task, train):
+    def encode(self, examples, labels, tok, vocab, arch, train):
+        task = self.task
         return encode_qa(examples, tok, vocab, arch, task.max_len, task.doc_stride, task.max_query_len, train=train)
 
     def collate_labels(self, features, seq_len):
@@ -90,8 +91,8 @@ class ExtractiveQA(TaskKind):
         correct = ((start.argmax(-1) == ys) & (end.argmax(-1) == ye)).sum()
         return loss, ys.new_tensor(ys.numel()), correct
 
-    def scorer(self, metric, examples, task):
-        return SpanScorer(self, metric, examples, task.max_answer_len)
+    def scorer(self, examples):
+        return SpanScorer(self, examples)
 
     # -- prediction ------------------------------------------------------------------------------------
     input_formats = ("json", "jsonl")
@@ -101,7 +102,7 @@ class ExtractiveQA(TaskKind):
             raise MaskbenchError("a QA model takes the question as --text and the context as --text-pair")
         return QAExample("1", text, pair, [])
 
-    def read_inputs(self, task, path, fmt):
+    def read_inputs(self, path, fmt):
         if fmt == "json":
             return read_squad(path, PREDICT)
         if fmt == "jsonl":
@@ -111,8 +112,8 @@ class ExtractiveQA(TaskKind):
     def labelled(self, examples):
         return all(e.answers for e in examples)
 
-    def predictor(self, labels, examples, task):
-        return SpanPredictor(labels, examples, task)
+    def predictor(self, labels, examples):
+        return SpanPredictor(labels, examples, self.task.max_answer_len)
 
 
 def best_spans(start, end, context, max_answer: int):
@@ -153,9 +154,9 @@ def window_answers(logits, features, max_answer: int):
 class SpanScorer(Scorer):
     """The best-scoring span of each question over all its windows, then the official EM / F1."""
 
-    def __init__(self, kind, metric, examples, max_answer: int):
-        super().__init__(kind, metric)
-        self.examples, self.max_answer = examples, max_answer
+    def __init__(self, kind, examples):
+        super().__init__(kind)
+        self.examples, self.max_answer = examples, kind.task.max_answer_len
         self.best: dict[int, tuple[float, str]] = {}
 
     def add(self, logits, batch, features):
@@ -181,12 +182,13 @@ class SpanPredictor(Predictor):
     """{"input", "line", "id", "answer", "start", "end", "score"} per question: the span chosen as evaluation chooses it (best
     start + end logit over all windows), its character span in the context (end exclusive) and probability."""
 
-    def __init__(self, labels, examples, task):
-        super().__init__(labels, examples, task)
+    def __init__(self, labels, examples, max_answer: int):
+        super().__init__(labels, examples)
+        self.max_answer = max_answer
         self.best: dict[int, tuple] = {}
 
     def add(self, logits, batch, features):
-        for f, a, b, score, prob in window_answers(logits, features, self.task.max_answer_len):
+        for f, a, b, score, prob in window_answers(logits, features, self.max_answer):
             if f.example not in self.best or score > self.best[f.example][0]:
                 self.best[f.example] = (score, a, b, prob)
 

@@ -38,19 +38,19 @@ class Tagging(TaskKind):
     schema = TaggingTask
     hf_suffix = "ForTokenClassification"
 
-    def columns(self, task) -> dict:
-        return {"word_column": task.word_column, "tag_column": task.tag_column}
+    def columns(self) -> dict:
+        return {"word_column": self.task.word_column, "tag_column": self.task.tag_column}
 
-    def read(self, task, path, fmt, columns):
+    def read(self, path, fmt, columns):
         return read_tagged(path, fmt, columns["word_column"], columns["tag_column"])
 
-    def hub_file(self, spec, task, cache_root):
+    def hub_file(self, spec, cache_root):
         ref, ds = task_dataset(spec)
-        words, tags = task.words_field, task.tags_field
+        words, tags = self.task.words_field, self.task.tags_field
         return str(tagged_task_file(ref, ds, words, tags, cache_root)), "conll", {"word_column": 0, "tag_column": 1}
 
-    def label_names(self, train, task, where):
-        return label_set([t for s in train for t in s.tags], task.labels, where)
+    def label_names(self, train, where):
+        return label_set([t for s in train for t in s.tags], self.task.labels, where)
 
     def check_labels(self, examples, labels, where, purpose=TRAINING):
         at = lambda s, n: f"sentence at line {s.line}" if s.line is not None else f"sentence {n}"  # noqa: E731
@@ -62,8 +62,8 @@ class Tagging(TaskKind):
 
         return [replace(s, tags=[str(mapping.get(t, t)) for t in s.tags]) for s in examples]
 
-    def encode(self, examples, labels, tok, vocab, arch, task, train):
-        return encode_tagged(examples, labels, tok, vocab, arch, task.max_len)
+    def encode(self, examples, labels, tok, vocab, arch, train):
+        return encode_tagged(examples, labels, tok, vocab, arch, self.task.max_len)
 
     def collate_labels(self, features, seq_len):
         import torch
@@ -92,12 +92,12 @@ class Tagging(TaskKind):
             raise MaskbenchError("--text has no words to tag")
         return TaggedSentence(text.split(), None)
 
-    def read_inputs(self, task, path, fmt):
+    def read_inputs(self, path, fmt):
         if fmt == "txt":
             return [TaggedSentence(parts[0].split(), None, i) for i, parts in read_plain_lines(path, 1, "words")
                     if parts[0].split()]
-        if fmt == task.format:  # the columns the model was trained with
-            word, tag = task.word_column, task.tag_column
+        if fmt == self.task.format:  # the columns the model was trained with
+            word, tag = self.task.word_column, self.task.tag_column
         else:  # CoNLL-U's FORM and UPOS, or a two-column "word tag" CoNLL file
             word, tag = (1, 3) if fmt == "conllu" else (0, 1)
         return read_tagged(path, fmt, word, tag, PREDICT)
@@ -105,8 +105,8 @@ class Tagging(TaskKind):
     def labelled(self, examples):
         return all(s.tags is not None for s in examples)
 
-    def predictor(self, labels, examples, task):
-        return TagPredictor(labels, examples, task)
+    def predictor(self, labels, examples):
+        return TagPredictor(labels, examples)
 
 
 class TagPredictor(Predictor):

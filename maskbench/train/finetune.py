@@ -93,7 +93,7 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     ckpt = latest_step_checkpoint(run_dir, say) if resume else None
 
     # same seed -> same head init and dropout for pretrained and scratch
-    model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, task, cfg.seed,
+    model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, cfg.seed,
                              backbone.load_into).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(layout.metrics_path(run_dir))
@@ -113,11 +113,11 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     last_units = {}
 
     def evaluate():
-        out, units = evaluate_all(model, data, task, backbone.arch, vocab.pad, device)
+        out, units = evaluate_all(model, data, backbone.arch, vocab.pad, device)
         last_units.update(units)
         return out
 
-    record = task_record(task, kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
+    record = task_record(kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
 
     def save(st: TrainState, final: bool):  # the whole task model; step-N also the optimiser (resume)
         save_run_checkpoint(run_dir, model, None if final else optimizer, st, config_yaml, final, t.keep_checkpoints,
