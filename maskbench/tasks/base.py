@@ -117,6 +117,11 @@ class TaskKind:
     def collate_labels(self, features: list, seq_len: int):
         raise NotImplementedError
 
+    def example_ids(self, features: list) -> list[int] | None:
+        """Which example each feature encodes, where several features share one (QA's windows of a question);
+        None: each feature is an example of its own. Subsets and example counts go by it (tasks/subsets.py)."""
+        return None
+
     def loss(self, logits, batch) -> tuple:
         """(loss sum, count, correct) of one batch: the shared loop normalises it as in pretraining."""
         raise NotImplementedError

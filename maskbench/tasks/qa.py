@@ -43,6 +43,14 @@ class QATask(TaskConfig):
                                  f"task.max_query_len={self.max_query_len}): lower task.doc_stride to at most {room}")
 
 
+@dataclass
+class QAFeature(Feature):
+    """One window of a question's context (label: the answer's (start, end) positions, (0, 0) where the window
+    lacks it), and what ties its span back to the text: the question it belongs to and each token's characters."""
+    example: int         # the question's place among the examples encoded
+    offsets: list        # the (start, end) characters of each context token; None outside the context
+
+
 class ExtractiveQA(TaskKind):
     name = "qa"
     formats = ("squad",)
@@ -78,6 +86,9 @@ class ExtractiveQA(TaskKind):
         import torch
 
         return torch.tensor([list(f.label) for f in features])
+
+    def example_ids(self, features):
+        return [f.example for f in features]  # a question's windows are one example
 
     def loss(self, logits, batch):
         """Mean of start and end cross-entropy over context positions; padding can never be chosen."""
@@ -294,7 +305,7 @@ def read_qa_lines(path) -> list[QAExample]:
 
 
 def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int, max_query: int,
-              train: bool) -> list[Feature]:
+              train: bool) -> list[QAFeature]:
     """[CLS] question [SEP] context-window [SEP], windows `stride` tokens apart."""
     start_id, end_id = arch_of(arch).frame(vocab)
     q_encs = tok.encode_batch([e.question for e in examples], add_special_tokens=False)
@@ -323,7 +334,7 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
             if ans and window and ans[0] >= window.start and ans[1] < window.stop:
                 label = (ans[0] - window.start + ctx0, ans[1] - window.start + ctx0)
             # Windows without the answer point at position 0 ([CLS]/[BOS]), as in BERT's SQuAD code.
-            out.append(Feature(ids, types, label, example=n, offsets=offs))
+            out.append(QAFeature(ids, types, label, example=n, offsets=offs))
             if window.stop >= len(c_ids):
                 break
             begin += stride

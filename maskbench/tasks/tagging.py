@@ -31,6 +31,13 @@ class TaggingTask(TaskConfig):
     tags_field: str = "tags"      # ... and of their tags
 
 
+@dataclass
+class TaggedFeature(Feature):
+    """A sentence's feature (label: a tag id per position, IGNORE off the words' first sub-words), and where each
+    word's tag is read back (predict)."""
+    word_starts: list[int | None]  # each word's first sub-word (None: cut off by max_len, or no sub-words)
+
+
 class Tagging(TaskKind):
     name = "tagging"
     formats = ("conllu", "conll")
@@ -169,7 +176,7 @@ def read_tagged(path, fmt: str, word_column: int, tag_column: int, purpose: Purp
     return sentences
 
 
-def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
+def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[TaggedFeature]:
     index = {t: i for i, t in enumerate(tags)}
     start, end = arch_of(arch).frame(vocab)
     encs = tok.encode_batch([s.words for s in sentences], is_pretokenized=True, add_special_tokens=False)
@@ -187,7 +194,7 @@ def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_
             prev = wid
         ids.append(end)
         labels.append(IGNORE)
-        out.append(Feature(ids, [0] * len(ids), labels, word_starts=starts))
+        out.append(TaggedFeature(ids, [0] * len(ids), labels, word_starts=starts))
     return out
 
 

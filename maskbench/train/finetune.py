@@ -43,11 +43,17 @@ def resolve_init(cfg: FinetuneConfig) -> ModelSource:
     return resolve_source(cfg.init, cfg.data.cache_dir)
 
 
+def train_examples(data: TaskData) -> int:
+    """Examples behind the training features (questions for QA, whose windows are features)."""
+    return count_examples(data.train, data.kind.example_ids(data.train))
+
+
 def with_subset(cfg: FinetuneConfig, data: TaskData, say) -> tuple:
     """task.train_size: the nested seeded subset, and the schedule scaled to it (tasks/subsets.py)."""
-    n_all = count_examples(data.train)
-    data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level)
-    n = count_examples(data.train)
+    n_all = train_examples(data)
+    data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level,
+                                 example_ids=data.kind.example_ids(data.train))
+    n = train_examples(data)
     if n < n_all:
         steps, every = subset_schedule(cfg.train.max_steps, cfg.train.eval_every, n, n_all,
                                        cfg.train.subset_min_steps, cfg.train.subset_min_epochs, cfg.train.batch_size)
@@ -135,7 +141,7 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     first, final = ({k: v for k, v in e.items() if k != "step"} for e in (evals[0], evals[-1]))
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
-               "model": backbone.model_dict().get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
+               "model": backbone.model_dict().get("name"), "seed": cfg.seed, "train_examples": train_examples(data),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
                "metric": task.metric, "freeze": task.freeze, "probe_layer": task.probe_layer,
                "final_eval": final, "initial_eval": dict(first),
