@@ -71,7 +71,7 @@ def predict_vs_pipelines(run: Path, task: str, dev: Path, out: Path) -> str:
     examples = read_inputs(saved, None, None, dev)
     if task == "qa":  # transformers reads one window: questions whose context fits one
         windows = [f.example for f in saved.kind.encode(examples, saved.labels, saved.tok, saved.vocab, saved.arch,
-                                                         saved.task, train=False)]
+                                                         train=False)]
         examples = [e for n, e in enumerate(examples) if windows.count(n) == 1]
     examples = examples[:20]
     rows, _ = predict(saved, examples)

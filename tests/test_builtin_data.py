@@ -68,14 +68,14 @@ def test_unknown_builtin_names_the_choices(cache):
 def test_task_files_resolve_into_data_cache_dir(cache, monkeypatch, tmp_path):
     """A fine-tuning task's builtin files go to data.cache_dir, not $MASKBENCH_CACHE; plain paths pass through."""
     from maskbench.config import load_config
-    from maskbench.tasks import task_kind
+    from maskbench.tasks import kind_for
     from maskbench.tasks.loading import task_file
 
     monkeypatch.setenv("MASKBENCH_CACHE", str(tmp_path / "env_cache"))
     cfg = load_config(["task=sentiment_zh", f"data.cache_dir={cache}"], root="finetune")
-    kind = task_kind(cfg.task.kind)
-    train, dev = (task_file(f, cfg.task, kind, cfg.data.cache_dir)[0] for f in (cfg.task.train_file, cfg.task.eval_file))
+    kind = kind_for(cfg.task)
+    train, dev = (task_file(f, kind, cfg.data.cache_dir)[0] for f in (cfg.task.train_file, cfg.task.eval_file))
     assert train.startswith(cache) and dev.startswith(cache)
     assert not (tmp_path / "env_cache").exists()
     plain = load_config(["task=sst2", "task.train_file=/x/train.tsv"], root="finetune").task
-    assert task_file(plain.train_file, plain, kind, cache)[:2] == ("/x/train.tsv", "tsv")
+    assert task_file(plain.train_file, kind_for(plain), cache)[:2] == ("/x/train.tsv", "tsv")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from maskbench.config import load_config
-from maskbench.data.subsets import count_examples, example_order, subset_features, subset_schedule
+from maskbench.tasks.subsets import count_examples, example_order, subset_features, subset_schedule
 from maskbench.tasks.common import Feature
+from maskbench.tasks.qa import QAFeature
 from maskbench.report.label_efficiency import data_multiplier
 from maskbench.report.uncertainty import gap_interval, seed_interval
 
@@ -41,10 +42,10 @@ def test_subsets_are_nested_seeded_and_balanced():
 
 
 def test_qa_subsets_count_questions_with_all_their_windows():
-    feats = [Feature([1], [0], (0, 0), example=e) for e in range(20) for _ in range(1 + e % 3)]
-    sub = subset_features(feats, 5, seed=0, balanced=True)
+    feats = [QAFeature([1], [0], (0, 0), example=e, offsets=[]) for e in range(20) for _ in range(1 + e % 3)]
+    sub = subset_features(feats, 5, seed=0, balanced=True, example_ids=[f.example for f in feats])
     chosen = {f.example for f in sub}
-    assert len(chosen) == 5 == count_examples(sub)
+    assert len(chosen) == 5 == count_examples(sub, [f.example for f in sub])
     assert len(sub) == sum(1 + e % 3 for e in chosen)  # every window of a chosen question
 
 

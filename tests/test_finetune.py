@@ -129,13 +129,20 @@ def test_each_head_learns_its_tiny_task(tiny_overrides, task_files, tmp_path, ta
     assert all(metric in e for e in events if e["split"] == "eval")
 
 
+def _default_kind(name: str):
+    """The kind `name` holding its schema's defaults: all a batch's labels and loss need of a task config."""
+    from maskbench.tasks import task_kind
+
+    kind = task_kind(name)
+    return kind(kind.schema())
+
+
 def test_overfit_one_batch_every_head():
     """Each head drives its loss near zero on one fixed batch (tiny model, no dropout)."""
     from maskbench.tasks.common import Feature
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
-    from maskbench.tasks import task_kind
     from maskbench.tasks.batching import collate
     from maskbench.train.evaluate import task_terms
 
@@ -151,7 +158,7 @@ def test_overfit_one_batch_every_head():
                 label = (i % 3 if kind == "classification" else
                          [-100] + [(i + j) % 5 for j in range(10)] + [-100] if kind == "tagging" else (2 + i % 4, 5 + i % 4))
                 feats.append(Feature(ids, [0] * len(ids), label))
-            k = task_kind(kind)
+            k = _default_kind(kind)
             batch = collate(feats, k, arch, V.pad)
             model = TaskModel(build_model(mcfg, arch, V.size), k.sentence_level, n_out, 0.0)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -173,7 +180,6 @@ def test_mean_pooling_reads_only_real_positions(arch):
     from maskbench.data.tokenizer import Vocab
     from maskbench.models import build_model
     from maskbench.models.heads import TaskModel
-    from maskbench.tasks import task_kind
     from maskbench.tasks.batching import collate
     from maskbench.train.evaluate import task_terms
 
@@ -181,7 +187,7 @@ def test_mean_pooling_reads_only_real_positions(arch):
     V = Vocab(size=60, pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6, sentinel0=7, n_sentinels=3,
           special_ids=tuple(range(10)))
     mcfg = load_config(["model=tiny"]).model
-    cls = task_kind("classification")
+    cls = _default_kind("classification")
     model = TaskModel(build_model(mcfg, arch, V.size), True, 2, 0.0, pooling="mean").eval()
     assert not hasattr(model, "dense")  # the BART dense+tanh belongs to token pooling only
     short = Feature([V.cls, 11, 12, V.sep], [0] * 4, 1)

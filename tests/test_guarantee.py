@@ -211,12 +211,12 @@ def test_qa_scores_every_input_even_when_ids_repeat():
     """15 questions sharing one id are 15 inputs scored: not collapsed into one."""
     import torch
 
-    from maskbench.tasks import task_kind
-    from maskbench.tasks.qa import QAExample, SpanScorer
+    from maskbench.tasks import kind_for
+    from maskbench.tasks.qa import QAExample, QATask, SpanScorer
 
     examples = [QAExample("same", "q?", "alpha beta", ["alpha" if n < 5 else "beta"], [0 if n < 5 else 6])
                 for n in range(15)]
-    scorer = SpanScorer(task_kind("qa"), "f1", examples, 30)
+    scorer = SpanScorer(kind_for(QATask(metric="f1", max_answer_len=30)), examples)
     scorer.best = {n: (1.0, "alpha") for n in range(15)}  # every input answered "alpha"
     metrics, units = scorer.finish()
     assert len(units["num"]) == 15 and sum(units["num"]) == 5

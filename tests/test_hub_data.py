@@ -92,9 +92,9 @@ def test_finetuning_from_local_dataset_folders(folders, tiny_overrides, tmp_path
 
 def _hub_task_file(spec, task, cache_root):
     """(cached file, reader format) as the task kind writes it."""
-    from maskbench.tasks import task_kind
+    from maskbench.tasks import kind_for
 
-    path, fmt, _ = task_kind(task.kind).hub_file(spec, task, cache_root)
+    path, fmt, _ = kind_for(task).hub_file(spec, cache_root)
     return Path(path), fmt
 
 

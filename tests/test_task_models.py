@@ -91,7 +91,7 @@ def test_reloaded_task_model_scores_as_the_summary_says(fine_tuned, extra):
     run, cfg = fine_tuned("sst2", "encoder", extra)
     saved = load_task_model(run / "checkpoints" / "final")
     assert saved.task.freeze == bool(extra)
-    examples = saved.kind.read_inputs(saved.task, cfg.task.eval_file, "tsv")
+    examples = saved.kind.read_inputs(cfg.task.eval_file, "tsv")
     _, metrics = predict(saved, examples)
     summary = json.loads((run / "summary.json").read_text())
     assert metrics["accuracy"] == summary["final_eval"]["accuracy"]

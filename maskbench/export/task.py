@@ -39,7 +39,7 @@ def why_not_exact(saved) -> str | None:
     if task.probe_layer is not None:
         return (f"{head}: it reads layer {task.probe_layer}, and transformers' task classes read the last layer; "
                 f"the folder holds the encoder without the probe")
-    if kind.sentence_level and kind.pooling(task) == "mean":
+    if kind.sentence_level and kind.pooling() == "mean":
         return (f"{head}: task.pooling=mean averages every position, and transformers' sequence classifiers read the "
                 f"first token; the folder holds the fine-tuned encoder without its head (fine-tune with "
                 f"task.pooling=token for an exportable classifier)")

@@ -34,7 +34,7 @@ def read_inputs(saved: SavedTaskModel, text: str | None, text_pair: str | None, 
     if fmt != "txt" and fmt not in kind.input_formats:
         known = ", ".join(f".{f}" for f in (*kind.input_formats, "txt"))
         raise MaskbenchError(f"{file}: a {kind.name} model reads {known} files (the suffix says the format)")
-    examples = kind.read_inputs(saved.task, file, fmt)
+    examples = kind.read_inputs(file, fmt)
     kind.check_labels(examples, saved.labels, file, PREDICT)  # the file's labels against the model's own
     return examples
 
@@ -45,14 +45,14 @@ def predict(saved: SavedTaskModel, examples: list, batch_size: int = 32, progres
     `progress(total)`, if given, returns the function advanced by the features done."""
     from maskbench.tasks.batching import collate
 
-    kind, task = saved.kind, saved.task
-    features = kind.encode(examples, saved.labels, saved.tok, saved.vocab, saved.arch, task, train=False)
+    kind = saved.kind
+    features = kind.encode(examples, saved.labels, saved.tok, saved.vocab, saved.arch, train=False)
     too_long = max(len(f.ids) for f in features)
     if too_long > saved.model_cfg.max_positions:  # cannot happen with the run's own task.max_len; say so if it does
         raise MaskbenchError(f"an input is {too_long} tokens, the model takes {saved.model_cfg.max_positions}")
     advance = progress(len(features)) if progress is not None else (lambda k: None)
-    predictor = kind.predictor(saved.labels, examples, task)
-    scorer = kind.scorer(task.metric, examples, task) if kind.labelled(examples) else None
+    predictor = kind.predictor(saved.labels, examples)
+    scorer = kind.scorer(examples) if kind.labelled(examples) else None
     for k in range(0, len(features), batch_size):
         part = features[k:k + batch_size]
         batch = collate(part, kind, saved.arch, saved.vocab.pad)

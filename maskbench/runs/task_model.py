@@ -21,17 +21,19 @@ from maskbench.tasks import TaskKind, task_kind
 RECORD_VERSION = 1
 
 
-def task_record(task, kind: TaskKind, labels: list[str], backbone) -> str:
-    """task.json of a fine-tuning checkpoint (`backbone`: its models.source.ModelSource)."""
+def task_record(kind: TaskKind, labels: list[str], backbone) -> str:
+    """task.json of a fine-tuning checkpoint: the task `kind` holds (`backbone`: its models.source.ModelSource)."""
     return json.dumps({"version": RECORD_VERSION, "kind": kind.name, "labels": list(labels), "arch": backbone.arch,
-                       "model": backbone.model_dict(), "task": as_dict(task),
+                       "model": backbone.model_dict(), "task": as_dict(kind.task),
                        "objective": backbone.objective, "init_source": backbone.source}, indent=1)
 
 
-def build_task_model(model_cfg, arch: str, vocab_size: int, kind: TaskKind, labels: list[str], task, seed: int = 0,
+def build_task_model(model_cfg, arch: str, vocab_size: int, kind: TaskKind, labels: list[str], seed: int = 0,
                      load_backbone=None):
     """The task model of a fine-tuning: the backbone (weights from `load_backbone`, else random), then the
-    head. Seeded so that pretrained and scratch twins get the same head and dropout."""
+    head, as the task `kind` holds says (dropout, pooling, freeze, probe layer). Seeded so that pretrained and
+    scratch twins get the same head and dropout."""
+    task = kind.task
     import torch
 
     from maskbench.models import build_model
@@ -42,7 +44,7 @@ def build_task_model(model_cfg, arch: str, vocab_size: int, kind: TaskKind, labe
     if load_backbone is not None:
         load_backbone(net)
     torch.manual_seed(seed + 1)
-    return TaskModel(net, kind.sentence_level, kind.head_size(labels), task.dropout, kind.pooling(task),
+    return TaskModel(net, kind.sentence_level, kind.head_size(labels), task.dropout, kind.pooling(),
                      freeze=task.freeze, probe_layer=task.probe_layer)
 
 
@@ -124,11 +126,12 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
 
     shown, ckpt = task_checkpoint(path, step, what)
     record = read_record(ckpt, shown)
-    kind, task = task_kind(record["kind"]), typed_group("task", record["task"])
+    task = typed_group("task", record["task"])
+    kind = task_kind(record["kind"])(task)
     model_cfg = OmegaConf.create(record["model"])
     tok = load_tokenizer(ckpt / "tokenizer.json")
     vocab = Vocab.from_tokenizer(tok)
-    model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"], task)
+    model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"])
     load_weights(model, ckpt)
     model.eval()
     return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, shown)

@@ -28,7 +28,8 @@ class TaskConfig:
     extra_eval: List[Any] = option(factory=list)
 
     def check(self, kind) -> None:
-        """Checks that need the task kind (`maskbench.tasks.base.TaskKind`)."""
+        """Checks that need the task kind: its class (`maskbench.tasks.base.TaskKind`), read before any kind holds
+        this config."""
         if self.format not in kind.formats:
             raise MaskbenchError(f"task.format={self.format} does not fit a {self.kind} task: "
                                  f"choose {', '.join(kind.formats)}")

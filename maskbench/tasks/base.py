@@ -4,6 +4,10 @@
 A kind knows its file formats and metrics, how to read and encode examples, the size of its head,
 how to collate labels, its loss, and how to score an evaluation set (per-example units for intervals).
 Everything else — files, subsets, the training loop, run folders — is the same for every kind.
+
+The class describes the kind (name, formats, metrics, config schema): the config checks read it before any
+config exists. An instance is the kind of one task, built once from its typed config (`kind_for(task)` in
+maskbench/tasks/__init__.py), and its methods read that config (`self.task`) instead of being handed it.
 Torch is imported inside the tensor methods so that config validation stays torch-free.
 """
 
@@ -17,8 +21,8 @@ class Scorer:
     """Accumulates an evaluation set batch by batch; `finish` gives (metrics, units) where units are the
     per-example (numerator, denominator) of the main metric (report/uncertainty.py resamples them)."""
 
-    def __init__(self, kind: "TaskKind", metric: str):
-        self.kind, self.metric, self.num, self.den = kind, metric, [], []
+    def __init__(self, kind: "TaskKind"):
+        self.kind, self.metric, self.num, self.den = kind, kind.task.metric, [], []
 
     def add(self, logits, batch, features) -> None:
         num, den = self.kind.units(logits, batch)
@@ -34,8 +38,8 @@ class Predictor:
     """Turns a model's outputs on input features into one JSON-ready dict per input, in input order
     (`maskbench predict`); each kind fills `add`."""
 
-    def __init__(self, labels: list[str], examples: list, task):
-        self.labels, self.examples, self.task = labels, examples, task
+    def __init__(self, labels: list[str], examples: list):
+        self.labels, self.examples = labels, examples
         self.out: list[dict] = []
 
     def add(self, logits, batch, features) -> None:
@@ -68,19 +72,26 @@ class TaskKind:
     # -- configuration -------------------------------------------------------------------------------
     schema = TaskConfig             # the kind's config schema (maskbench/schema/task.py): fields and checks
 
-    def columns(self, task) -> dict:
+    def __init__(self, task: TaskConfig):
+        self.task = task            # an object of `schema`: the one config every method reads
+
+    def with_task(self, task: TaskConfig) -> "TaskKind":
+        """The same kind reading another view of its config (an extra evaluation file's own reader options)."""
+        return type(self)(task)
+
+    def columns(self) -> dict:
         """Reader options that an hf: file converted for this kind overrides."""
         return {}
 
     # -- data ------------------------------------------------------------------------------------------
-    def read(self, task, path, fmt: str, columns: dict) -> list:
+    def read(self, path, fmt: str, columns: dict) -> list:
         raise NotImplementedError
 
-    def hub_file(self, spec: str, task, cache_root) -> tuple[str, str, dict]:
+    def hub_file(self, spec: str, cache_root) -> tuple[str, str, dict]:
         """(cached file, reader format, reader options) of an hf: task file, written once into the cache."""
         raise NotImplementedError
 
-    def label_names(self, train: list, task, where) -> list[str]:
+    def label_names(self, train: list, where) -> list[str]:
         """The label set: task.labels, else the sorted labels of the training examples."""
         raise NotImplementedError
 
@@ -92,10 +103,10 @@ class TaskKind:
         """Examples with their label names mapped (an evaluation set that names the classes differently)."""
         return examples
 
-    def encode(self, examples: list, labels: list[str], tok, vocab, arch: str, task, train: bool) -> list:
+    def encode(self, examples: list, labels: list[str], tok, vocab, arch: str, train: bool) -> list:
         raise NotImplementedError
 
-    def pooling(self, task) -> str:
+    def pooling(self) -> str:
         """How a sentence-level head reads the sequence (task.pooling); per-position kinds read every state."""
         return "token"
 
@@ -106,6 +117,11 @@ class TaskKind:
     def collate_labels(self, features: list, seq_len: int):
         raise NotImplementedError
 
+    def example_ids(self, features: list) -> list[int] | None:
+        """Which example each feature encodes, where several features share one (QA's windows of a question);
+        None: each feature is an example of its own. Subsets and example counts go by it (tasks/subsets.py)."""
+        return None
+
     def loss(self, logits, batch) -> tuple:
         """(loss sum, count, correct) of one batch: the shared loop normalises it as in pretraining."""
         raise NotImplementedError
@@ -113,8 +129,9 @@ class TaskKind:
     def units(self, logits, batch) -> tuple[list, list]:
         raise NotImplementedError
 
-    def scorer(self, metric: str, examples: list, task) -> Scorer:
-        return Scorer(self, metric)
+    def scorer(self, examples: list) -> Scorer:
+        """Scores `examples` by task.metric (and the kind's other metrics)."""
+        return Scorer(self)
 
     # -- prediction (maskbench predict) ------------------------------------------------------------------
     input_formats: tuple[str, ...] = ()  # file suffixes predict reads for this kind, besides .txt
@@ -123,7 +140,7 @@ class TaskKind:
         """One input from the command line (--text, --text-pair)."""
         raise NotImplementedError
 
-    def read_inputs(self, task, path, fmt: str) -> list:
+    def read_inputs(self, path, fmt: str) -> list:
         """Inputs from a file (labels optional; fmt "txt": one input per line)."""
         raise NotImplementedError
 
@@ -131,7 +148,7 @@ class TaskKind:
         """Whether every input carries its gold answer (then predict also scores them)."""
         raise NotImplementedError
 
-    def predictor(self, labels: list[str], examples: list, task) -> Predictor:
+    def predictor(self, labels: list[str], examples: list) -> Predictor:
         raise NotImplementedError
 
 

@@ -1,11 +1,11 @@
 """What the task kinds share: a task file found and read (UTF-8, one-line errors), plain-line inputs for
 predict, label sets, and the encoded `Feature` with its framing (maskbench/arch.py). Each kind's own reader,
-encoder, hub converter and metric live in its module (sentence.py, tagging.py, qa.py)."""
+encoder, hub converter, metric and feature fields live in its module (sentence.py, tagging.py, qa.py)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.data.builtin import resolve_builtin
@@ -14,14 +14,12 @@ from maskbench.errors import MaskbenchError
 
 @dataclass
 class Feature:
+    """One encoded input, as every kind batches it: token ids, segment ids, and the label in the kind's shape
+    (its `collate_labels` stacks them). What a kind also needs to read its outputs back is a field of its own
+    subclass (tagging.TaggedFeature, qa.QAFeature)."""
     ids: list[int]
     types: list[int]
-    label: int | list[int] | tuple[int, int]
-    # QA only: which example, and the char span of each context token (None outside the context)
-    example: int = -1
-    offsets: list = field(default_factory=list)
-    # tagging only: the position of each word's first sub-word (None: cut off by max_len, or no sub-words)
-    word_starts: list = field(default_factory=list)
+    label: int | list[int] | tuple[int, int]  # a class id; a tag id per position; a (start, end) position span
 
 
 @dataclass(frozen=True)

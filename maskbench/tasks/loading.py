@@ -8,7 +8,7 @@ from pathlib import Path
 
 from maskbench.errors import MaskbenchError
 from maskbench.schema.fields import schema_node
-from maskbench.tasks import TaskKind, task_kind
+from maskbench.tasks import TaskKind, kind_for
 
 
 @dataclass
@@ -28,28 +28,28 @@ class TaskData:
     extra: list = field(default_factory=list)  # EvalSets of task.extra_eval
 
 
-def task_file(spec, task, kind: TaskKind, cache_dir=None) -> tuple[str, str, dict]:
-    """(file, reader format, reader options) of one task file: the task's own options, or those of the file an
-    hf: dataset was converted into."""
+def task_file(spec, kind: TaskKind, cache_dir=None) -> tuple[str, str, dict]:
+    """(file, reader format, reader options) of one task file: the options of the task `kind` holds, or those of
+    the file an hf: dataset was converted into."""
     from maskbench.data.builtin import resolve_builtin
     from maskbench.data.hub import is_hub
 
     if is_hub(spec):
         from maskbench.data.cache_root import cache_root
 
-        return kind.hub_file(str(spec), task, cache_root(cache_dir))
-    return str(resolve_builtin(spec, cache_dir)), task.format, kind.columns(task)
+        return kind.hub_file(str(spec), cache_root(cache_dir))
+    return str(resolve_builtin(spec, cache_dir)), kind.task.format, kind.columns()
 
 
-def read_task_file(spec, task, kind: TaskKind, key: str, cache_dir=None) -> list:
+def read_task_file(spec, kind: TaskKind, key: str, cache_dir=None) -> list:
     """The examples of one task file, errors naming the file as the user wrote it (`hf:glue:sst2@train`, not the
     cache file it was converted into) and the option that sets it (`key`)."""
-    path, fmt, cols = task_file(spec, task, kind, cache_dir)
+    path, fmt, cols = task_file(spec, kind, cache_dir)
     if not Path(path).is_file():
         raise MaskbenchError(f"{key}: {spec} does not exist: fix {key} (the shared data sets are found through "
                              f"MASKBENCH_DATA, the folder holding sst2/, ud_ewt/, snli/, squad/)")
     try:
-        return kind.read(task, path, fmt, cols)
+        return kind.read(path, fmt, cols)
     except MaskbenchError as exc:
         if str(path) == str(spec):
             raise
@@ -57,22 +57,23 @@ def read_task_file(spec, task, kind: TaskKind, key: str, cache_dir=None) -> list
 
 
 def load_task(task, tok, vocab, arch: str, cache_dir=None) -> TaskData:
-    kind = task_kind(task.kind)
-    train = read_task_file(task.train_file, task, kind, "task.train_file", cache_dir)
-    dev = read_task_file(task.eval_file, task, kind, "task.eval_file", cache_dir)[:task.max_eval_examples]
-    labels = kind.label_names(train, task, task.train_file)
+    kind = kind_for(task)
+    train = read_task_file(task.train_file, kind, "task.train_file", cache_dir)
+    dev = read_task_file(task.eval_file, kind, "task.eval_file", cache_dir)[:task.max_eval_examples]
+    labels = kind.label_names(train, task.train_file)
     kind.check_labels(train, labels, task.train_file)
     kind.check_labels(dev, labels, task.eval_file)
-    extra = [_extra_eval(item, task, kind, labels, tok, vocab, arch, cache_dir) for item in task.extra_eval or []]
+    extra = [_extra_eval(item, kind, labels, tok, vocab, arch, cache_dir) for item in task.extra_eval or []]
     names = [e.name for e in extra]
     if len(set(names)) != len(names):
         raise MaskbenchError(f"task.extra_eval names {names} repeat: give each a name ({{name: ..., file: ...}})")
-    return TaskData(kind, kind.encode(train, labels, tok, vocab, arch, task, train=True),
-                    kind.encode(dev, labels, tok, vocab, arch, task, train=False), labels, dev, extra)
+    return TaskData(kind, kind.encode(train, labels, tok, vocab, arch, train=True),
+                    kind.encode(dev, labels, tok, vocab, arch, train=False), labels, dev, extra)
 
 
-def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir) -> EvalSet:
-    """One more evaluation set: a file with the task's reader options, or a mapping overriding them."""
+def _extra_eval(item, kind: TaskKind, labels, tok, vocab, arch, cache_dir) -> EvalSet:
+    """One more evaluation set: a file with the task's reader options, or a mapping overriding them (read and
+    encoded by the kind with that view of its config; scored as the task's own evaluation set)."""
     from omegaconf import OmegaConf
 
     spec = dict(item) if isinstance(item, dict) else {"file": str(item)}
@@ -81,10 +82,12 @@ def _extra_eval(item, task, kind: TaskKind, labels, tok, vocab, arch, cache_dir)
     name = str(spec.pop("name", None) or Path(str(spec["file"]).split(":")[-1]).stem)
     mapping = spec.pop("label_map", None) or {}
     try:
-        view = OmegaConf.to_object(OmegaConf.merge(schema_node(task), {k: v for k, v in spec.items() if k != "file"}))
+        view = OmegaConf.to_object(OmegaConf.merge(schema_node(kind.task),
+                                                   {k: v for k, v in spec.items() if k != "file"}))
     except Exception as exc:  # a key the task does not have
         raise MaskbenchError(f"task.extra_eval item {name}: {str(exc).splitlines()[0]} (use the task's own keys)") from None
-    examples = kind.relabel(read_task_file(spec["file"], view, kind, f"task.extra_eval ({name})", cache_dir), mapping)
+    reader = kind.with_task(view)
+    examples = kind.relabel(read_task_file(spec["file"], reader, f"task.extra_eval ({name})", cache_dir), mapping)
     examples = examples[:view.max_eval_examples]
     kind.check_labels(examples, labels, spec["file"])
-    return EvalSet(name, kind.encode(examples, labels, tok, vocab, arch, view, train=False), examples)
+    return EvalSet(name, reader.encode(examples, labels, tok, vocab, arch, train=False), examples)

@@ -43,6 +43,14 @@ class QATask(TaskConfig):
                                  f"task.max_query_len={self.max_query_len}): lower task.doc_stride to at most {room}")
 
 
+@dataclass
+class QAFeature(Feature):
+    """One window of a question's context (label: the answer's (start, end) positions, (0, 0) where the window
+    lacks it), and what ties its span back to the text: the question it belongs to and each token's characters."""
+    example: int         # the question's place among the examples encoded
+    offsets: list        # the (start, end) characters of each context token; None outside the context
+
+
 class ExtractiveQA(TaskKind):
     name = "qa"
     formats = ("squad",)
@@ -57,26 +65,30 @@ class ExtractiveQA(TaskKind):
 
         return torch.stack([output.start_logits, output.end_logits], -1)
 
-    def read(self, task, path, fmt, columns):
+    def read(self, path, fmt, columns):
         return read_squad(path)
 
-    def hub_file(self, spec, task, cache_root):
+    def hub_file(self, spec, cache_root):
         ref, ds = task_dataset(spec)
         return str(squad_task_file(ref, ds, cache_root)), "squad", {}
 
-    def label_names(self, train, task, where):
+    def label_names(self, train, where):
         return ["start", "end"]  # the two outputs per position
 
     def head_size(self, labels):
         return 2
 
-    def encode(self, examples, labels, tok, vocab, arch, task, train):
+    def encode(self, examples, labels, tok, vocab, arch, train):
+        task = self.task
         return encode_qa(examples, tok, vocab, arch, task.max_len, task.doc_stride, task.max_query_len, train=train)
 
     def collate_labels(self, features, seq_len):
         import torch
 
         return torch.tensor([list(f.label) for f in features])
+
+    def example_ids(self, features):
+        return [f.example for f in features]  # a question's windows are one example
 
     def loss(self, logits, batch):
         """Mean of start and end cross-entropy over context positions; padding can never be chosen."""
@@ -90,8 +102,8 @@ class ExtractiveQA(TaskKind):
         correct = ((start.argmax(-1) == ys) & (end.argmax(-1) == ye)).sum()
         return loss, ys.new_tensor(ys.numel()), correct
 
-    def scorer(self, metric, examples, task):
-        return SpanScorer(self, metric, examples, task.max_answer_len)
+    def scorer(self, examples):
+        return SpanScorer(self, examples)
 
     # -- prediction ------------------------------------------------------------------------------------
     input_formats = ("json", "jsonl")
@@ -101,7 +113,7 @@ class ExtractiveQA(TaskKind):
             raise MaskbenchError("a QA model takes the question as --text and the context as --text-pair")
         return QAExample("1", text, pair, [])
 
-    def read_inputs(self, task, path, fmt):
+    def read_inputs(self, path, fmt):
         if fmt == "json":
             return read_squad(path, PREDICT)
         if fmt == "jsonl":
@@ -111,8 +123,8 @@ class ExtractiveQA(TaskKind):
     def labelled(self, examples):
         return all(e.answers for e in examples)
 
-    def predictor(self, labels, examples, task):
-        return SpanPredictor(labels, examples, task)
+    def predictor(self, labels, examples):
+        return SpanPredictor(labels, examples, self.task.max_answer_len)
 
 
 def best_spans(start, end, context, max_answer: int):
@@ -153,9 +165,9 @@ def window_answers(logits, features, max_answer: int):
 class SpanScorer(Scorer):
     """The best-scoring span of each question over all its windows, then the official EM / F1."""
 
-    def __init__(self, kind, metric, examples, max_answer: int):
-        super().__init__(kind, metric)
-        self.examples, self.max_answer = examples, max_answer
+    def __init__(self, kind, examples):
+        super().__init__(kind)
+        self.examples, self.max_answer = examples, kind.task.max_answer_len
         self.best: dict[int, tuple[float, str]] = {}
 
     def add(self, logits, batch, features):
@@ -181,12 +193,13 @@ class SpanPredictor(Predictor):
     """{"input", "line", "id", "answer", "start", "end", "score"} per question: the span chosen as evaluation chooses it (best
     start + end logit over all windows), its character span in the context (end exclusive) and probability."""
 
-    def __init__(self, labels, examples, task):
-        super().__init__(labels, examples, task)
+    def __init__(self, labels, examples, max_answer: int):
+        super().__init__(labels, examples)
+        self.max_answer = max_answer
         self.best: dict[int, tuple] = {}
 
     def add(self, logits, batch, features):
-        for f, a, b, score, prob in window_answers(logits, features, self.task.max_answer_len):
+        for f, a, b, score, prob in window_answers(logits, features, self.max_answer):
             if f.example not in self.best or score > self.best[f.example][0]:
                 self.best[f.example] = (score, a, b, prob)
 
@@ -292,7 +305,7 @@ def read_qa_lines(path) -> list[QAExample]:
 
 
 def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int, max_query: int,
-              train: bool) -> list[Feature]:
+              train: bool) -> list[QAFeature]:
     """[CLS] question [SEP] context-window [SEP], windows `stride` tokens apart."""
     start_id, end_id = arch_of(arch).frame(vocab)
     q_encs = tok.encode_batch([e.question for e in examples], add_special_tokens=False)
@@ -321,7 +334,7 @@ def encode_qa(examples, tok, vocab: Vocab, arch: str, max_len: int, stride: int,
             if ans and window and ans[0] >= window.start and ans[1] < window.stop:
                 label = (ans[0] - window.start + ctx0, ans[1] - window.start + ctx0)
             # Windows without the answer point at position 0 ([CLS]/[BOS]), as in BERT's SQuAD code.
-            out.append(Feature(ids, types, label, example=n, offsets=offs))
+            out.append(QAFeature(ids, types, label, example=n, offsets=offs))
             if window.stop >= len(c_ids):
                 break
             begin += stride

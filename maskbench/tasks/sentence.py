@@ -47,18 +47,19 @@ class SentenceClassification(TaskKind):
     schema = SentenceTask
     hf_suffix = "ForSequenceClassification"
 
-    def pooling(self, task) -> str:
-        return task.pooling
+    def pooling(self) -> str:
+        return self.task.pooling
 
-    def read(self, task, path, fmt, columns):
-        return read_text_examples(path, fmt, list(task.text_fields), task.label_field)
+    def read(self, path, fmt, columns):
+        return read_text_examples(path, fmt, list(self.task.text_fields), self.task.label_field)
 
-    def hub_file(self, spec, task, cache_root):
+    def hub_file(self, spec, cache_root):
         ref, ds = task_dataset(spec)
-        return str(text_task_file(ref, ds, list(task.text_fields), task.label_field, cache_root)), "jsonl", {}
+        fields, label = list(self.task.text_fields), self.task.label_field
+        return str(text_task_file(ref, ds, fields, label, cache_root)), "jsonl", {}
 
-    def label_names(self, train, task, where):
-        return label_set([e.label for e in train], task.labels, where)
+    def label_names(self, train, where):
+        return label_set([e.label for e in train], self.task.labels, where)
 
     def check_labels(self, examples, labels, where, purpose=TRAINING):
         check_labels([(e.label, _at(e, n)) for n, e in enumerate(examples, 1)], labels, str(where), purpose)
@@ -68,8 +69,8 @@ class SentenceClassification(TaskKind):
 
         return [replace(e, label=str(mapping.get(e.label, e.label))) for e in examples]
 
-    def encode(self, examples, labels, tok, vocab, arch, task, train):
-        return encode_texts(examples, labels, tok, vocab, arch, task.max_len)
+    def encode(self, examples, labels, tok, vocab, arch, train):
+        return encode_texts(examples, labels, tok, vocab, arch, self.task.max_len)
 
     def collate_labels(self, features, seq_len):
         import torch
@@ -92,17 +93,17 @@ class SentenceClassification(TaskKind):
                                  "a single-sentence model takes --text alone: drop --text-pair")
         return TextExample([text] if pair is None else [text, pair], None)
 
-    def read_inputs(self, task, path, fmt):
+    def read_inputs(self, path, fmt):
         if fmt != "txt":
-            return read_text_examples(path, fmt, list(task.text_fields), task.label_field, PREDICT)
+            return read_text_examples(path, fmt, list(self.task.text_fields), self.task.label_field, PREDICT)
         return [TextExample(parts, None, i) for i, parts in read_plain_lines(path, self.n_fields, "\t".join(
             ["TEXT"] * self.n_fields))]
 
     def labelled(self, examples):
         return all(e.label is not None for e in examples)
 
-    def predictor(self, labels, examples, task):
-        return ClassPredictor(labels, examples, task)
+    def predictor(self, labels, examples):
+        return ClassPredictor(labels, examples)
 
 
 class ClassPredictor(Predictor):

@@ -31,6 +31,13 @@ class TaggingTask(TaskConfig):
     tags_field: str = "tags"      # ... and of their tags
 
 
+@dataclass
+class TaggedFeature(Feature):
+    """A sentence's feature (label: a tag id per position, IGNORE off the words' first sub-words), and where each
+    word's tag is read back (predict)."""
+    word_starts: list[int | None]  # each word's first sub-word (None: cut off by max_len, or no sub-words)
+
+
 class Tagging(TaskKind):
     name = "tagging"
     formats = ("conllu", "conll")
@@ -38,19 +45,19 @@ class Tagging(TaskKind):
     schema = TaggingTask
     hf_suffix = "ForTokenClassification"
 
-    def columns(self, task) -> dict:
-        return {"word_column": task.word_column, "tag_column": task.tag_column}
+    def columns(self) -> dict:
+        return {"word_column": self.task.word_column, "tag_column": self.task.tag_column}
 
-    def read(self, task, path, fmt, columns):
+    def read(self, path, fmt, columns):
         return read_tagged(path, fmt, columns["word_column"], columns["tag_column"])
 
-    def hub_file(self, spec, task, cache_root):
+    def hub_file(self, spec, cache_root):
         ref, ds = task_dataset(spec)
-        words, tags = task.words_field, task.tags_field
+        words, tags = self.task.words_field, self.task.tags_field
         return str(tagged_task_file(ref, ds, words, tags, cache_root)), "conll", {"word_column": 0, "tag_column": 1}
 
-    def label_names(self, train, task, where):
-        return label_set([t for s in train for t in s.tags], task.labels, where)
+    def label_names(self, train, where):
+        return label_set([t for s in train for t in s.tags], self.task.labels, where)
 
     def check_labels(self, examples, labels, where, purpose=TRAINING):
         at = lambda s, n: f"sentence at line {s.line}" if s.line is not None else f"sentence {n}"  # noqa: E731
@@ -62,8 +69,8 @@ class Tagging(TaskKind):
 
         return [replace(s, tags=[str(mapping.get(t, t)) for t in s.tags]) for s in examples]
 
-    def encode(self, examples, labels, tok, vocab, arch, task, train):
-        return encode_tagged(examples, labels, tok, vocab, arch, task.max_len)
+    def encode(self, examples, labels, tok, vocab, arch, train):
+        return encode_tagged(examples, labels, tok, vocab, arch, self.task.max_len)
 
     def collate_labels(self, features, seq_len):
         import torch
@@ -92,12 +99,12 @@ class Tagging(TaskKind):
             raise MaskbenchError("--text has no words to tag")
         return TaggedSentence(text.split(), None)
 
-    def read_inputs(self, task, path, fmt):
+    def read_inputs(self, path, fmt):
         if fmt == "txt":
             return [TaggedSentence(parts[0].split(), None, i) for i, parts in read_plain_lines(path, 1, "words")
                     if parts[0].split()]
-        if fmt == task.format:  # the columns the model was trained with
-            word, tag = task.word_column, task.tag_column
+        if fmt == self.task.format:  # the columns the model was trained with
+            word, tag = self.task.word_column, self.task.tag_column
         else:  # CoNLL-U's FORM and UPOS, or a two-column "word tag" CoNLL file
             word, tag = (1, 3) if fmt == "conllu" else (0, 1)
         return read_tagged(path, fmt, word, tag, PREDICT)
@@ -105,8 +112,8 @@ class Tagging(TaskKind):
     def labelled(self, examples):
         return all(s.tags is not None for s in examples)
 
-    def predictor(self, labels, examples, task):
-        return TagPredictor(labels, examples, task)
+    def predictor(self, labels, examples):
+        return TagPredictor(labels, examples)
 
 
 class TagPredictor(Predictor):
@@ -169,7 +176,7 @@ def read_tagged(path, fmt: str, word_column: int, tag_column: int, purpose: Purp
     return sentences
 
 
-def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[Feature]:
+def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_len: int) -> list[TaggedFeature]:
     index = {t: i for i, t in enumerate(tags)}
     start, end = arch_of(arch).frame(vocab)
     encs = tok.encode_batch([s.words for s in sentences], is_pretokenized=True, add_special_tokens=False)
@@ -187,7 +194,7 @@ def encode_tagged(sentences, tags: list[str], tok, vocab: Vocab, arch: str, max_
             prev = wid
         ids.append(end)
         labels.append(IGNORE)
-        out.append(Feature(ids, [0] * len(ids), labels, word_starts=starts))
+        out.append(TaggedFeature(ids, [0] * len(ids), labels, word_starts=starts))
     return out
 
 

@@ -17,11 +17,12 @@ def task_terms(kind: TaskKind):
 
 
 @torch.no_grad()
-def evaluate_task(model, features, kind: TaskKind, metric: str, examples, task, arch: str, pad: int, device: str,
+def evaluate_task(model, features, kind: TaskKind, examples, arch: str, pad: int, device: str,
                   batch_size: int = 64) -> tuple[dict, dict]:
-    """(metrics, units): {"loss", the kind's metrics}, and {"metric", "num", "den"} per evaluation example."""
+    """(metrics, units): {"loss", the kind's metrics}, and {"metric", "num", "den"} per evaluation example
+    (task.metric of the task `kind` holds)."""
     model.eval()
-    scorer = kind.scorer(metric, examples, task)
+    scorer = kind.scorer(examples)
     loss_sum = count = 0.0
     for k in range(0, len(features), batch_size):
         part = features[k:k + batch_size]
@@ -35,15 +36,14 @@ def evaluate_task(model, features, kind: TaskKind, metric: str, examples, task, 
     return {"loss": round(loss_sum / max(count, 1.0), 5), **metrics}, units
 
 
-def evaluate_all(model, data, task, arch: str, pad: int, device: str) -> tuple[dict, dict]:
+def evaluate_all(model, data, arch: str, pad: int, device: str) -> tuple[dict, dict]:
     """The task's evaluation set and every task.extra_eval set: one flat metrics dict (extra sets' keys
     prefixed `NAME_`, e.g. `zh_token_accuracy`) and the units of each ({..., "extra": {NAME: units}})."""
-    metrics, units = evaluate_task(model, data.eval, data.kind, task.metric, data.eval_examples, task, arch,
-                                   pad, device)
+    metrics, units = evaluate_task(model, data.eval, data.kind, data.eval_examples, arch, pad, device)
     if data.extra:
         units["extra"] = {}
     for extra in data.extra:
-        m, u = evaluate_task(model, extra.features, data.kind, task.metric, extra.examples, task, arch, pad, device)
+        m, u = evaluate_task(model, extra.features, data.kind, extra.examples, arch, pad, device)
         metrics.update({f"{extra.name}_{k}": v for k, v in m.items()})
         units["extra"][extra.name] = u
     return metrics, units

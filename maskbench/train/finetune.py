@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from maskbench.config import to_yaml, with_changes
-from maskbench.data.subsets import count_examples, subset_features, subset_schedule
+from maskbench.tasks.subsets import count_examples, subset_features, subset_schedule
 from maskbench.data.tokenizer import Vocab, load_tokenizer
 from maskbench.errors import MaskbenchError
 from maskbench.models import count_params
@@ -43,11 +43,17 @@ def resolve_init(cfg: FinetuneConfig) -> ModelSource:
     return resolve_source(cfg.init, cfg.data.cache_dir)
 
 
+def train_examples(data: TaskData) -> int:
+    """Examples behind the training features (questions for QA, whose windows are features)."""
+    return count_examples(data.train, data.kind.example_ids(data.train))
+
+
 def with_subset(cfg: FinetuneConfig, data: TaskData, say) -> tuple:
-    """task.train_size: the nested seeded subset, and the schedule scaled to it (data/subsets.py)."""
-    n_all = count_examples(data.train)
-    data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level)
-    n = count_examples(data.train)
+    """task.train_size: the nested seeded subset, and the schedule scaled to it (tasks/subsets.py)."""
+    n_all = train_examples(data)
+    data.train = subset_features(data.train, cfg.task.train_size, cfg.seed, balanced=data.kind.sentence_level,
+                                 example_ids=data.kind.example_ids(data.train))
+    n = train_examples(data)
     if n < n_all:
         steps, every = subset_schedule(cfg.train.max_steps, cfg.train.eval_every, n, n_all,
                                        cfg.train.subset_min_steps, cfg.train.subset_min_epochs, cfg.train.batch_size)
@@ -93,7 +99,7 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     ckpt = latest_step_checkpoint(run_dir, say) if resume else None
 
     # same seed -> same head init and dropout for pretrained and scratch
-    model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, task, cfg.seed,
+    model = build_task_model(backbone.model_cfg, backbone.arch, vocab.size, kind, data.labels, cfg.seed,
                              backbone.load_into).to(device)
     optimizer = build_optimizer(model, t)
     metrics = MetricsLog(layout.metrics_path(run_dir))
@@ -113,11 +119,11 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     last_units = {}
 
     def evaluate():
-        out, units = evaluate_all(model, data, task, backbone.arch, vocab.pad, device)
+        out, units = evaluate_all(model, data, backbone.arch, vocab.pad, device)
         last_units.update(units)
         return out
 
-    record = task_record(task, kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
+    record = task_record(kind, data.labels, backbone)  # with the weights, the task model rebuilds alone
 
     def save(st: TrainState, final: bool):  # the whole task model; step-N also the optimiser (resume)
         save_run_checkpoint(run_dir, model, None if final else optimizer, st, config_yaml, final, t.keep_checkpoints,
@@ -135,7 +141,7 @@ def _finetune_locked(cfg: FinetuneConfig, command, say, backbone, run: RunDir, d
     first, final = ({k: v for k, v in e.items() if k != "step"} for e in (evals[0], evals[-1]))
     summary = {"kind": "finetune", "task": task.name, "init": "pretrained" if backbone.pretrained else "scratch",
                "objective": backbone.objective, "init_source": backbone.source, "arch": backbone.arch,
-               "model": backbone.model_dict().get("name"), "seed": cfg.seed, "train_examples": count_examples(data.train),
+               "model": backbone.model_dict().get("name"), "seed": cfg.seed, "train_examples": train_examples(data),
                "steps": state.step, "tokens_seen": state.tokens_seen, "params": params, "wall_s": round(state.wall_s, 2),
                "metric": task.metric, "freeze": task.freeze, "probe_layer": task.probe_layer,
                "final_eval": final, "initial_eval": dict(first),

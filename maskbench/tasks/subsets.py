@@ -34,28 +34,26 @@ def example_order(n_examples: int, seed: int, classes: list | None = None) -> li
     return order
 
 
-def subset_features(features, n: int | None, seed: int, balanced: bool) -> list:
+def subset_features(features, n: int | None, seed: int, balanced: bool, example_ids: list | None = None) -> list:
     """The features of the first `n` examples in the seeded order (all of them when n is None or too large).
 
-    Features of one example (QA windows) share `feature.example`; otherwise each feature is an example."""
+    `example_ids`: the example each feature encodes, where several share one (a QA question's windows, the
+    kind's `example_ids`); None: each feature is an example, and only then is the order class-balanced."""
     if n is None:
         return list(features)
-    grouped = any(getattr(f, "example", -1) >= 0 for f in features)
-    keys = sorted({f.example for f in features}) if grouped else list(range(len(features)))
+    keys = sorted(set(example_ids)) if example_ids is not None else list(range(len(features)))
     if n >= len(keys):
         return list(features)
-    classes = [features[k].label for k in keys] if balanced and not grouped else None
+    classes = [features[k].label for k in keys] if balanced and example_ids is None else None
     chosen = {keys[i] for i in example_order(len(keys), seed, classes)[:n]}
-    if grouped:
-        return [f for f in features if f.example in chosen]
+    if example_ids is not None:
+        return [f for f, e in zip(features, example_ids) if e in chosen]
     return [f for i, f in enumerate(features) if i in chosen]
 
 
-def count_examples(features) -> int:
-    """Examples (questions for QA) behind a list of features."""
-    if any(getattr(f, "example", -1) >= 0 for f in features):
-        return len({f.example for f in features})
-    return len(features)
+def count_examples(features, example_ids: list | None = None) -> int:
+    """Examples (questions for QA) behind a list of features (`example_ids` as subset_features takes it)."""
+    return len(set(example_ids)) if example_ids is not None else len(features)
 
 
 def subset_schedule(max_steps: int, eval_every: int, n: int, n_all: int, min_steps: int,
