@@ -116,8 +116,9 @@ class _progress:
     def __enter__(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # Off where standard error is no terminal: rich's transient bar leaves an empty line in a log or a pipe
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=self.console, transient=True)
+                            console=self.console, transient=True, disable=not self.console.is_terminal)
         self.bar.__enter__()
 
         def start(label: str, total: int):
