@@ -84,7 +84,7 @@ class ModelSource:
 
         model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)
         if trained:
-            load_weights(model, self.files)
+            load_weights(model, self.files, shown=Path(self.source))
         return model.eval()
 
     @property
@@ -123,9 +123,27 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
         raise MaskbenchError(f"{ckpt}/config.yaml is unreadable ({safe_reason(exc, 100)}): use another checkpoint") from None
     if not hasattr(pre, "keys") or "arch" not in pre or "model" not in pre:
         raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: {what} needs a pretraining run")
+    check_model(pre.model, f"{ckpt}/config.yaml", "it was edited or damaged since training: restore it, or use "
+                                                   "another checkpoint of the run")
     objective = pre.corruption.name if "corruption" in pre else "unknown"
     return ModelSource(pre.model, pre.arch.name, held / "tokenizer.json", str(ckpt), objective, "maskbench",
-                       lambda model: load_weights(model, held), held)
+                       lambda model: load_weights(model, held, shown=ckpt), held)
+
+
+def check_model(model_cfg, where: str, fix: str, names: dict | None = None) -> None:
+    """The model config a file holds, checked before any model is built from it (models/shape.py): one line
+    naming the file, the model.* key (and `names[key]`, its name in that file) and `fix`."""
+    import re
+
+    from maskbench.models.shape import ModelShape
+
+    try:
+        ModelShape.from_cfg(model_cfg)
+    except MaskbenchError as exc:
+        found = re.match(r"model\.(\w+)", str(exc))
+        theirs = (names or {}).get(found.group(1)) if found else None
+        named = f" (model.{found.group(1)} is its {theirs})" if theirs and theirs != found.group(1) else ""
+        raise MaskbenchError(f"{where} holds a model maskbench cannot build: {exc}{named}; {fix}") from None
 
 
 def _fine_tuned_backbone(ckpt: Path, held: Path, what: str) -> ModelSource:
@@ -142,13 +160,15 @@ def _fine_tuned_backbone(ckpt: Path, held: Path, what: str) -> ModelSource:
     except Exception as exc:  # not JSON, not a mapping, a model that is no config: one line
         raise MaskbenchError(f"{what}: {ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another "
                              f"checkpoint") from None
+    check_model(model_cfg, f"{ckpt}/{TASK_RECORD}", "it was edited or damaged since training: restore it, or use "
+                                                   "another checkpoint of the run")
     return ModelSource(model_cfg, arch, held / "tokenizer.json", str(ckpt), str(record.get("objective", "unknown")),
-                       "maskbench", lambda model: load_weights(model, held, prefix="backbone."), held)
+                       "maskbench", lambda model: load_weights(model, held, prefix="backbone.", shown=ckpt), held)
 
 
 def _transformers_source(folder: Path, cache_dir) -> ModelSource:
     from maskbench.data.cache_root import cache_root
-    from maskbench.interop.families import shape_from_hf
+    from maskbench.interop.families import hf_names, shape_from_hf
     from maskbench.interop.hf_folder import load_hf_weights, read_family
     from maskbench.interop.tokenizer import import_tokenizer
 
@@ -161,5 +181,7 @@ def _transformers_source(folder: Path, cache_dir) -> ModelSource:
         raise MaskbenchError(f"{folder}: its tokenizer has {n_ids} ids but the model's embedding only {rows} rows: "
                              f"the tokenizer belongs to another model; save the model's own tokenizer into the folder")
     cfg = OmegaConf.create(shape_from_hf(fam, config))
+    check_model(cfg, f"{folder}/config.json", "it does not describe these weights: save the model again "
+                                              "(model.save_pretrained) or fix its config.json", hf_names(fam))
     return ModelSource(cfg, fam.arch, tok_path, str(folder.resolve()), f"transformers:{fam.name}", "transformers",
                        lambda model: load_hf_weights(model, folder, fam))
