@@ -114,3 +114,113 @@ def test_probe_reads_a_bom_and_a_form_feed_as_text(tmp_path):
     f = tmp_path / "senses.txt"
     f.write_bytes("\ufeff# senses\nfruit\tthe apple\x0c fell\r\ncompany\tapple phone\u2028news\n".encode())
     assert read_sentences(f) == [("fruit", "the apple\x0c fell"), ("company", "apple phone\u2028news")]
+
+
+# ------------------------------------------------------------------ a user's own objective, misbehaving
+PLUGIN = '''
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from maskbench.batch import IGNORE
+from maskbench.corruption.base import Noised
+from maskbench.schema.corruption import CorruptionConfig
+from maskbench.schema.fields import option
+from my_objective_base import RandomTokenCorruption, RandomTokenMLM
+
+
+def returning(change):
+    class Corruption(RandomTokenCorruption):
+        def __call__(self, blocks, rng, partner=None):
+            n = super().__call__(blocks, rng, partner)
+            return change(n, self.vocab)
+
+    @dataclass(frozen=True)
+    class Objective(RandomTokenMLM):
+        implementation: ClassVar = Corruption
+    return Objective
+
+
+def _raise(n, vocab):
+    raise ValueError("a bug in the plug-in")
+
+
+Raises = returning(_raise)
+Short = returning(lambda n, v: Noised(n.source[:, :-3], n.source_len, n.diag, n.mlm_labels[:, :-3]))
+Labels = returning(lambda n, v: Noised(n.source, n.source_len, n.diag, n.mlm_labels[:, :5]))
+Huge = returning(lambda n, v: Noised(n.source.clone().fill_(10 ** 6), n.source_len, n.diag, n.mlm_labels))
+Floats = returning(lambda n, v: Noised(n.source.float(), n.source_len, n.diag, n.mlm_labels))
+Nothing = returning(lambda n, v: None)
+Ignored = returning(lambda n, v: Noised(n.source, n.source_len, n.diag, torch.full_like(n.mlm_labels, IGNORE)))
+
+
+@dataclass(frozen=True)
+class BadCheck(RandomTokenMLM):
+    def check(self):
+        raise KeyError("oops")
+'''
+
+PLUGINS = {  # class -> the line (each was the internal-error line, or trained silently: Labels, Ignored)
+    "Raises": "its corruption Corruption.__call__ raised ValueError: a bug in the plug-in: fix the objective",
+    "Short": "Corruption.__call__ returned source_len 30 for a source 27 long",
+    "Labels": "returned mlm_labels of shape (8, 5) beside a source of shape (8, 30)",
+    "Huge": "returned source holding id 1000000, outside the vocabulary",
+    "Floats": "returned source of dtype torch.float32 (token ids are int64)",
+    "Nothing": "returned a NoneType, not a maskbench.corruption.base.Noised",
+    "Ignored": "none of the 16 validation blocks holds a position to predict, so the validation loss would read 0.0",
+    "BadCheck": "its check() raised KeyError: 'oops': fix the objective",
+}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A user's project folder with the example objective (as an importable module) and misbehaving ones."""
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples"
+    (tmp_path / "conf" / "corruption").mkdir(parents=True)
+    shutil.copy(example / "conf" / "corruption" / "my_objective.yaml", tmp_path / "conf" / "corruption")
+    shutil.copy(example / "my_objective.py", tmp_path / "my_objective_base.py")
+    (tmp_path / "bad.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith(("my_objective_base", "maskbench_user_objective_"))]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("cls", sorted(PLUGINS))
+def test_a_misbehaving_objective_is_one_line_naming_it(project, tiny_overrides, cls):
+    result = RUNNER.invoke(app, ["pretrain", *tiny_overrides, "corruption=my_objective",
+                                 f"corruption.objective=bad.py:{cls}", "train.max_steps=2", f"run.dir={project / 'run'}"])
+    err = one_line(result)
+    assert f"corruption.objective='bad.py:{cls}'" in err and PLUGINS[cls] in err, err
+
+
+def test_the_example_objective_still_trains_through_the_checks(project, tiny_overrides):
+    result = RUNNER.invoke(app, ["pretrain", *tiny_overrides, "corruption=my_objective", "train.max_steps=2",
+                                 f"corruption.objective=my_objective_base.py:RandomTokenMLM",
+                                 f"run.dir={project / 'run'}"])
+    assert result.exit_code == 0, result.stderr
+
+
+# ------------------------------------------------------------------ corruption.archs: narrowed, never widened
+@pytest.mark.parametrize("over, needle", [
+    (["corruption=gpt_bert", "corruption.archs=[encoder_decoder]"],        # trained an encoder-decoder silently
+     "corruption.archs=['encoder_decoder'] adds encoder_decoder: corruption=gpt_bert runs on encoder only"),
+    (["corruption=t5_span", "corruption.archs=[encoder]", "arch=encoder"],  # was a crash in the framing
+     "corruption=t5_span runs on encoder_decoder only; corruption.archs can narrow that list, not widen it"),
+    (["corruption=electra", "corruption.archs=[encoder,encoder_decoder]"],
+     "adds encoder_decoder: corruption=electra runs on encoder only"),
+    (["corruption=gpt_bert", "corruption.archs=[]"],                       # was 'it needs  (...)'
+     "corruption.archs=[] names no architecture: corruption=gpt_bert runs on encoder"),
+])
+def test_corruption_archs_cannot_widen_what_an_objective_runs_on(over, needle):
+    assert needle in one_line(RUNNER.invoke(app, ["config", "show", *over]))
+
+
+def test_corruption_archs_may_narrow():
+    cfg = load_config(["corruption=bert_mlm", "corruption.archs=[encoder_decoder]"])
+    assert cfg.corruption.archs == ["encoder_decoder"] and cfg.arch.name == "encoder_decoder"
