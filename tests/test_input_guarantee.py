@@ -224,3 +224,12 @@ def test_corruption_archs_cannot_widen_what_an_objective_runs_on(over, needle):
 def test_corruption_archs_may_narrow():
     cfg = load_config(["corruption=bert_mlm", "corruption.archs=[encoder_decoder]"])
     assert cfg.corruption.archs == ["encoder_decoder"] and cfg.arch.name == "encoder_decoder"
+
+
+# ------------------------------------------------------------------ fill --beam
+@pytest.mark.parametrize("beam", ["17", "100000"])
+def test_a_beam_past_what_can_be_decoded_is_one_line(run, beam):
+    """--beam 100000 was torch's topk past the vocabulary (the internal-error line); below it, one decoder pass
+    per beam and token in Python: hours for one sentence."""
+    err = one_line(RUNNER.invoke(app, ["fill", str(run), "the [MASK] .", "--beam", beam]))
+    assert f"--beam {beam}: give 1 (greedy) to 16" in err, err
