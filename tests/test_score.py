@@ -337,6 +337,11 @@ def test_compare_carries_the_zero_shot_accuracy(tiny_overrides, runs, tmp_path):
     with pytest.raises(MaskbenchError, match="compare.zero_shot="):
         run_compare(bad)
     assert not (tmp_path / "c2").exists()  # refused before any fine-tuning
+    long = tmp_path / "long.tsv"  # was refused only after every fine-tuning had run
+    long.write_text("the river .\tthe rivers .\n" + "word " * 600 + "\tshort .\n")
+    with pytest.raises(MaskbenchError, match=r"long.tsv:2: a sentence is \d+ tokens, more than the model.s 510"):
+        run_compare(load_config(base + [f"compare.zero_shot={long}", f"run.dir={tmp_path / 'c3'}"], root="finetune"))
+    assert not (tmp_path / "c3").exists()
 
 
 # ------------------------------------------------------------------ every bad input: one line
