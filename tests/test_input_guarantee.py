@@ -233,3 +233,14 @@ def test_a_beam_past_what_can_be_decoded_is_one_line(run, beam):
     per beam and token in Python: hours for one sentence."""
     err = one_line(RUNNER.invoke(app, ["fill", str(run), "the [MASK] .", "--beam", beam]))
     assert f"--beam {beam}: give 1 (greedy) to 16" in err, err
+
+
+# ------------------------------------------------------------------ a folder that is no model
+def test_a_folder_that_is_no_model_is_named_by_its_command(tmp_path):
+    """It read 'score=FOLDER is neither ...', like a config override, and offered no fix."""
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("a b .\tb a .\n")
+    for command, args in (("score", ["--pairs", str(tsv)]), ("fill", ["the [MASK] ."]), ("probe", [])):
+        err = one_line(RUNNER.invoke(app, [command, str(tmp_path), *args]))
+        assert err.startswith(f"error: {command}: {tmp_path} is neither a maskbench run") and \
+            err.endswith("give one of those"), err

@@ -92,7 +92,7 @@ def run_probe(path, word: str, file: Path | None, out: Path | None, scratch: boo
 
     from maskbench.inspect.loading import load_checkpoint
 
-    m = load_checkpoint(path, scratch=scratch)
+    m = load_checkpoint(path, scratch=scratch, what="probe")
     rows = read_sentences(Path(file) if file else DEFAULT_SENTENCES)
     senses = [s for s, _ in rows]
     sentences = [t for _, t in rows]

@@ -100,20 +100,22 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(init)).expanduser()
+    # a config key or an option names its value with '=' (init=RUN, --model=RUN); a command its argument with ':'
+    given = f"{what}={init}" if what in ("init", "compare.init") or what.startswith("-") else f"{what}: {init}"
     if not path.exists():
-        raise MaskbenchError(f"{what}={init} does not exist: give a maskbench run or checkpoint folder, or a "
+        raise MaskbenchError(f"{given} does not exist: give a maskbench run or checkpoint folder, or a "
                              f"transformers model folder")
     from maskbench.interop.hf_folder import is_hf_folder
 
     if is_hf_folder(path):
         return _transformers_source(path, cache_dir)
     if (path / "config.json").is_file():  # a transformers folder whose config cannot be read
-        raise MaskbenchError(f"{what}={init}: {path / 'config.json'} is not a JSON object with a model_type: "
+        raise MaskbenchError(f"{given}: {path / 'config.json'} is not a JSON object with a model_type: "
                              f"save the config again (model.config.save_pretrained)")
     chosen = hold_checkpoint(lambda: path if (path / "model.safetensors").exists() else latest_checkpoint(path), what)
     if chosen is None or not (chosen[1] / "config.yaml").exists():
-        raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
-                             f"with config.yaml) nor a transformers model folder (config.json)")
+        raise MaskbenchError(f"{given} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
+                             f"with config.yaml) nor a transformers model folder (config.json): give one of those")
     ckpt, held = chosen  # named as chosen; read from the held copy (a live run may prune the folder meanwhile)
     if (held / TASK_RECORD).exists():  # a fine-tuned task model: its backbone
         return _fine_tuned_backbone(ckpt, held, what)
