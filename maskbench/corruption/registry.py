@@ -71,13 +71,15 @@ class Corruption:
         # framing or the embedding (the internal-error line), a label tensor of another shape trained silently.
         with objective_code(self.cfg, f"corruption {type(noise).__name__}.__call__"):
             noised = noise(blocks, KeyedRandom(keys), partner)
-        check_noised(noised, blocks, self.vocab, self.cfg, type(noise).__name__)
+        check_noised(noised, blocks, self.vocab, self.cfg, type(noise).__name__, self.arch)
         with objective_code(self.cfg, f"corruption {type(noise).__name__}.frame"):
             return noise.frame(noised, self.arch)
 
 
-def check_noised(noised, blocks: Blocks, vocab: Vocab, cfg: CorruptionConfig, name: str) -> None:
-    """What a user's corruption returned, against the Noised contract: one line naming what is wrong."""
+def check_noised(noised, blocks: Blocks, vocab: Vocab, cfg: CorruptionConfig, name: str, arch: str) -> None:
+    """What a user's corruption returned, against the Noised contract (for `arch`): one line naming what is wrong.
+    What passes is framed by corruption/base.py without an error (tests/test_properties.py generates Noised)."""
+    from maskbench.arch import arch_of
     from maskbench.batch import IGNORE
     from maskbench.corruption.base import Noised
     from maskbench.errors import MaskbenchError
@@ -117,10 +119,32 @@ def check_noised(noised, blocks: Blocks, vocab: Vocab, cfg: CorruptionConfig, na
         if noised.mlm_labels.shape != noised.source.shape:
             refuse(f"mlm_labels of shape {tuple(noised.mlm_labels.shape)} beside a source of shape "
                    f"{tuple(noised.source.shape)}")
-    if noised.target is not None:
-        ids(noised.target, "target", labels=True)
-    if noised.mlm_labels is None and noised.target is None:
-        refuse("neither mlm_labels (an encoder's) nor target (an encoder-decoder's): nothing to predict")
+    if noised.target is not None:  # the decoder reads it shifted (PAD-padded): IGNORE only where it is given
+        ids(noised.target, "target", labels=noised.decoder_input_ids is not None)  # its own input (MASS)
+        if noised.target.shape[1] == 0:
+            refuse("an empty target (the decoder needs at least one token to predict)")
+    if arch_of(arch).encoder_only and noised.mlm_labels is None:
+        refuse("no mlm_labels, which an encoder is trained on")
+    if noised.decoder_input_ids is not None:
+        ids(noised.decoder_input_ids, "decoder_input_ids")
+        if noised.target is None or noised.target.shape != noised.decoder_input_ids.shape:
+            refuse("decoder_input_ids without a target of the same shape")
+    if noised.decoder_positions is not None:
+        dp = noised.decoder_positions
+        if noised.decoder_input_ids is None or not isinstance(dp, torch.Tensor) or \
+                dp.shape != noised.decoder_input_ids.shape or dp.dtype != torch.int64 or bool((dp < 0).any()):
+            refuse("decoder_positions that are not non-negative int64 positions shaped like decoder_input_ids")
+    for key, high in (("sep_at", S), ("nsp_labels", 1)):
+        v = getattr(noised, key)
+        if v is not None and (not isinstance(v, torch.Tensor) or tuple(v.shape) != (B,) or v.dtype != torch.int64
+                              or bool(((v < 0) | (v > high)).any())):
+            refuse(f"{key} that is not an int64 [{B}] of values 0 to {high}")
+    if noised.sep_at is not None and (noised.mlm_labels is None or S == 0):
+        refuse("sep_at without mlm_labels or with an empty source")
+    if noised.segments is not None:
+        seg = noised.segments
+        if not isinstance(seg, torch.Tensor) or seg.shape != noised.source.shape:
+            refuse("segments not shaped like source")
 
 
 def build_corruption(cfg: CorruptionConfig, arch: str, vocab: Vocab, is_continuation: torch.Tensor | None = None,
