@@ -432,6 +432,24 @@ def test_a_pipe_named_as_pairs_is_one_line_not_a_wait(runs, tmp_path):
     assert "is not a regular file" in err and "pairs.tsv" in err
 
 
+def test_an_unwritable_figure_is_refused_before_any_scoring(runs, tmp_path, monkeypatch):
+    """-o was first written after every pair of every run had been scored."""
+    import maskbench.zeroshot.evaluate
+
+    def never(*a, **k):
+        raise AssertionError("scored before the figure's path was tried")
+    monkeypatch.setattr(maskbench.zeroshot.evaluate, "score_source", never)
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("a b .\tb a .\n")
+    err = one_line(RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(tsv), "-o",
+                                       str(tmp_path / ("x" * 300 + ".png"))]))
+    assert "File name too long" in err and "-o" in err, err
+    (tmp_path / "notes.txt").write_text("")
+    err = one_line(RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(tsv), "-o",
+                                       str(tmp_path / "notes.txt" / "fig.png")]))
+    assert "a file is there where a folder is needed" in err, err
+
+
 def test_a_scores_standard_error_is_empty_off_a_terminal(runs, tmp_path):
     """rich's transient progress bar printed an empty line into a log or a pipe."""
     tsv = tmp_path / "p.tsv"
