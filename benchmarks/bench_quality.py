@@ -285,35 +285,80 @@ def figure(out: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (argparse prints the whole usage block before it)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _count(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+    return parse
+
+
+def _models(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown models {unknown}: choose from {', '.join(MODELS)}, "
+                                         f"separated by commas")
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} names a model twice: each races once")
+    return names
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=600, help="steps every model does (then equal seconds)")
-    p.add_argument("--schedule", type=int, default=2000, help="the learning-rate schedule's length in steps")
-    p.add_argument("--eval-every", type=int, default=50)
-    p.add_argument("--val-blocks", type=int, default=0, help="validation blocks (0: the experiment's data.val_blocks)")
-    p.add_argument("--models", default=",".join(MODELS))
+    p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=_count(1), default=600, help="steps every model does (then equal seconds)")
+    p.add_argument("--schedule", type=_count(1), default=2000, help="the learning-rate schedule's length in steps")
+    p.add_argument("--eval-every", type=_count(1), default=50)
+    p.add_argument("--val-blocks", type=_count(0), default=0,
+                   help="validation blocks (0: the experiment's data.val_blocks)")
+    p.add_argument("--models", type=_models, default=",".join(MODELS))
     p.add_argument("--experiment", default="reviews_pretrain")
     p.add_argument("--override", action="append", default=[], help="a further config override (repeatable)")
     p.add_argument("--maskbench-override", action="append", default=[],
                    help="an override for maskbench's recipes only (e.g. train.lr=4e-3; not the data)")
     p.add_argument("--hf-override", action="append", default=[], help="an override for transformers' models only")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=_count(1), default=2)
     p.add_argument("--out", type=Path, default=None, help="folder for race.json and race.png")
     args = p.parse_args(argv)
+    from maskbench.guard import script
+
+    # a refused override, an unwritable --out: one line, exit 2 (a bug: the internal-error line), as maskbench's
+    # commands end; --out is made before the race, not after its minutes
+    return script(lambda: _race(p, args))
+
+
+def _race(p, args):
     torch.set_num_threads(args.threads)
-    names = args.models.split(",")
-    unknown = set(names) - set(MODELS)
-    if unknown:
-        p.error(f"unknown models {sorted(unknown)}: choose from {', '.join(MODELS)}")
-    cfg, vocab, train, batches, val = setup(args)
+    names = args.models
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            p.error(f"--out {args.out} is a file: give a folder for race.json and race.png")
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            p.error(f"--out {args.out} cannot be made ({exc.strerror or exc}): give a folder you can write to")
     from maskbench.config import load_config
     from maskbench.inspect.plateau import count_baselines
-    own = {side: load_config([f"experiment={args.experiment}", f"train.max_steps={args.schedule}", *args.override,
-                              *extra]) for side, extra in (("maskbench", args.maskbench_override),
-                                                           ("hf", args.hf_override))}
+    # every config composed and checked before the corpus is read: a bad override is refused at once
+    common = [f"experiment={args.experiment}", f"train.max_steps={args.schedule}", *args.override]
+    shared = load_config(common)
+    own = {side: load_config(common + extra) for side, extra in (("maskbench", args.maskbench_override),
+                                                                 ("hf", args.hf_override))}
     for side, c in own.items():  # the recipe may differ per side; the data and the batches may not
-        if c.data != cfg.data or c.corruption != cfg.corruption or c.train.batch_size != cfg.train.batch_size:
+        if c.data != shared.data or c.corruption != shared.corruption or c.train.batch_size != shared.train.batch_size:
             p.error(f"--{side}-override changes the data, corruption or batch size: the race needs the same batches")
+    cfg, vocab, train, batches, val = setup(args)
     base = count_baselines(torch.from_numpy(train.tokens[:train.n_blocks * train.content_len].astype("int64")),
                            val, vocab)
     def maker(n):
@@ -330,7 +375,6 @@ def main(argv=None):
     target = race(args, batches, val, racers)
     out = report(args, racers, base, target)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "race.json").write_text(json.dumps(out, indent=1))
         figure(out, args.out / "race.png")
         print(f"wrote {args.out / 'race.json'} and {args.out / 'race.png'}")

@@ -133,7 +133,7 @@ def report(dirs: List[Path] = typer.Argument(..., help="Folders holding finished
 def fill(checkpoint: Path = typer.Argument(..., help="Run, checkpoint or transformers model folder."),
          text: str = typer.Argument(..., help='Text with [MASK] blanks, e.g. "paris is the [MASK] of france ."'),
          top_k: int = typer.Option(5, "--top-k", "-k", help="Predictions per blank (encoder)."),
-         beam: int = typer.Option(1, "--beam", help="Beam size for an encoder-decoder (1 = greedy)."),
+         beam: int = typer.Option(1, "--beam", help="Beam size for an encoder-decoder (1 = greedy, at most 16)."),
          as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object.")):
     """Fill in the blanks: top-k per [MASK] (encoder) or the generated reconstruction (encoder-decoder).
 

@@ -71,6 +71,9 @@ def guard(fn):
     except (typer.Exit, typer.Abort, typer.TyperException):
         raise  # typer's own endings (an exit code, a usage error)
     except OSError as exc:  # an unwritable or vanished folder, a full disk: one line, what and where
+        if _file_in_the_way(exc):  # -o FILE/x.png: mkdir's 'File exists' said nothing of the cause
+            fail(f"cannot use {exc.filename}: a file is there where a folder is needed: choose a path whose "
+                 f"folders are folders (run.dir, data.cache_dir, -o)")
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         fail(f"cannot use{where}: {exc.strerror or exc}: choose a folder you can write to (run.dir, "
               f"data.cache_dir, -o) or free space")
@@ -78,6 +81,26 @@ def guard(fn):
         fail("interrupted", code=130)
     except Exception as exc:
         _internal_error(exc)
+
+
+def script(fn):
+    """A script's body (benchmarks/, scripts/) with a command's ending: its result, or one line (a refusal exit 2,
+    a bug the internal-error line naming its crash file, exit 70), as SystemExit rather than typer's Exit."""
+    try:
+        return guard(fn)
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+
+
+def _file_in_the_way(exc: OSError) -> bool:
+    """A folder was to be made or entered where a file is."""
+    from pathlib import Path
+
+    if not getattr(exc, "filename", None):
+        return False
+    if isinstance(exc, NotADirectoryError):
+        return True
+    return isinstance(exc, FileExistsError) and Path(str(exc.filename)).is_file()
 
 
 def _arguments() -> list[str]:

@@ -15,7 +15,7 @@ import typing
 from maskbench.errors import MaskbenchError
 from maskbench.schema import GROUP_SCHEMAS
 from maskbench.schema.corruption import FAMILIES
-from maskbench.schema.objectives import check_arch, objective_class
+from maskbench.schema.objectives import check_arch, objective_class, objective_code
 from maskbench.schema.data import INFILL_ROOM
 from maskbench.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
 from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
@@ -121,7 +121,8 @@ def typed_group(group: str, node, cfg=None):
     if kind is not None:
         obj.check(kind)
     elif hasattr(obj, "check"):
-        obj.check()
+        with objective_code(obj, "check()"):  # a user's objective's own check: its exception names it
+            obj.check()
     return obj
 
 
@@ -215,4 +216,5 @@ def _check_across(objects: dict) -> None:
         return
     check_arch(c, objects["arch"].name)
     if d is not None:
-        c.check_data(d)
+        with objective_code(c, "check_data()"):
+            c.check_data(d)

@@ -58,3 +58,34 @@ def test_overrides_that_change_the_batches_are_refused(tiny_overrides):
         args += ["--override", o]
     with pytest.raises(SystemExit):
         _bench().main(args)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--eval-every", "0"], "argument --eval-every: 0 is below 1"),        # the race looped forever
+    (["--eval-every", "-1"], "argument --eval-every: -1 is below 1"),      # likewise
+    (["--steps", "0"], "argument --steps: 0 is below 1"),                  # ZeroDivisionError after the race
+    (["--steps", "-3"], "argument --steps: -3 is below 1"),
+    (["--steps", "abc"], "argument --steps: 'abc' is not a whole number"),
+    (["--threads", "0"], "argument --threads: 0 is below 1"),              # torch's RuntimeError
+    (["--val-blocks", "-1"], "argument --val-blocks: -1 is below 0"),      # torch.linspace's RuntimeError
+    (["--models", "bert,bert"], "names a model twice"),                     # raced one model twice
+    (["--models", "maskbench,"], "unknown models ['']"),
+    (["--override", "model.n_heads=0"], "error: model.n_heads=0 must be an integer >= 1"),  # a traceback
+    (["--experiment", "nope"], "error: unknown experiment 'nope'"),
+    (["--hf-override", "model.d_model=33"], "model.d_model=33 is not divisible by model.n_heads"),
+])
+def test_bad_arguments_are_one_line_before_any_work(args, needle, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _bench().main(["--experiment", "debug", *args])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1 and needle in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_race(tmp_path, capsys):
+    f = tmp_path / "race.txt"
+    f.write_text("")
+    with pytest.raises(SystemExit) as stop:  # was FileExistsError after every model had raced
+        _bench().main(["--experiment", "debug", "--out", str(f)])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and f"--out {f} is a file" in err and len(err.splitlines()) == 1, err

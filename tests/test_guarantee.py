@@ -160,6 +160,15 @@ def test_plot_to_a_file_that_is_no_image_is_one_line(tiny_run, tmp_path):
     assert not (tmp_path / "loss.txt").exists()
 
 
+def test_a_file_where_a_folder_is_needed_is_named_as_such(tiny_run, tmp_path):
+    """mkdir's 'File exists' (and 'Not a directory') said nothing of the cause."""
+    (tmp_path / "notes.txt").write_text("")
+    for out, named in ((tmp_path / "notes.txt" / "loss.png", tmp_path / "notes.txt"),
+                       (tmp_path / "notes.txt" / "sub" / "loss.png", tmp_path / "notes.txt" / "sub")):
+        err = one_line(RUNNER.invoke(app, ["plot", str(tiny_run), "-o", str(out)]))
+        assert f"cannot use {named}: a file is there where a folder is needed" in err, err
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tiny_overrides, tmp_path_factory):
     from maskbench.train.pretrain import run_pretrain

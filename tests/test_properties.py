@@ -319,6 +319,135 @@ def test_any_file_given_to_predict_is_predicted_or_one_line(scale, task_runs, tm
     check(40 * scale, cases, body)
 
 
+# ------------------------------------------------------------------ minimal-pair files (maskbench score --pairs)
+PAIR_SAMPLES = {".jsonl": '{"sentence_good": "the river was here .", "sentence_bad": "the river were here .", '
+                          '"UID": "agreement", "field": "morphology"}\n{"sentence_good": "who was there ?", '
+                          '"sentence_bad": "who there was ?"}\n',
+                ".tsv": "sentence_good\tsentence_bad\tgroup\nthe river was here .\tthe river were here .\tagree\n"
+                        "who was there ?\twho there was ?\n"}
+PAIR_MUTATIONS = MUTATIONS + ["u2028", "form_feed", "nel", "tabs_everywhere", "uid_types", "no_fields"]
+
+
+def mutate_pairs(text: str, how: str, rnd) -> bytes:
+    """The task-file mutations, and what only a pairs file has: separators inside sentences, odd UID types."""
+    if how in ("u2028", "form_feed", "nel"):  # inside a sentence: text, not a line break
+        return text.replace("river", "ri" + {"u2028": "\u2028", "form_feed": "\x0c", "nel": "\x85"}[how] + "ver").encode()
+    if how == "tabs_everywhere":
+        return text.replace(" ", "\t").encode()
+    if how == "uid_types":
+        return text.replace('"agreement"', "[1, {\"a\": null}]").replace('"morphology"', "3.5").encode()
+    if how == "no_fields":
+        return text.replace("sentence_bad", "sentence_worse").encode()
+    return mutate(text, how, rnd)
+
+
+@pytest.mark.parametrize("scale", SCALE)
+def test_any_pairs_file_is_read_or_refused_in_one_line(scale, tmp_path):
+    """--pairs / compare.zero_shot= readers on generated files: pairs (two non-empty sentences each, located by
+    FILE:LINE), or one line naming the file; a separator inside a sentence never changes the count."""
+    import random
+
+    from maskbench.zeroshot.pairs import read_pairs
+
+    cases = st.tuples(st.sampled_from(sorted(PAIR_SAMPLES)), st.sampled_from(PAIR_MUTATIONS), st.integers(0, 2 ** 32))
+
+    def body(case):
+        suffix, how, seed = case
+        f = tmp_path / f"pairs{suffix}"
+        f.write_bytes(mutate_pairs(PAIR_SAMPLES[suffix], how, random.Random(seed)))
+        try:
+            pairs = read_pairs([f])
+        except MaskbenchError as exc:
+            assert len(str(exc).strip().splitlines()) == 1 and "pairs" in str(exc), str(exc)
+            return
+        assert pairs and all(p.good.strip() and p.bad.strip() and p.where.startswith(str(f)) for p in pairs)
+        if how in ("none", "u2028", "form_feed", "nel", "bom", "crlf", "cr", "uid_types", "blank_lines"):
+            assert len(pairs) == 2, (how, pairs)
+    check(60 * scale, cases, body)
+
+
+# ------------------------------------------------------------------ what a user's objective returns
+@pytest.fixture(scope="module")
+def tiny_models(tiny_setup):
+    from maskbench.models import build_model
+
+    cfg, _, _, vocab, store = tiny_setup
+    return {arch: build_model(cfg.model, arch, vocab.size).eval() for arch in ("encoder", "encoder_decoder")}
+
+
+def _tensor(shape, low, high, dtype):
+    import torch
+
+    if 0 in shape:
+        return torch.zeros(shape, dtype=dtype)
+    return torch.randint(low, high, shape).to(dtype)
+
+
+@pytest.mark.parametrize("scale", SCALE)
+def test_whatever_an_objective_returns_is_framed_and_trained_or_one_line(scale, tiny_setup, tiny_models):
+    """corruption/registry.check_noised on generated Noised (shapes, dtypes, ids past the vocabulary, lengths past
+    the source, labels of another shape, missing fields): a refusal of one line naming the objective, or a batch
+    that frames and gives a finite loss; never an exception from inside."""
+    import torch
+
+    from maskbench.batch import IGNORE
+    from maskbench.corruption.base import Diagnostics, Noise, Noised
+    from maskbench.corruption.registry import check_noised
+    from maskbench.data.blocks import Blocks
+    from maskbench.models.losses import pretrain_terms
+    from maskbench.schema.corruption import CorruptionConfig
+
+    cfg, _, _, vocab, _ = tiny_setup
+    V, B, C = vocab.size, 3, 6
+    blocks = Blocks(torch.randint(vocab.n_special, V, (B, C)), torch.zeros(B, C, dtype=torch.bool),
+                    torch.zeros(B, C, dtype=torch.long))
+    plugin = CorruptionConfig(name="mine", objective="mine.py:Mine")
+    dtypes = st.sampled_from([torch.int64, torch.int64, torch.int64, torch.int32, torch.float32, torch.bool])
+    rows = st.sampled_from([B, B, B, B - 1, B + 1])
+    lengths = st.integers(0, 8)
+    ids = st.tuples(rows, lengths, st.sampled_from([(0, V), (0, V), (-1, V), (0, V + 2), (IGNORE, V)]), dtypes)
+    optional = lambda s: st.one_of(st.none(), s)  # noqa: E731
+    labels = st.one_of(st.just("like source"), st.just("like source"), st.none(), ids)  # mostly well shaped
+    cases = st.tuples(st.sampled_from(["encoder", "encoder_decoder"]), ids, labels, st.one_of(st.none(), ids),
+                      st.sampled_from(["full", "full", "short", "long", "negative", "scalar"]),
+                      st.sampled_from([True, True, True, False]), optional(st.integers(-1, 9)),
+                      st.integers(0, 2 ** 16))
+
+    def make(spec, labels=False, like=None):
+        if spec is None:
+            return None
+        n, S, (low, high), dtype = (*like.shape, (0, V), torch.int64) if spec == "like source" else spec
+        t = _tensor((n, S), low, high, dtype)
+        if labels and dtype == torch.int64 and S:
+            t[torch.rand(n, S) < 0.5] = IGNORE
+        return t
+
+    def body(case):
+        arch, source, mlm, target, how_long, as_noised, sep, seed = case
+        torch.manual_seed(seed)
+        src = make(source)
+        mlm = make(mlm, True, like=src)
+        S = src.shape[1]
+        n = {"full": torch.full((B,), S), "short": torch.full((B,), max(S - 1, 0)), "long": torch.full((B,), S + 1),
+             "negative": torch.full((B,), -1), "scalar": torch.tensor(S)}[how_long]
+        diag = Diagnostics(blocks.tokens, torch.zeros(B, C, dtype=torch.bool), torch.zeros(B, C, dtype=torch.int8))
+        noised = Noised(src, n, diag, mlm, make(target, True),
+                        sep_at=None if sep is None else torch.full((B,), sep)) if as_noised else (src, n)
+        try:
+            check_noised(noised, blocks, vocab, plugin, "Mine", arch)
+        except MaskbenchError as exc:
+            assert "\n" not in str(exc) and "corruption.objective='mine.py:Mine'" in str(exc), str(exc)
+            return
+        batch = Noise(plugin, vocab).frame(noised, arch)
+        with torch.no_grad():
+            term = pretrain_terms(tiny_models[arch], batch)["mlm"]
+        assert torch.isfinite(term.loss_sum) and int(term.count) >= 0
+        framed.append(arch)
+    framed: list = []
+    check(80 * scale, cases, body)
+    assert len(set(framed)) == 2, framed  # both architectures had Noised that passed and trained
+
+
 # ------------------------------------------------------------------ arguments for every command
 @pytest.fixture(scope="module")
 def stubbed_training(monkeypatch_module):
@@ -359,13 +488,18 @@ def places(tiny_overrides, task_runs, tmp_path_factory):
             for where in (run, run / "checkpoints" / "final"):
                 if (where / file).exists() or file == "summary.json":
                     (where / file).write_text(text)
+    shape = shutil.copytree(pre, root / "bad-shape")  # a model config edited by hand: a head count of 0
+    for where in (shape, shape / "checkpoints" / "final"):
+        (where / "config.yaml").write_text((where / "config.yaml").read_text().replace("  n_heads: 2\n",
+                                                                                         "  n_heads: 0\n"))
     (root / "file.txt").write_text("apple\tthe apple fell\n")
     (root / "binary.bin").write_bytes(bytes(range(256)))
     (root / "folder").mkdir()
     return {"pre": str(pre), "ft": str(task_runs["sst2"]), "tag": str(task_runs["pos"]), "missing": str(root / "nope"),
             "file": str(root / "file.txt"), "binary": str(root / "binary.bin"), "folder": str(root / "folder"),
             "ckpt": str(pre / "checkpoints" / "final"), "out": str(root / "out" / "x.png"),
-            **{name: str(root / name) for name in ("bad-yaml", "bad-json", "bad-weights", "bad-tokenizer", "bad-task")}}
+            **{name: str(root / name) for name in ("bad-yaml", "bad-json", "bad-weights", "bad-tokenizer", "bad-task",
+                                                   "bad-shape")}}
 
 
 TEXTS = ["", " ", "[MASK]", "a [MASK] b", "[MASK] [MASK] [MASK]", "the river", "\udcff", "a\x00b", "word " * 700,
@@ -395,7 +529,8 @@ def command_args(places, tiny_overrides):
                   opt("--batch-size", number), opt("--step", number)).map(lambda t: ["predict", t[0], *flat(t[1:])]),
         st.tuples(st.lists(place, min_size=1, max_size=2), opt("--pairs", place),
                   opt("--method", st.sampled_from(["pll", "pll-word", "all-masked", "best"])),
-                  opt("--checkpoints", st.sampled_from(["all", "2", "1,1", "x", ""]) | number),
+                  opt("--checkpoints", st.sampled_from(["all", "2", "1,1", "x", "", "\u00b2", "\u0662", "2,-1"])
+                      | number),
                   opt("--seed", number), opt("-o", place)).map(lambda t: ["score", *t[0], *flat(t[1:])]),
         st.tuples(st.lists(place, min_size=1, max_size=3), opt("-o", place), opt("--x", st.sampled_from(
             ["steps", "flops", "tokens", "nope"]))).map(lambda t: ["plot", *t[0], *flat(t[1:])]),

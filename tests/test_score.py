@@ -337,6 +337,11 @@ def test_compare_carries_the_zero_shot_accuracy(tiny_overrides, runs, tmp_path):
     with pytest.raises(MaskbenchError, match="compare.zero_shot="):
         run_compare(bad)
     assert not (tmp_path / "c2").exists()  # refused before any fine-tuning
+    long = tmp_path / "long.tsv"  # was refused only after every fine-tuning had run
+    long.write_text("the river .\tthe rivers .\n" + "word " * 600 + "\tshort .\n")
+    with pytest.raises(MaskbenchError, match=r"long.tsv:2: a sentence is \d+ tokens, more than the model.s 510"):
+        run_compare(load_config(base + [f"compare.zero_shot={long}", f"run.dir={tmp_path / 'c3'}"], root="finetune"))
+    assert not (tmp_path / "c3").exists()
 
 
 # ------------------------------------------------------------------ every bad input: one line
@@ -385,6 +390,8 @@ def test_bad_paths_options_and_runs_are_one_line(runs, tmp_path):
         ("--pairs", str(tsv), "--checkpoints", "2,,4"): "--checkpoints 2,,4",
         ("--pairs", str(tsv), "--checkpoints", "-2"): "--checkpoints -2",
         ("--pairs", str(tsv), "--checkpoints", "2,2"): "repeats 2",
+        ("--pairs", str(tsv), "--checkpoints", "\u00b2"): "--checkpoints \u00b2: give all",  # isdigit, not int()
+        ("--pairs", str(tsv), "--checkpoints", "\u0662"): "--checkpoints \u0662: give all",  # int() takes it
         ("--pairs", str(tsv), "--checkpoints", "5"): "no checkpoint at step 5; it has 2, 4, 6",
         ("--pairs", str(tsv), "-o", str(tmp_path / "fig.txt")): "not an image format",
         ("--pairs", str(tsv), "--seed", str(2 ** 64)): "--seed",
@@ -399,6 +406,56 @@ def test_bad_paths_options_and_runs_are_one_line(runs, tmp_path):
     long.write_text(("word " * 600) + "\tshort\n")
     assert "tokens, more than the model's" in one_line(RUNNER.invoke(app, ["score", enc, "--pairs", str(long)]))
     assert "Missing option '--pairs'" in one_line(RUNNER.invoke(app, ["score", enc]))
+
+
+def test_only_line_breaks_end_a_line_of_a_pairs_file(tmp_path):
+    """A form feed, NEL or U+2028 inside a sentence (JSON allows U+2028 unescaped) is text: str.splitlines() would
+    cut the line there and report a column count or a JSON error the file does not have. CR-only endings count."""
+    from maskbench.zeroshot.pairs import read_file
+
+    tsv = tmp_path / "odd.tsv"
+    tsv.write_text("the city\x0c is new .\tthe city are new .\ra\x85 b .\tb a .\r\n\u2028c d .\td c .\n", newline="")
+    pairs = read_file(tsv)
+    assert [(p.good, p.where.rsplit(":", 1)[1]) for p in pairs] == [
+        ("the city\x0c is new .", "1"), ("a\x85 b .", "2"), ("c d .", "3")]
+    jsonl = tmp_path / "odd.jsonl"
+    jsonl.write_text('{"sentence_good": "a\u2028b .", "sentence_bad": "b\u2029a ."}\n', encoding="utf-8")
+    assert [(p.good, p.bad) for p in read_file(jsonl)] == [("a\u2028b .", "b\u2029a .")]
+
+
+def test_a_pipe_named_as_pairs_is_one_line_not_a_wait(runs, tmp_path):
+    import os
+
+    fifo = tmp_path / "pairs.tsv"
+    os.mkfifo(fifo)  # nothing ever writes to it: reading it would wait forever
+    err = one_line(RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(fifo)]))
+    assert "is not a regular file" in err and "pairs.tsv" in err
+
+
+def test_an_unwritable_figure_is_refused_before_any_scoring(runs, tmp_path, monkeypatch):
+    """-o was first written after every pair of every run had been scored."""
+    import maskbench.zeroshot.evaluate
+
+    def never(*a, **k):
+        raise AssertionError("scored before the figure's path was tried")
+    monkeypatch.setattr(maskbench.zeroshot.evaluate, "score_source", never)
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("a b .\tb a .\n")
+    err = one_line(RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(tsv), "-o",
+                                       str(tmp_path / ("x" * 300 + ".png"))]))
+    assert "File name too long" in err and "-o" in err, err
+    (tmp_path / "notes.txt").write_text("")
+    err = one_line(RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(tsv), "-o",
+                                       str(tmp_path / "notes.txt" / "fig.png")]))
+    assert "a file is there where a folder is needed" in err, err
+
+
+def test_a_scores_standard_error_is_empty_off_a_terminal(runs, tmp_path):
+    """rich's transient progress bar printed an empty line into a log or a pipe."""
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("the river was in the city .\tthe river were in the city .\n")
+    result = RUNNER.invoke(app, ["score", str(runs["enc"]), "--pairs", str(tsv), "--json"])
+    assert result.exit_code == 0 and result.stderr == "", repr(result.stderr)
 
 
 def test_a_fine_tuned_run_is_refused_in_one_line(tiny_overrides, runs, tmp_path):

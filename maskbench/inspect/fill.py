@@ -40,6 +40,11 @@ def fill_encoder(m: Loaded, text: str, top_k: int = 5) -> list[list[tuple[str, i
             for ps, ix in zip(top.values, top.indices)]
 
 
+# Beam search runs the decoder once per beam and token, in Python: --beam 100000 was a topk past the vocabulary
+# (the internal-error line) or, below it, hours of decoding for one sentence.
+MAX_BEAM = 16  # BART's summaries used 4 to 6
+
+
 @torch.no_grad()
 def generate(m: Loaded, ids: list[int], beam: int = 1, max_extra: int = 32) -> list[int]:
     """Decode a reconstruction of `ids` from an encoder-decoder (greedy when beam == 1)."""
@@ -105,9 +110,12 @@ def run_fill(path, text: str, top_k: int, beam: int, console, as_json: bool = Fa
 
     if top_k < 1:
         raise MaskbenchError(f"--top-k {top_k}: give 1 or more")
-    if beam < 1:
-        raise MaskbenchError(f"--beam {beam}: give 1 (greedy) or more")
+    if not 1 <= beam <= MAX_BEAM:
+        raise MaskbenchError(f"--beam {beam}: give 1 (greedy) to {MAX_BEAM} (each beam runs the decoder once per "
+                             f"token)")
     m = load_checkpoint(path, what="fill")
+    if beam > m.vocab.size:
+        raise MaskbenchError(f"--beam {beam}: give at most the vocabulary's {m.vocab.size} tokens")
     if arch_of(m.cfg.arch).encoder_only:
         results = fill_encoder(m, text, top_k)
         if as_json:

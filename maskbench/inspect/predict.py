@@ -101,7 +101,8 @@ def _with_progress(saved, examples, batch_size, err_console):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    # off where standard error is no terminal: rich's transient bar leaves an empty line in a log or a pipe
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         def start(total):
             job = bar.add_task("predict", total=total)
             return lambda k: bar.advance(job, k)

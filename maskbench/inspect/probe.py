@@ -23,12 +23,12 @@ DEFAULT_SENTENCES = Path(__file__).parent.parent / "assets" / "probe_apple.txt"
 def read_sentences(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise MaskbenchError(f"--file {path} does not exist: give SENSE<TAB>SENTENCE lines")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise MaskbenchError(f"--file {path} is not UTF-8 text (byte {exc.start}): give SENSE<TAB>SENTENCE lines") from None
+    from maskbench.tasks.common import read_lines
+
     rows = []
-    for i, line in enumerate(text.splitlines(), 1):
+    # read_lines: a byte-order mark, CRLF or CR endings read as if absent, a NUL byte or non-UTF-8 one line, and only
+    # line breaks end a line (str.splitlines would also cut a sentence at a form feed or U+2028)
+    for i, line in enumerate(read_lines(path), 1):
         if not line.strip() or line.startswith("#"):
             continue
         if "\t" not in line:
@@ -92,7 +92,7 @@ def run_probe(path, word: str, file: Path | None, out: Path | None, scratch: boo
 
     from maskbench.inspect.loading import load_checkpoint
 
-    m = load_checkpoint(path, scratch=scratch)
+    m = load_checkpoint(path, scratch=scratch, what="probe")
     rows = read_sentences(Path(file) if file else DEFAULT_SENTENCES)
     senses = [s for s, _ in rows]
     sentences = [t for _, t in rows]

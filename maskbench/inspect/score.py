@@ -60,9 +60,20 @@ def run_score(runs: list[Path], pairs_paths: list[Path], method: str | None, per
 
 
 def _figure_path(out: Path) -> Path:
+    """The figure's path, tried for writing before any scoring: a folder that cannot be made or written, or a name
+    too long, failed only after every pair of every run had been scored (minutes to hours for BLiMP)."""
+    import os
+
     from maskbench.report.plots import figure_path
 
-    return figure_path(Path(out).expanduser(), "score.png")
+    path = figure_path(Path(out).expanduser(), "score.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
+    with open(path, "ab"):  # OSError (permission, name too long, a folder there): the guard's one line
+        pass
+    if not existed:
+        os.unlink(path)
+    return path
 
 
 def _labels(runs: list[Path]) -> list[str]:
@@ -116,8 +127,9 @@ class _progress:
     def __enter__(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # Off where standard error is no terminal: rich's transient bar leaves an empty line in a log or a pipe
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=self.console, transient=True)
+                            console=self.console, transient=True, disable=not self.console.is_terminal)
         self.bar.__enter__()
 
         def start(label: str, total: int):

@@ -303,6 +303,16 @@ def _esm_shape(c) -> dict:
                 positions="rope", rope_theta=float(getattr(c, "rope_theta", 10000.0)))
 
 
+def hf_names(fam: Family) -> dict:
+    """model.* key -> the config.json key shape_from_hf reads it from (for refusals that name the user's file)."""
+    if fam.encoder_only:
+        return {"d_model": "hidden_size", "n_layers": "num_hidden_layers", "n_heads": "num_attention_heads",
+                "d_ff": "intermediate_size", "max_positions": "max_position_embeddings", "ln_eps": "layer_norm_eps",
+                "n_segments": "type_vocab_size", "rope_theta": "rope_theta"}
+    return {"d_model": "d_model", "n_layers": "encoder_layers", "n_heads": "encoder_attention_heads",
+            "d_ff": "encoder_ffn_dim", "n_decoder_layers": "decoder_layers", "max_positions": "max_position_embeddings"}
+
+
 def shape_from_hf(fam: Family, c) -> dict:
     """maskbench model config (dict) for a transformers config of this family."""
     from maskbench.errors import MaskbenchError

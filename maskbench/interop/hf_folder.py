@@ -8,6 +8,7 @@ own; maskbench's exports are MegatronBERT / Blenderbot folders and come back exa
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -123,6 +124,28 @@ def _normalise(theirs: dict, fam: Family) -> dict:
     return out
 
 
+_LAYER = re.compile(r"^(.*?)\.(layers?)\.(\d+)\.")
+
+
+def _check_layer_counts(theirs: dict, layout: list, folder: Path) -> None:
+    """A folder whose weights hold more layers than its config.json builds (num_hidden_layers lowered, or the
+    config of a smaller model) would load the first ones and leave the rest unread: a different model, silently."""
+    def deepest(names) -> dict:
+        out: dict[str, int] = {}
+        for name in names:
+            m = _LAYER.match(name)
+            if m:
+                out[m.group(1)] = max(out.get(m.group(1), -1), int(m.group(3)))
+        return out
+
+    read = deepest(n for rule in layout for n in rule.theirs)
+    for stack, last in deepest(theirs).items():
+        if stack in read and last > read[stack]:
+            raise MaskbenchError(f"{folder}: its weights hold {last + 1} layers in {stack}, and its config.json builds "
+                                 f"{read[stack] + 1}: the config does not belong to these weights; save the model "
+                                 f"again (model.save_pretrained) or fix its layer count")
+
+
 def load_hf_weights(model, folder: Path, fam: Family) -> None:
     """Copy a transformers folder's weights into a maskbench model of the matching shape."""
     theirs = _normalise(_state_dict(folder), fam)
@@ -132,6 +155,7 @@ def load_hf_weights(model, folder: Path, fam: Family) -> None:
             raise MaskbenchError(f"{folder}: its output layer '{alias}' is not tied to its input embedding "
                                  f"(tie_word_embeddings=false); maskbench's models tie them and cannot hold it exactly")
     check_computed_tables(fam, theirs, model.shape, folder)
+    _check_layer_counts(theirs, rules(fam, model.shape), folder)
     own = model.state_dict()
     new = {}
     untrained = set()

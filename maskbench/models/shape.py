@@ -32,8 +32,16 @@ class ModelShape(ModelConfig):
 
     @classmethod
     def from_cfg(cls, m) -> "ModelShape":
-        """From a `model` config group (typed or read back from an old config.yaml), a dict or a ModelConfig."""
+        """From a `model` config group (typed or read back from an old config.yaml), a dict or a ModelConfig.
+        Checked as a composed config is (types, bounds, choices, the cross-field checks): a run's config.yaml
+        edited by hand, a task.json or a transformers config.json may hold what no command line could give
+        (model.n_heads: 0 divided by zero; model.positions: rotary built a learned table). A refusal is one
+        MaskbenchError line naming the model.* key; runs/source.py says which file it came from."""
         from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        from maskbench.errors import MaskbenchError
+        from maskbench.schema.fields import check_fields
 
         if isinstance(m, ModelShape):
             return m
@@ -41,7 +49,19 @@ class ModelShape(ModelConfig):
             m = dataclasses.asdict(m)
         elif OmegaConf.is_config(m):
             m = OmegaConf.to_container(m)
+        if not isinstance(m, dict):
+            raise MaskbenchError(f"the model config is {type(m).__name__}, not a set of model.* keys")
         known = {f.name for f in dataclasses.fields(ModelConfig)}
-        given = {k: v for k, v in dict(m).items() if k in known}
-        typed = OmegaConf.to_object(OmegaConf.merge(schema_node(ModelConfig), given))
+        given = {k: v for k, v in m.items() if k in known}
+        try:
+            typed = OmegaConf.to_object(OmegaConf.merge(schema_node(ModelConfig), given))
+        except OmegaConfBaseException as exc:  # a value of another type ('abc' for an integer, a list)
+            from maskbench.typed import _wrong_type
+
+            key = str(getattr(exc, "full_key", None) or getattr(exc, "key", None) or "")
+            if key not in given:
+                raise MaskbenchError(f"the model config cannot be read ({str(exc).splitlines()[0][:120]})") from None
+            raise _wrong_type("model", ModelConfig, OmegaConf.create(given), key) from None
+        check_fields(typed, "model.")
+        typed.check()
         return cls(**dataclasses.asdict(typed), legacy_segments=given.get("norm") is None)

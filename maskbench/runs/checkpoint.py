@@ -266,12 +266,14 @@ def _snapshot(ckpt: Path) -> Path | None:
     return dest  # (a folder damaged at its source is left for the caller's own check to name)
 
 
-def load_weights(model, folder: Path, prefix: str = "") -> None:
+def load_weights(model, folder: Path, prefix: str = "", shown: Path | None = None) -> None:
     """Load model.safetensors into `model`; a checkpoint from another model is a one-line error.
-    `prefix`: take only the weights under it (a fine-tuned task model's `backbone.`), without it."""
+    `prefix`: take only the weights under it (a fine-tuned task model's `backbone.`), without it. `shown`: the
+    folder the refusals name (the user's checkpoint, where `folder` is its private held copy)."""
     from safetensors.torch import load_file
 
     path = Path(folder) / "model.safetensors"
+    folder = shown if shown is not None else folder
     if not path.exists():
         raise MaskbenchError(f"{folder} is not a maskbench checkpoint (no model.safetensors): "
                              f"point at a run folder or checkpoints/<name>/")

@@ -84,7 +84,7 @@ class ModelSource:
 
         model = build_pretraining_model(self.model_cfg, self.arch, vocab_size, corruption)
         if trained:
-            load_weights(model, self.files)
+            load_weights(model, self.files, shown=Path(self.source))
         return model.eval()
 
     def fill_model(self, corruption, vocab_size: int, trained: bool = True, what: str = "fill"):
@@ -111,20 +111,22 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
     from maskbench.runs.layout import TASK_RECORD
 
     path = Path(str(init)).expanduser()
+    # a config key or an option names its value with '=' (init=RUN, --model=RUN); a command its argument with ':'
+    given = f"{what}={init}" if what in ("init", "compare.init") or what.startswith("-") else f"{what}: {init}"
     if not path.exists():
-        raise MaskbenchError(f"{what}={init} does not exist: give a maskbench run or checkpoint folder, or a "
+        raise MaskbenchError(f"{given} does not exist: give a maskbench run or checkpoint folder, or a "
                              f"transformers model folder")
     from maskbench.interop.hf_folder import is_hf_folder
 
     if is_hf_folder(path):
         return _transformers_source(path, cache_dir)
     if (path / "config.json").is_file():  # a transformers folder whose config cannot be read
-        raise MaskbenchError(f"{what}={init}: {path / 'config.json'} is not a JSON object with a model_type: "
+        raise MaskbenchError(f"{given}: {path / 'config.json'} is not a JSON object with a model_type: "
                              f"save the config again (model.config.save_pretrained)")
     chosen = hold_checkpoint(lambda: path if (path / "model.safetensors").exists() else latest_checkpoint(path), what)
     if chosen is None or not (chosen[1] / "config.yaml").exists():
-        raise MaskbenchError(f"{what}={init} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
-                             f"with config.yaml) nor a transformers model folder (config.json)")
+        raise MaskbenchError(f"{given} is neither a maskbench run or checkpoint (checkpoints/*/model.safetensors "
+                             f"with config.yaml) nor a transformers model folder (config.json): give one of those")
     ckpt, held = chosen  # named as chosen; read from the held copy (a live run may prune the folder meanwhile)
     if (held / TASK_RECORD).exists():  # a fine-tuned task model: its backbone
         return _fine_tuned_backbone(ckpt, held, what)
@@ -134,9 +136,27 @@ def resolve_source(init, cache_dir=None, what: str = "init") -> ModelSource:
         raise MaskbenchError(f"{ckpt}/config.yaml is unreadable ({safe_reason(exc, 100)}): use another checkpoint") from None
     if not hasattr(pre, "keys") or "arch" not in pre or "model" not in pre:
         raise MaskbenchError(f"{ckpt}/config.yaml is not a pretraining config: {what} needs a pretraining run")
+    check_model(pre.model, f"{ckpt}/config.yaml", "it was edited or damaged since training: restore it, or use "
+                                                   "another checkpoint of the run")
     objective = pre.corruption.name if "corruption" in pre else "unknown"
     return ModelSource(pre.model, pre.arch.name, held / "tokenizer.json", str(ckpt), objective, "maskbench",
-                       lambda model: load_weights(model, held), held)
+                       lambda model: load_weights(model, held, shown=ckpt), held)
+
+
+def check_model(model_cfg, where: str, fix: str, names: dict | None = None) -> None:
+    """The model config a file holds, checked before any model is built from it (models/shape.py): one line
+    naming the file, the model.* key (and `names[key]`, its name in that file) and `fix`."""
+    import re
+
+    from maskbench.models.shape import ModelShape
+
+    try:
+        ModelShape.from_cfg(model_cfg)
+    except MaskbenchError as exc:
+        found = re.match(r"model\.(\w+)", str(exc))
+        theirs = (names or {}).get(found.group(1)) if found else None
+        named = f" (model.{found.group(1)} is its {theirs})" if theirs and theirs != found.group(1) else ""
+        raise MaskbenchError(f"{where} holds a model maskbench cannot build: {exc}{named}; {fix}") from None
 
 
 def _fine_tuned_backbone(ckpt: Path, held: Path, what: str) -> ModelSource:
@@ -153,13 +173,15 @@ def _fine_tuned_backbone(ckpt: Path, held: Path, what: str) -> ModelSource:
     except Exception as exc:  # not JSON, not a mapping, a model that is no config: one line
         raise MaskbenchError(f"{what}: {ckpt}/{TASK_RECORD} is unreadable ({safe_reason(exc, 100)}): use another "
                              f"checkpoint") from None
+    check_model(model_cfg, f"{ckpt}/{TASK_RECORD}", "it was edited or damaged since training: restore it, or use "
+                                                   "another checkpoint of the run")
     return ModelSource(model_cfg, arch, held / "tokenizer.json", str(ckpt), str(record.get("objective", "unknown")),
-                       "maskbench", lambda model: load_weights(model, held, prefix="backbone."), held)
+                       "maskbench", lambda model: load_weights(model, held, prefix="backbone.", shown=ckpt), held)
 
 
 def _transformers_source(folder: Path, cache_dir) -> ModelSource:
     from maskbench.data.cache_root import cache_root
-    from maskbench.interop.families import shape_from_hf
+    from maskbench.interop.families import hf_names, shape_from_hf
     from maskbench.interop.hf_folder import load_hf_weights, read_family
     from maskbench.interop.tokenizer import import_tokenizer
 
@@ -172,5 +194,7 @@ def _transformers_source(folder: Path, cache_dir) -> ModelSource:
         raise MaskbenchError(f"{folder}: its tokenizer has {n_ids} ids but the model's embedding only {rows} rows: "
                              f"the tokenizer belongs to another model; save the model's own tokenizer into the folder")
     cfg = OmegaConf.create(shape_from_hf(fam, config))
+    check_model(cfg, f"{folder}/config.json", "it does not describe these weights: save the model again "
+                                              "(model.save_pretrained) or fix its config.json", hf_names(fam))
     return ModelSource(cfg, fam.arch, tok_path, str(folder.resolve()), f"transformers:{fam.name}", "transformers",
                        lambda model: load_hf_weights(model, folder, fam))

@@ -122,6 +122,8 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     """The whole fine-tuned model of a run or checkpoint folder, with its tokenizer and label names."""
     from maskbench.data.tokenizer import Vocab, load_tokenizer
     from maskbench.runs.checkpoint import load_weights
+    from maskbench.runs.layout import TASK_RECORD
+    from maskbench.runs.source import check_model
     from maskbench.typed import typed_group
 
     shown, ckpt = task_checkpoint(path, step, what)
@@ -129,9 +131,11 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     task = typed_group("task", record["task"])
     kind = task_kind(record["kind"])(task)
     model_cfg = OmegaConf.create(record["model"])
+    check_model(model_cfg, f"{shown}/{TASK_RECORD}", "it was edited or damaged since training: restore it, or use "
+                                                     "another of the run's checkpoints (--step)")
     tok = load_tokenizer(ckpt / "tokenizer.json")
     vocab = Vocab.from_tokenizer(tok)
     model = build_task_model(model_cfg, record["arch"], vocab.size, kind, record["labels"])
-    load_weights(model, ckpt)
+    load_weights(model, ckpt, shown=shown)
     model.eval()
     return SavedTaskModel(model, tok, vocab, task, kind, list(record["labels"]), record["arch"], model_cfg, shown)

@@ -19,6 +19,7 @@ import importlib.util
 import os
 import sys
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError, safe_reason
@@ -111,6 +112,33 @@ def user_objective(spec: str, what: str) -> type:
     return cls
 
 
+def users_objective(cfg) -> bool:
+    """Whether `cfg` (an objective's config object or class) is a user's own: its class is defined outside the
+    maskbench package (a file's module is maskbench_user_objective_*, a package's its own name)."""
+    cls = cfg if isinstance(cfg, type) else type(cfg)
+    return not cls.__module__.startswith("maskbench.")
+
+
+@contextmanager
+def objective_code(cfg, hook: str):
+    """Run a hook of objective `cfg`. An exception from a user's own objective (its check(), its corruption's
+    __init__ or __call__, its loss) is a bug of that objective, not of maskbench: one line naming it and the hook,
+    instead of the internal-error line that asks to report it here. MASKBENCH_DEBUG=1 raises it as it is."""
+    try:
+        yield
+    except MaskbenchError:
+        raise
+    except Exception as exc:
+        from maskbench import crash
+
+        if not users_objective(cfg) or crash.debug():
+            raise
+        spec = getattr(cfg, "objective", None) or getattr(cfg, "name", "?")
+        raise MaskbenchError(f"corruption.objective={spec!r}: its {hook} raised {type(exc).__name__}: "
+                             f"{safe_reason(exc, 200)}: fix the objective (MASKBENCH_DEBUG=1 shows the traceback)") \
+            from None
+
+
 def objective_class(node) -> type:
     """The schema class of a corruption node (a mapping with `family` and maybe `objective`)."""
     from maskbench.schema.corruption import FAMILIES
@@ -144,6 +172,7 @@ def presets_fitting(arch: str) -> list[str]:
 def check_arch(corruption, arch: str, why: str = "") -> None:
     """The one architecture/objective fit check: `corruption` (a schema object) runs on `arch`, else one line
     naming the presets that do. `why`: what chose the architecture (e.g. an init= model)."""
+    _check_declared_archs(corruption)
     if arch in corruption.archs:
         return
     fits = " or ".join(f"arch={a}" for a in corruption.archs)
@@ -152,3 +181,23 @@ def check_arch(corruption, arch: str, why: str = "") -> None:
                              f"{' or '.join(corruption.archs)}: choose one of {', '.join(presets_fitting(arch))}")
     raise MaskbenchError(f"corruption={corruption.name} does not fit arch={arch}: it needs {fits} "
                          f"({arch} takes {', '.join(presets_fitting(arch))})")
+
+
+def _check_declared_archs(corruption) -> None:
+    """`corruption.archs` is a config key, but which architectures an objective runs on is a fact of its code (its
+    class's default): a list that adds one let GPT-BERT train an encoder-decoder silently and T5 or BART reach an
+    encoder's framing (a crash). The key may narrow the class's list, never widen or empty it."""
+    import dataclasses
+
+    declared = next((f for f in dataclasses.fields(corruption) if f.name == "archs"), None)
+    if declared is None or declared.default_factory is dataclasses.MISSING:
+        return
+    runs_on = list(declared.default_factory())
+    given = list(corruption.archs)
+    if not given:
+        raise MaskbenchError(f"corruption.archs=[] names no architecture: corruption={corruption.name} runs on "
+                             f"{', '.join(runs_on)}; leave corruption.archs out")
+    added = [a for a in given if a not in runs_on]
+    if added:
+        raise MaskbenchError(f"corruption.archs={given} adds {', '.join(added)}: corruption={corruption.name} runs on "
+                             f"{' and '.join(runs_on)} only; corruption.archs can narrow that list, not widen it")

@@ -72,7 +72,28 @@ def validation_batches(store: BlockStore, corruption, seed: int, n_blocks: int, 
             pidx = KeyedRandom(keys).integers(_PARTNER_STREAM, 1, 0, len(store)).squeeze(1)
             partner = store.get(pidx)
         out.append(corruption(store.get(part), keys, partner).drop_diagnostics())
+    if world == 1 and out:
+        _check_something_to_predict(out, corruption, len(idx))
     return out
+
+
+def _check_something_to_predict(batches: list, corruption, n_blocks: int) -> None:
+    """Validation batches in which no position has a label give a validation loss of 0.0 (nothing divided by
+    nothing, read as a perfect model): a user's objective that returns only IGNORE labels, or a rate too low for
+    the few validation blocks. One line before any training."""
+    from maskbench.batch import IGNORE
+    from maskbench.errors import MaskbenchError
+    from maskbench.schema.objectives import users_objective
+
+    if any(bool((b.labels != IGNORE).any()) or b.nsp_labels is not None for b in batches):
+        return
+    cfg = getattr(corruption, "cfg", None)
+    name = getattr(corruption, "name", "the corruption")
+    fix = (f"corruption.objective={cfg.objective!r} returned only IGNORE labels: its corruption must label the "
+           f"positions the model predicts (docs/objectives_api.md)") if cfg is not None and users_objective(cfg) \
+        else "raise data.val_blocks or the masking rate"
+    raise MaskbenchError(f"corruption={name}: none of the {n_blocks} validation blocks holds a position to predict, "
+                         f"so the validation loss would read 0.0: {fix}")
 
 
 def prefetch_wanted(setting: bool | None, device: str) -> bool:

@@ -155,6 +155,10 @@ def run_compare(cfg: FinetuneConfig, command: str = "", console=None) -> Path:
     pre_dir = ensure_pretrained(cfg, console)
     points = checkpoint_points(pre_dir, cfg.compare.checkpoints)
     sources = {step: resolve_init(with_changes(cfg, init=str(path))) for step, path in points}
+    if cfg.compare.zero_shot:
+        from maskbench.zeroshot.compare import check_pairs_fit
+
+        check_pairs_fit(cfg.compare.zero_shot, sources[points[-1][0]])
     scratch = sources[points[-1][0]].scratch_twin()
     baselines = {str(name): resolve_init(with_changes(cfg, init=str(ensure_pretrained(cfg, console, _spec(spec)))))
                  for name, spec in (cfg.compare.baselines or {}).items()}

@@ -10,5 +10,8 @@ def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg) -> floa
     """FLOPs of one training step on this (corrupted) batch, as its objective counts them (ELECTRA's generator
     included)."""
     from maskbench.corruption.registry import noise_class
+    from maskbench.schema.objectives import objective_code
 
-    return noise_class(corruption_cfg).step_flops(corruption_cfg, model_cfg, arch, vocab, batch)
+    hooks = noise_class(corruption_cfg)
+    with objective_code(corruption_cfg, f"corruption {hooks.__name__}.step_flops"):
+        return hooks.step_flops(corruption_cfg, model_cfg, arch, vocab, batch)

@@ -10,5 +10,13 @@ def objective_terms(corruption_cfg):
     """(model, batch) -> {name: batch.Term}: the loss terms of the objective `corruption_cfg`."""
     from maskbench.corruption.registry import noise_class
 
+    from maskbench.schema.objectives import objective_code, users_objective
+
     hooks = noise_class(corruption_cfg)
-    return lambda model, batch: hooks.loss_terms(corruption_cfg, model, batch)
+    if not users_objective(corruption_cfg):
+        return lambda model, batch: hooks.loss_terms(corruption_cfg, model, batch)
+
+    def terms(model, batch):  # a user's own loss: its exception names the objective
+        with objective_code(corruption_cfg, f"corruption {hooks.__name__}.loss_terms"):
+            return hooks.loss_terms(corruption_cfg, model, batch)
+    return terms

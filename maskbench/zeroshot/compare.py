@@ -20,6 +20,24 @@ def check_pairs(path: str) -> None:
     read_pairs([path], WHAT)
 
 
+def check_pairs_fit(path: str, src, method: str = "pll") -> None:
+    """The pairs against the pretrained model `src` (a ModelSource), before any fine-tuning: a sentence longer than
+    the model reads, or a model that cannot be asked (a T5 vocabulary without sentinels), was refused only after
+    every fine-tuning had run. Tokenizer and config only; no weights are read."""
+    from maskbench.arch import arch_of
+    from maskbench.data.tokenizer import Vocab, load_tokenizer
+    from maskbench.models.shape import ModelShape
+    from maskbench.zeroshot.evaluate import encode_pairs
+    from maskbench.zeroshot.inputs import inputs_for
+    from maskbench.zeroshot.model import corruption_of
+
+    tok = load_tokenizer(src.tokenizer_path)
+    vocab = Vocab.from_tokenizer(tok)
+    inputs = inputs_for(arch_of(src.arch), corruption_of(src), src.objective, vocab, method)
+    max_tokens = ModelShape.from_cfg(src.model_cfg).max_positions - 2 - len(inputs.prefix)
+    encode_pairs(read_pairs([path], WHAT), tok, max_tokens)
+
+
 def compare_zero_shot(path: str, sources: dict, out: Path, seed: int = 0, method: str = "pll") -> dict:
     """{"points": [per checkpoint step: accuracy, interval, ties, gap to random], "pretrained"/"random"/"gap": the
     last checkpoint's, ...}. `sources`: pretraining step (None for a folder without one) -> ModelSource."""

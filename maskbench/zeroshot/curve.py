@@ -16,7 +16,8 @@ def parse_checkpoints(text: str):
     if value == "all":
         return "all"
     parts = [p.strip() for p in value.split(",")]
-    if not value or not all(p.isdigit() and len(p) <= 12 for p in parts):
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses, and int() takes Arabic-Indic digits
+    if not value or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
         raise MaskbenchError(f"--checkpoints {text}: give all, or kept pretraining steps separated by commas, "
                              f"e.g. --checkpoints 500,1000,2500")
     steps = [int(p) for p in parts]

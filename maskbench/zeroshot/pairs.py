@@ -6,19 +6,22 @@
                      skipped; without a group column the group is the file's name)
 
 A folder is read file by file (its .jsonl, .tsv and .txt files, sorted); several --pairs add up. Every problem of a
-file (not UTF-8, a NUL byte, a missing field, a wrong number of columns, no pairs at all) is one line naming the file
-and line.
+file (not a regular file, not UTF-8, a NUL byte, a missing field, a wrong number of columns, no pairs at all) is one
+line naming the file and line. Lines end at \n, \r\n or \r only: a form feed, NEL or U+2028 inside a sentence (JSON
+allows U+2028 unescaped in a string) is text, not a line break.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError
 
 SUFFIXES = (".jsonl", ".tsv", ".txt")
+LINE_END = re.compile(r"\r\n|\r|\n")  # Python's universal newlines; str.splitlines() also breaks at \x0c, \x85, U+2028
 FORMAT_HINT = ("BLiMP JSON lines (sentence_good, sentence_bad, UID) or TSV lines "
                "(sentence_good<TAB>sentence_bad[<TAB>group])")
 
@@ -48,11 +51,14 @@ def pair_files(paths, what: str = "--pairs ") -> list[Path]:
                 raise MaskbenchError(f"{what}{given} holds no .jsonl, .tsv or .txt files: give a folder of "
                                      f"{FORMAT_HINT}")
             out += found
-        elif p.suffix.lower() in SUFFIXES:
-            out.append(p)
-        else:
+        elif p.suffix.lower() not in SUFFIXES:
             raise MaskbenchError(f"{what}{given}: the suffix says the format; give a .jsonl (BLiMP) or .tsv/.txt "
                                  f"file")
+        elif not p.is_file():  # a FIFO would wait for a writer forever, a device never end
+            raise MaskbenchError(f"{what}{given} is not a regular file (a pipe, socket or device): save the pairs "
+                                 f"to a file and give its path")
+        else:
+            out.append(p)
     seen, unique = set(), []
     for f in out:
         if f.resolve() not in seen:
@@ -73,7 +79,7 @@ def read_file(path: Path) -> list[Pair]:
     text = _text(path)
     reader = _jsonl_line if path.suffix.lower() == ".jsonl" else _tsv_line
     pairs = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(LINE_END.split(text), 1):
         if not line.strip():
             continue
         pair = reader(line, path, n)
