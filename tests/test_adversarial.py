@@ -861,3 +861,17 @@ def test_a_mapping_or_list_in_the_wrong_place_is_one_line_naming_its_key(over, r
     override with the schema, for any group and key."""
     with pytest.raises(MaskbenchError, match=re.escape(needle)):
         load_config(over, root=root)
+
+
+@pytest.mark.parametrize("over, needle", [
+    (["task=sentiment_zh", "task.text_fields=[[1]]"], "task.text_fields=[[1]] must be a list of strings"),
+    (["train.betas=[0.9,[1]]"], "train.betas=[0.9, [1]] must be a list of numbers"),
+    (["train.betas=[0.9,{a: 1}]"], "train.betas=[0.9, {'a': 1}] must be a list of numbers"),
+    (["data.paths=[a,[b]]"], "data.paths=['a', ['b']] must be a list of strings"),
+])
+def test_a_list_holding_the_wrong_kind_of_item_is_one_line_naming_its_key(over, needle):
+    """OmegaConf checks a list field's own type at a merge but not its items ([[1]] passes as a List[str] and
+    breaks later, when the config is written): the declared item type is checked with the bounds."""
+    root = "finetune" if any(o.startswith("task=") for o in over) else "pretrain"
+    with pytest.raises(MaskbenchError, match=re.escape(needle)):
+        load_config(over, root=root)

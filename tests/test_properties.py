@@ -30,7 +30,7 @@ SCALE = [pytest.param(1, id="ci"), pytest.param(10, id="more", marks=pytest.mark
 
 def check(examples: int, strategy, body) -> None:
     """Run `body` on `examples` values drawn from `strategy` (deterministic in CI: the same examples each run)."""
-    @settings(max_examples=examples, deadline=None, derandomize=examples < 100, database=None,
+    @settings(max_examples=examples, deadline=None, derandomize=examples < 200, database=None,
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def run(value):

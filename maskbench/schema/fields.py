@@ -65,14 +65,53 @@ def _check_size(key: str, value, hint: str) -> None:
                       "is too large: it must fit 64 bits", hint)
 
 
+_PLAIN = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _fits(value, tp) -> str | None:
+    """None when `value` is of the declared type `tp`, else what it should be. OmegaConf checks a field's own
+    type at a merge but not the items of a list or mapping inside it (['a', [1]] passes as a List[str])."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is typing.Any or value is None and type(None) in args:
+        return None
+    if origin is typing.Union:
+        wants = [_fits(value, a) for a in args if a is not type(None)]
+        return None if None in wants else wants[0]
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        return next((f"a list of {w.removeprefix('a ').removeprefix('an ')}s" if w in _PLAIN.values() else
+                     f"a list whose items are {w}" for w in (_fits(v, args[0]) for v in value) if w), None) \
+            if args else None
+    if origin is dict:
+        if not isinstance(value, dict):
+            return "a mapping, e.g. {name: value}"
+        return next((f"a mapping whose values are {w}" for w in (_fits(v, args[1]) for v in value.values()) if w),
+                    None) if len(args) == 2 else None
+    if tp in _PLAIN:
+        ok = isinstance(value, bool) if tp is bool else \
+            isinstance(value, (int, float)) and not isinstance(value, bool) if tp is float else \
+            is_int(value) if tp is int else isinstance(value, str)
+        return None if ok else _PLAIN[tp]
+    return None  # a nested schema or another class: checked by its own fields
+
+
+def _shown(value) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_fields(obj, prefix: str) -> None:
-    """Check every field of a schema object against its declared bounds and choices."""
+    """Check every field of a schema object against its declared type (items of lists and mappings included),
+    bounds and choices."""
     hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value, meta, key = getattr(obj, f.name), f.metadata, f"{prefix}{f.name}"
         if value is None:
             continue
         hint = meta.get("hint", "")
+        if not dataclasses.is_dataclass(value) and (want := _fits(value, hints[f.name])):
+            raise MaskbenchError(f"{key}={_shown(value)} must be {want}" + (f" ({hint})" if hint else ""))
         _check_size(key, value, hint)
         if not meta:
             continue
