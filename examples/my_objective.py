@@ -28,8 +28,8 @@ from maskbench.batch import IGNORE
 from maskbench.corruption.base import RANDOM, UNTOUCHED, Diagnostics, Noise, Noised, is_special, random_text_ids
 from maskbench.corruption.streams import streams_of
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import CorruptionConfig
-from maskbench.schema.fields import option
+from maskbench.config.schema.corruption import CorruptionConfig
+from maskbench.config.schema.fields import option
 
 # Each independent random decision reads its own stream; ids derived from the objective's name stay clear of
 # every built-in objective's.

@@ -253,7 +253,7 @@ def config_show(overrides: Optional[List[str]] = OVERRIDES):
         from maskbench.config import config_sources, load_config, root_for, to_yaml
         from maskbench.errors import FinetunePreset
         from maskbench.runs.rundir import RunDir
-        from maskbench.schema.root import PretrainConfig
+        from maskbench.config.schema.root import PretrainConfig
 
         over = list(overrides or [])
         try:

@@ -33,8 +33,8 @@ import torch
 from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError, safe_reason
 from maskbench.arch import arch_of
-from maskbench.schema.corruption import CorruptionConfig
-from maskbench.schema.objectives import check_arch
+from maskbench.config.schema.corruption import CorruptionConfig
+from maskbench.config.schema.objectives import check_arch
 
 SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
@@ -58,11 +58,11 @@ def make_collator(name: str, tokenizer, seed: int = 0, arch: str | None = None, 
 
 def corruption_config(name: str, settings: dict):
     """The preset `name` (where `corruption=NAME` finds it) with `settings` merged in, checked by its objective's
-    schema: a built-in one by its family, a user's own by its `objective` (schema/objectives.py)."""
+    schema: a built-in one by its family, a user's own by its `objective` (config/schema/objectives.py)."""
     from omegaconf import OmegaConf
 
     from maskbench.config import group_options, option_file
-    from maskbench.typed import typed_group
+    from maskbench.config.typed import typed_group
 
     preset = option_file("corruption", name) if isinstance(name, str) and name and "/" not in name else None
     if preset is None or not preset.is_file():

@@ -83,7 +83,7 @@ def test_a_transformers_electra_discriminator_imports_with_its_own_logits(corpus
     folder = electra_folder(corpus_file, tmp_path / "electra")
     src = resolve_source(folder)
     vocab = Vocab.from_tokenizer(load_tokenizer(src.tokenizer_path))
-    from maskbench.schema.corruption import ElectraRTD
+    from maskbench.config.schema.corruption import ElectraRTD
 
     corruption = ElectraRTD(family="electra", generator_size=0.25, disc_weight=50.0)
     model = build_pretraining_model(src.model_cfg, src.arch, vocab.size, corruption).eval()

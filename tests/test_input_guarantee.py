@@ -125,8 +125,8 @@ import torch
 
 from maskbench.batch import IGNORE
 from maskbench.corruption.base import Noised
-from maskbench.schema.corruption import CorruptionConfig
-from maskbench.schema.fields import option
+from maskbench.config.schema.corruption import CorruptionConfig
+from maskbench.config.schema.fields import option
 from my_objective_base import RandomTokenCorruption, RandomTokenMLM
 
 

@@ -17,7 +17,7 @@ LINEAR = ["corruption.mask_schedule=linear", "corruption.mask_prob=0.4", "corrup
 
 
 def test_rates_of_each_schedule():
-    from maskbench.schema.corruption import BertMasking, T5Span
+    from maskbench.config.schema.corruption import BertMasking, T5Span
 
     cfg = BertMasking(mask_prob=0.3, mask_schedule="linear", mask_prob_end=0.15)  # the objective names its rate
     assert [rate_at(cfg, s, 100) for s in (0, 50, 100, 200)] == pytest.approx([0.3, 0.225, 0.15, 0.15])

@@ -1,7 +1,7 @@
 """An objective is one thing (docs/objectives_api.md): no objective's name and no `family ==` / `hasattr(model, ...)`
 branch outside its own modules, conf/ and docs, the Arch rule of tests/test_layers.py now for objectives. Its own
 modules are the ones named after it (corruption/electra.py, models/electra.py, export/electra.py,
-inspect/electra_view.py: ELECTRA has parts in several layers), plus its schema class in schema/corruption.py.
+inspect/electra_view.py: ELECTRA has parts in several layers), plus its schema class in config/schema/corruption.py.
 
 KNOWN would list branches still outside, file by file, with how many lines; it is empty and may only shrink."""
 
@@ -20,11 +20,11 @@ NAME = re.compile(r"\b(" + "|".join(map(re.escape, PRESETS + list(FAMILY_NAMES))
                   + r"[\"'](" + "|".join(QUOTED) + r")[\"']")
 
 OWN = {"corruption", "conf"}  # corruption/<objective>.py are the objectives' modules; conf/ their presets
-OWN_FILES = {"schema/corruption.py"}  # the schema classes: each objective's config lives here
+OWN_FILES = {"config/schema/corruption.py"}  # the schema classes: each objective's config lives here
 # Not objectives' branches: transformers' model families (interop/), the report's reference table of BART's
 # paper, help texts and docstrings that give an example command.
 ALLOWED = {"interop/families.py", "interop/hf_folder.py", "interop/hf_build.py", "report/tables.py",
-           "report/ranking_plot.py", "cli.py", "collators.py", "typed.py", "export/__init__.py"}
+           "report/ranking_plot.py", "cli.py", "collators.py", "config/typed.py", "export/__init__.py"}
 # Branches still outside their objective, to move behind its hooks; may only shrink. Empty: the zero-shot scorer
 # asks each objective's zero_shot_inputs and fill_model instead of branching on families.
 KNOWN: dict[str, int] = {}

@@ -88,9 +88,9 @@ def _first_option(group: str, key: str) -> dict[str, str]:
 
 def option_keys() -> list[tuple[list[str], str]]:
     """(the overrides that select the group's schema, a key) for every option of every group of both roots."""
-    from maskbench.schema import GROUP_SCHEMAS
-    from maskbench.schema.corruption import FAMILIES
-    from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
+    from maskbench.config.schema import GROUP_SCHEMAS
+    from maskbench.config.schema.corruption import FAMILIES
+    from maskbench.config.schema.train import FinetuneTrainConfig, TrainConfig
     from maskbench.tasks import KINDS
 
     keys = [([], k) for k in ("seed", "init")] + [(["task=sst2"], k) for k in ("seed", "init")]
@@ -395,7 +395,7 @@ def test_whatever_an_objective_returns_is_framed_and_trained_or_one_line(scale, 
     from maskbench.corruption.registry import check_noised
     from maskbench.data.blocks import Blocks
     from maskbench.models.losses import pretrain_terms
-    from maskbench.schema.corruption import CorruptionConfig
+    from maskbench.config.schema.corruption import CorruptionConfig
 
     cfg, _, _, vocab, _ = tiny_setup
     V, B, C = vocab.size, 3, 6

@@ -1,4 +1,4 @@
-"""Typed configs (maskbench/schema/): values get their declared types, checks sit next to fields, derived
+"""Typed configs (maskbench/config/schema/): values get their declared types, checks sit next to fields, derived
 values are properties, the schemas are in Hydra's ConfigStore, and a user's YAML is checked like ours."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_derived_values_are_properties():
 
 
 def test_each_corruption_family_and_task_kind_has_its_schema():
-    from maskbench.schema.corruption import BartNoise, BertMasking, T5Span
+    from maskbench.config.schema.corruption import BartNoise, BertMasking, T5Span
     from maskbench.tasks.qa import QATask
     from maskbench.tasks.tagging import TaggingTask
 
@@ -103,7 +103,7 @@ def test_load_config_returns_the_typed_frozen_config_and_with_changes_checks_the
     from omegaconf import OmegaConf
 
     from maskbench.config import config_hash, to_yaml, validate_config, with_changes
-    from maskbench.schema import FinetuneConfig, PretrainConfig
+    from maskbench.config.schema import FinetuneConfig, PretrainConfig
 
     cfg = load_config(["experiment=debug"])
     assert isinstance(cfg, PretrainConfig) and isinstance(load_config(["task=pos"], root="finetune"), FinetuneConfig)

@@ -145,7 +145,7 @@ def test_segment_embeddings_start_at_zero_and_pairs_learn_them(tiny_overrides, t
 
 
 def test_lr_follows_the_share_of_a_seconds_budget():
-    from maskbench.schema.train import TrainConfig
+    from maskbench.config.schema.train import TrainConfig
     from maskbench.train.optim import lr_at_time
 
     t = TrainConfig(lr=1.0, budget=100.0, budget_unit="seconds", warmup_steps=0.1)

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from maskbench.arch import arch_of
 from maskbench.config import CONF_DIR
 from maskbench.errors import MaskbenchError
-from maskbench.typed import typed_group
+from maskbench.config.typed import typed_group
 from maskbench.zeroshot.inputs import (AFTER_SENTINEL, DELETE, FRAGMENT, MASKS, METHODS, ONE_MASK, SENTINEL, WHOLE,
                                        Inputs, inputs_for)
 

@@ -18,7 +18,7 @@ from maskbench.batch import IGNORE, Batch
 from maskbench.corruption.zero_shot import Inputs
 from maskbench.data.tokenizer import Vocab
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import CorruptionConfig
+from maskbench.config.schema.corruption import CorruptionConfig
 
 
 # Diagnostic action codes per original content position.
@@ -62,7 +62,7 @@ class Noised:
 
 
 class Noise:
-    """Base of every corruption, and the runtime half of an objective (its schema class, schema/corruption.py,
+    """Base of every corruption, and the runtime half of an objective (its schema class, config/schema/corruption.py,
     names it as `implementation`). An instance corrupts: `__call__(blocks, rng, partner) -> Noised`, holding its
     config and vocabulary. `needs_partner`: the batch builder must supply a random other block per example (NSP).
 

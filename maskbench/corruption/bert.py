@@ -14,7 +14,7 @@ from maskbench.corruption.spans import place_with_gaps, random_parts, span_masks
 from maskbench.corruption.zero_shot import MASKS, WHOLE, Inputs
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
-from maskbench.schema.corruption import BertMasking
+from maskbench.config.schema.corruption import BertMasking
 
 # Streams: each independent random decision draws from its own stream.
 S_SELECT, S_ACTION, S_RANDOM_ID, S_NSP, S_NSP_SPLIT, S_SPAN_LEN, S_SPAN_GAP = streams.BERT

@@ -3,7 +3,7 @@
 Data: BERT's token selection with the released code's split (85% [MASK], 15% unchanged, no random token). The
 replacement itself needs the generator, so it happens in the model (models/electra.py): the generator samples a
 token at each selected position and the discriminator is trained on the result. Labels: the original token at
-selected positions, as for `bert_mlm`. Its schema is schema/corruption.py's ElectraRTD."""
+selected positions, as for `bert_mlm`. Its schema is config/schema/corruption.py's ElectraRTD."""
 
 from __future__ import annotations
 

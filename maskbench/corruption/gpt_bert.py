@@ -29,8 +29,8 @@ from maskbench.corruption.base import Diagnostics, Noise, Noised, frame_encoder,
 from maskbench.corruption.bert import replace_80_10_10
 from maskbench.corruption.streams import streams_of
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import CorruptionConfig
-from maskbench.schema.fields import option
+from maskbench.config.schema.corruption import CorruptionConfig
+from maskbench.config.schema.fields import option
 
 S_MODE, S_SELECT, S_ACTION, S_RANDOM_ID = streams_of("gpt_bert", 4)
 

@@ -1,6 +1,6 @@
 """An objective's config -> its corruption (the class its schema names as `implementation`), and the one entry
-point that corrupts a batch for an architecture. The registry of objectives is schema/corruption.py's FAMILIES
-(plus a user's own, schema/objectives.py); nothing here lists them."""
+point that corrupts a batch for an architecture. The registry of objectives is config/schema/corruption.py's FAMILIES
+(plus a user's own, config/schema/objectives.py); nothing here lists them."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from maskbench.corruption.keyed_random import KeyedRandom
 from maskbench.corruption.schedule import is_scheduled, rate_at, with_rate
 from maskbench.data.blocks import Blocks
 from maskbench.data.tokenizer import Vocab
-from maskbench.schema import PretrainConfig
-from maskbench.schema.corruption import CorruptionConfig
-from maskbench.schema.objectives import objective_code, users_objective
+from maskbench.config.schema import PretrainConfig
+from maskbench.config.schema.corruption import CorruptionConfig
+from maskbench.config.schema.objectives import objective_code, users_objective
 
 
 def noise_class(cfg: CorruptionConfig) -> type[Noise]:
     """The corruption class an objective's schema names (`implementation`: "module:Class", or the class)."""
-    from maskbench.schema.objectives import load_attribute
+    from maskbench.config.schema.objectives import load_attribute
 
     impl = type(cfg).implementation
     cls = load_attribute(impl, f"corruption={cfg.name}") if isinstance(impl, str) else impl
@@ -179,7 +179,7 @@ def build_pretraining_model(model_cfg, arch: str, vocab_size: int, corruption_cf
 def pretraining_only_prefixes() -> tuple[str, ...]:
     """Parameter-name prefixes that only a built-in objective's pretraining model has (ELECTRA's generator):
     a plain model loading such a checkpoint leaves them out."""
-    from maskbench.schema.corruption import FAMILIES
+    from maskbench.config.schema.corruption import FAMILIES
 
     out: list[str] = []
     for cls in FAMILIES.values():

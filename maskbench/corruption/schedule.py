@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from maskbench.schema.corruption import CorruptionConfig
+from maskbench.config.schema.corruption import CorruptionConfig
 
 
 def is_scheduled(cfg: CorruptionConfig) -> bool:

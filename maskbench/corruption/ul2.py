@@ -23,7 +23,7 @@ from maskbench.corruption.t5 import T5Corruption, needs_sentinel
 from maskbench.corruption.zero_shot import AFTER_SENTINEL, DELETE, SENTINEL, WHOLE, Inputs
 from maskbench.data.blocks import Blocks
 from maskbench.errors import MaskbenchError
-from maskbench.schema.corruption import UL2, T5Span
+from maskbench.config.schema.corruption import UL2, T5Span
 
 S_MODE, S_PREFIX = streams.UL2
 MODES = ("R", "X", "S")

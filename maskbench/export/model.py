@@ -51,7 +51,7 @@ def export_model(path, out: Path, console=None, step: int | None = None) -> Path
 
         built, why_not = build_task_export(src.files, transformers)
     else:
-        from maskbench.schema.objectives import load_attribute
+        from maskbench.config.schema.objectives import load_attribute
 
         corruption = src.own_model_corruption()
         if corruption is not None and corruption.exporter:  # e.g. ELECTRA: its discriminator and generator

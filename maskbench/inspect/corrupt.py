@@ -17,7 +17,7 @@ from maskbench.data.blocks import Blocks, BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.data.corpus import split_sentences
 from maskbench.errors import MaskbenchError
-from maskbench.schema import PretrainConfig
+from maskbench.config.schema import PretrainConfig
 
 STYLE_MASK, STYLE_RANDOM, STYLE_KEPT, STYLE_SENTINEL, STYLE_SPECIAL = (
     "bold white on red", "bold black on yellow", "bold black on green", "bold white on magenta", "dim")

@@ -8,7 +8,7 @@ import torch
 
 from maskbench.batch import IGNORE
 from maskbench.errors import MaskbenchError
-from maskbench.schema import PretrainConfig
+from maskbench.config.schema import PretrainConfig
 
 
 def electra_pair(cfg: PretrainConfig, vocab, model_path=None, seed: int = 0):

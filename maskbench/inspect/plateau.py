@@ -103,7 +103,7 @@ def run_exit(run) -> dict:
     from maskbench.runs.layout import config_path
     from maskbench.runs.rundir import read_metrics
     from maskbench.train.batches import validation_batches
-    from maskbench.typed import typed_config
+    from maskbench.config.typed import typed_config
 
     run = Path(run)
     cfg = typed_config(OmegaConf.load(config_path(run)))

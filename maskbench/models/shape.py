@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from maskbench.schema.fields import schema_node
-from maskbench.schema.model import ModelConfig
+from maskbench.config.schema.fields import schema_node
+from maskbench.config.schema.model import ModelConfig
 
 
 @dataclass(frozen=True)
 class ModelShape(ModelConfig):
-    """The `model` group's schema (maskbench/schema/model.py: fields, defaults, types) as the models read it,
+    """The `model` group's schema (maskbench/config/schema/model.py: fields, defaults, types) as the models read it,
     plus one fact about configs written before the layout switches: `legacy_segments`."""
     legacy_segments: bool = False
 
@@ -41,7 +41,7 @@ class ModelShape(ModelConfig):
         from omegaconf.errors import OmegaConfBaseException
 
         from maskbench.errors import MaskbenchError
-        from maskbench.schema.fields import check_fields
+        from maskbench.config.schema.fields import check_fields
 
         if isinstance(m, ModelShape):
             return m
@@ -56,7 +56,7 @@ class ModelShape(ModelConfig):
         try:
             typed = OmegaConf.to_object(OmegaConf.merge(schema_node(ModelConfig), given))
         except OmegaConfBaseException as exc:  # a value of another type ('abc' for an integer, a list)
-            from maskbench.typed import _wrong_type
+            from maskbench.config.typed import _wrong_type
 
             key = str(getattr(exc, "full_key", None) or getattr(exc, "key", None) or "")
             if key not in given:

@@ -12,7 +12,7 @@ from maskbench.report.plateaus import find_plateaus
 from maskbench.report.label_efficiency import label_efficiency_rows, plot_label_efficiency
 from maskbench.report.uncertainty import gap_between, verdict
 from maskbench.runs.layout import read_summary, write_summary
-from maskbench.schema import FinetuneConfig
+from maskbench.config.schema import FinetuneConfig
 
 
 def _final(run, metric: str, extra: str | None = None) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from maskbench.files import write_atomic
 from maskbench.runs import layout
-from maskbench.schema import FinetuneConfig, PretrainConfig
+from maskbench.config.schema import FinetuneConfig, PretrainConfig
 
 
 class RunDir:

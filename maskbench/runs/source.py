@@ -65,7 +65,7 @@ class ModelSource:
         if self.origin != "maskbench" or not path.exists():
             return None
         from maskbench.corruption.registry import noise_class
-        from maskbench.typed import typed_group
+        from maskbench.config.typed import typed_group
 
         node = OmegaConf.load(path).get("corruption")
         if node is None:
@@ -93,7 +93,7 @@ class ModelSource:
         where `corruption` (a schema object or None) names none: the backbone's own head predicts."""
         if corruption is None or not corruption.fill_model:
             return None
-        from maskbench.schema.objectives import load_attribute
+        from maskbench.config.schema.objectives import load_attribute
 
         wrap = load_attribute(corruption.fill_model, f"{what} with corruption={corruption.name}")
         return wrap(self.pretraining_model(corruption, vocab_size, trained=trained))

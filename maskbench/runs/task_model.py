@@ -124,7 +124,7 @@ def load_task_model(path, step: int | None = None, what: str = "predict") -> Sav
     from maskbench.runs.checkpoint import load_weights
     from maskbench.runs.layout import TASK_RECORD
     from maskbench.runs.source import check_model
-    from maskbench.typed import typed_group
+    from maskbench.config.typed import typed_group
 
     shown, ckpt = task_checkpoint(path, step, what)
     record = read_record(ckpt, shown)

@@ -10,7 +10,7 @@ at the event's step, and the composed config as run parameters:
   mlflow       experiment `run.project`; $MLFLOW_TRACKING_URI, else a    extra: maskbench[mlflow]
                file store in RUN/mlruns (no server, no network)
 
-A tracker whose package is missing fails before the run starts, with its install line (maskbench/schema/trackers.py).
+A tracker whose package is missing fails before the run starts, with its install line (maskbench/config/schema/trackers.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from maskbench.schema.trackers import TRACKERS
-from maskbench.schema import Config
+from maskbench.config.schema.trackers import TRACKERS
+from maskbench.config.schema import Config
 
 _NOT_SCALARS = ("step", "split")
 

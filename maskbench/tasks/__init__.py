@@ -4,7 +4,7 @@ the config checks read); `kind_for(task)` builds the kind of one task from its t
 
 from __future__ import annotations
 
-from maskbench.schema.task import TaskConfig
+from maskbench.config.schema.task import TaskConfig
 from maskbench.tasks.base import TaskKind, unknown_kind
 from maskbench.tasks.pair import PairClassification
 from maskbench.tasks.qa import ExtractiveQA

@@ -14,7 +14,7 @@ Torch is imported inside the tensor methods so that config validation stays torc
 from __future__ import annotations
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.task import TaskConfig
+from maskbench.config.schema.task import TaskConfig
 
 
 class Scorer:
@@ -70,7 +70,7 @@ class TaskKind:
         return output.logits
 
     # -- configuration -------------------------------------------------------------------------------
-    schema = TaskConfig             # the kind's config schema (maskbench/schema/task.py): fields and checks
+    schema = TaskConfig             # the kind's config schema (maskbench/config/schema/task.py): fields and checks
 
     def __init__(self, task: TaskConfig):
         self.task = task            # an object of `schema`: the one config every method reads

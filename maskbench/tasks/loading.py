@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import schema_node
+from maskbench.config.schema.fields import schema_node
 from maskbench.tasks import TaskKind, kind_for
 
 

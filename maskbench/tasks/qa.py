@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from maskbench.arch import arch_of
 from maskbench.data.hub import cache_target, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import is_int, option
-from maskbench.schema.task import TaskConfig
+from maskbench.config.schema.fields import is_int, option
+from maskbench.config.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, Scorer, TaskKind
 from maskbench.tasks.common import (PREDICT, TRAINING, Feature, Purpose, check_task_file, json_objects, read_lines,
                                     read_plain_lines)

@@ -11,8 +11,8 @@ from maskbench.arch import arch_of
 from maskbench.batch import IGNORE
 from maskbench.data.hub import cache_target, label_name, need_columns, task_dataset, write_cached
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
-from maskbench.schema.task import TaskConfig
+from maskbench.config.schema.fields import option
+from maskbench.config.schema.task import TaskConfig
 from maskbench.tasks.base import Predictor, TaskKind, classification_loss
 from maskbench.tasks.common import (PREDICT, TRAINING, Feature, Purpose, check_labels, check_task_file, label_set,
                                     read_lines, read_plain_lines)

@@ -83,7 +83,7 @@ def _check_something_to_predict(batches: list, corruption, n_blocks: int) -> Non
     the few validation blocks. One line before any training."""
     from maskbench.batch import IGNORE
     from maskbench.errors import MaskbenchError
-    from maskbench.schema.objectives import users_objective
+    from maskbench.config.schema.objectives import users_objective
 
     if any(bool((b.labels != IGNORE).any()) or b.nsp_labels is not None for b in batches):
         return

@@ -18,7 +18,7 @@ from maskbench.errors import MaskbenchError, RunInterrupted
 from maskbench.runs.layout import checkpoint_folder, checkpoint_step, is_checkpoint
 from maskbench.runs.rundir import RunDir
 from maskbench.train.finetune import resolve_init, run_finetune
-from maskbench.schema import FinetuneConfig
+from maskbench.config.schema import FinetuneConfig
 
 
 @dataclass(frozen=True)

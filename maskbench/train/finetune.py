@@ -30,7 +30,7 @@ from maskbench.train.loop import LoopHooks
 from maskbench.train.optim import build_optimizer
 from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
-from maskbench.schema import FinetuneConfig
+from maskbench.config.schema import FinetuneConfig
 
 
 def resolve_init(cfg: FinetuneConfig) -> ModelSource:

@@ -10,7 +10,7 @@ def batch_flops(model_cfg, arch: str, vocab: int, batch, corruption_cfg) -> floa
     """FLOPs of one training step on this (corrupted) batch, as its objective counts them (ELECTRA's generator
     included)."""
     from maskbench.corruption.registry import noise_class
-    from maskbench.schema.objectives import objective_code
+    from maskbench.config.schema.objectives import objective_code
 
     hooks = noise_class(corruption_cfg)
     with objective_code(corruption_cfg, f"corruption {hooks.__name__}.step_flops"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from maskbench.errors import MaskbenchError
 from maskbench.runs.rundir import RunDir, SweepDir
-from maskbench.schema import PretrainConfig
+from maskbench.config.schema import PretrainConfig
 
 
 

@@ -19,7 +19,7 @@ import torch
 
 from maskbench.runs.progress import progress_bar
 from maskbench.runs.checkpoint import TrainState
-from maskbench.schema.train import TrainConfig
+from maskbench.config.schema.train import TrainConfig
 from maskbench.train.optim import lr_at, lr_at_time
 
 

@@ -10,7 +10,7 @@ def objective_terms(corruption_cfg):
     """(model, batch) -> {name: batch.Term}: the loss terms of the objective `corruption_cfg`."""
     from maskbench.corruption.registry import noise_class
 
-    from maskbench.schema.objectives import objective_code, users_objective
+    from maskbench.config.schema.objectives import objective_code, users_objective
 
     hooks = noise_class(corruption_cfg)
     if not users_objective(corruption_cfg):

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from maskbench.schema.train import TrainConfig
+from maskbench.config.schema.train import TrainConfig
 
 
 def build_optimizer(model, t) -> torch.optim.Optimizer:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema import FinetuneConfig
+from maskbench.config.schema import FinetuneConfig
 from maskbench.train.loop import StopRequest
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from maskbench.config import to_yaml, with_changes
 from maskbench.corruption import corruption_for_tokenizer
 from maskbench.corruption.registry import build_pretraining_model
-from maskbench.schema.objectives import check_arch
+from maskbench.config.schema.objectives import check_arch
 from maskbench.data.blocks import BlockStore
 from maskbench.data.cache import build_cache, load_cache_tokenizer
 from maskbench.errors import MaskbenchError
@@ -31,7 +31,7 @@ from maskbench.train.optim import build_optimizer
 from maskbench.train.session import resume_state, run_training
 from maskbench.train.setup import configure_torch, pick_device
 from maskbench.runs.source import ModelSource
-from maskbench.schema import PretrainConfig
+from maskbench.config.schema import PretrainConfig
 
 
 def prepare_run_dir(cfg: PretrainConfig, run_dir: Path, dist, say=lambda msg: None, continue_existing: bool = False):

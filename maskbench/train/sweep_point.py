@@ -9,7 +9,7 @@ from pathlib import Path
 from maskbench.config import load_config, with_changes
 from maskbench.errors import InUse, MaskbenchError
 from maskbench.runs.rundir import RunDir, SweepDir
-from maskbench.schema import PretrainConfig
+from maskbench.config.schema import PretrainConfig
 
 
 def finetune_overrides(cfg: PretrainConfig, task: str) -> list[str]:

@@ -49,7 +49,7 @@ def corruption_of(src: ModelSource):
     """The typed corruption config a maskbench run was pretrained with, or None (a transformers folder)."""
     from omegaconf import OmegaConf
 
-    from maskbench.typed import typed_group
+    from maskbench.config.typed import typed_group
 
     path = src.files / "config.yaml"
     if src.origin != "maskbench" or not path.exists():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.config.schema.fields import option
 
 # Infilling can add a few [MASK]s for 0-length spans: positions beyond seq_len are kept for them.
 INFILL_ROOM = 16

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.config.schema.fields import option
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class RunConfig:
     project: str = "maskbench"
 
     def check(self) -> None:
-        from maskbench.schema.trackers import LOGGERS, check_trackers_installed
+        from maskbench.config.schema.trackers import LOGGERS, check_trackers_installed
 
         if any(x not in LOGGERS for x in self.loggers):
             raise MaskbenchError(f"run.loggers={list(self.loggers)} must be a list of {', '.join(LOGGERS)}, "

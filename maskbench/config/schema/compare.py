@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import is_int, option
+from maskbench.config.schema.fields import is_int, option
 
 
 @dataclass(frozen=True)

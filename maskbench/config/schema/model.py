@@ -7,7 +7,7 @@ from typing import Optional
 
 from maskbench.arch import ARCHS, ENCODER, arch_of
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.config.schema.fields import option
 
 NORMS = ("pre", "post")                       # LayerNorm before each sub-layer (maskbench) or after (BERT, BART)
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")

@@ -1,4 +1,4 @@
-"""A composed config merged into its typed schemas (maskbench/schema/) and checked, before any work.
+"""A composed config merged into its typed schemas (maskbench/config/schema/) and checked, before any work.
 
 `typed_config` gives every value its declared type (no hand casting downstream); a wrong type or value is one
 line naming the key, the value and what is allowed; a key the schema does not have (in a user's own YAML too)
@@ -13,13 +13,13 @@ import difflib
 import typing
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema import GROUP_SCHEMAS
-from maskbench.schema.corruption import FAMILIES
-from maskbench.schema.objectives import check_arch, objective_class, objective_code
-from maskbench.schema.data import INFILL_ROOM
-from maskbench.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
-from maskbench.schema.root import Config, FinetuneConfig, PretrainConfig
-from maskbench.schema.train import FinetuneTrainConfig, TrainConfig
+from maskbench.config.schema import GROUP_SCHEMAS
+from maskbench.config.schema.corruption import FAMILIES
+from maskbench.config.schema.objectives import check_arch, objective_class, objective_code
+from maskbench.config.schema.data import INFILL_ROOM
+from maskbench.config.schema.fields import INT_LIMIT, check_fields, is_int, schema_node
+from maskbench.config.schema.root import Config, FinetuneConfig, PretrainConfig
+from maskbench.config.schema.train import FinetuneTrainConfig, TrainConfig
 from maskbench.tasks import KINDS, task_kind
 
 ROOT_VALUES = ("seed", "init")  # the root's own values; everything else at the root is a group
@@ -60,7 +60,7 @@ def schema_of(group: str, node, cfg) -> type:
 
 def typed_config(cfg) -> "Config":
     """`cfg` (a composed DictConfig) with every group merged into its schema and checked: the typed config
-    object (schema/root.py), `FinetuneConfig` where it has a task, else `PretrainConfig`."""
+    object (config/schema/root.py), `FinetuneConfig` where it has a task, else `PretrainConfig`."""
     root = FinetuneConfig if "task" in cfg else PretrainConfig
     fields = {f.name for f in dataclasses.fields(root)}
     objects = {}

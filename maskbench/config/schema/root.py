@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from maskbench.schema.compare import CompareConfig, SweepConfig
-from maskbench.schema.data import DataConfig
-from maskbench.schema.model import ArchConfig, ModelConfig
-from maskbench.schema.train import FinetuneTrainConfig, RunConfig, RuntimeConfig, TrainConfig
+from maskbench.config.schema.compare import CompareConfig, SweepConfig
+from maskbench.config.schema.data import DataConfig
+from maskbench.config.schema.model import ArchConfig, ModelConfig
+from maskbench.config.schema.train import FinetuneTrainConfig, RunConfig, RuntimeConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class _CommandConfig:
 @dataclass(frozen=True)
 class PretrainConfig(_CommandConfig):
     # init: continue pretraining from this model folder (null: random weights)
-    corruption: Any = None              # one family's schema (schema/corruption.py), picked by corruption.family
+    corruption: Any = None              # one family's schema (config/schema/corruption.py), picked by corruption.family
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
 

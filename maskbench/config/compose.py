@@ -1,5 +1,6 @@
 """Compose configs (Hydra compose API; never changes the working directory) and check them into their typed,
-frozen form (typed.py -> schema/root.py); change one by copy (`with_changes`); its YAML form and run-name hash.
+frozen form (config/typed.py -> config/schema/root.py); change one by copy (`with_changes`); its YAML form
+and run-name hash.
 
 No torch here: `maskbench --help` and `config show` stay fast.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from maskbench.errors import FinetunePreset, MaskbenchError
 
-CONF_DIR = Path(__file__).parent / "conf"
+CONF_DIR = Path(__file__).parents[1] / "conf"  # maskbench/conf
 GROUPS = ("corruption", "arch", "model", "data", "train", "runtime", "run", "experiment", "task")
 # Keys that change how a run executes but not its science: left out of the run-name hash so that
 # `train.resume=true` or `runtime.device=cuda` finds the same run folder.
@@ -196,13 +197,13 @@ def _initialize_hydra(user_dirs: list[Path]) -> None:
 
 def load_config(overrides: list[str] | None = None, root: str = "pretrain", validate: bool = True):
     """Compose `conf/<root>.yaml` with command-line style overrides; check it; return the typed config
-    (`PretrainConfig` or `FinetuneConfig`, maskbench/schema/root.py). validate=False: the composed read-only
+    (`PretrainConfig` or `FinetuneConfig`, maskbench/config/schema/root.py). validate=False: the composed read-only
     DictConfig, unchecked (for key suggestions)."""
     from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from maskbench.typed import register as register_schemas
+    from maskbench.config.typed import register as register_schemas
 
     overrides = list(overrides or [])
     _check_sweep_syntax(overrides)
@@ -240,11 +241,11 @@ def _architecture_for_corruption(cfg, overrides: list[str]) -> str | None:
 
 
 def validate_config(cfg):
-    """`cfg` (a composed config: DictConfig or dict) merged into the typed schemas (maskbench/schema/): types,
+    """`cfg` (a composed config: DictConfig or dict) merged into the typed schemas (maskbench/config/schema/): types,
     ranges and cross-group fit checked, one line per refusal. Returns the typed config object."""
     from omegaconf import OmegaConf
 
-    from maskbench.typed import typed_config
+    from maskbench.config.typed import typed_config
 
     return typed_config(cfg if OmegaConf.is_config(cfg) else OmegaConf.create(cfg))
 

@@ -4,7 +4,7 @@ of maskbench asks of an objective instead of comparing family names: the rate a 
 length `corrupt --stats` compares, the architectures it fits, whether a transformers collator can serve it,
 the vocabulary it needs, what predicts its tokens, and `implementation`, the "module:Class" of its corruption
 (maskbench/corruption/, imported by the registry there; this layer stays torch-free). `FAMILIES` is the one
-registry of built-in objectives; a user's own is found by `objective` (schema/objectives.py,
+registry of built-in objectives; a user's own is found by `objective` (config/schema/objectives.py,
 docs/objectives_api.md).
 Shares of masked positions are probabilities; the [MASK]/random/kept split must leave a non-negative kept share."""
 
@@ -15,7 +15,7 @@ from typing import Any, ClassVar, List, Optional
 
 from maskbench.arch import ENCODER, ENCODER_DECODER
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.config.schema.fields import option
 
 
 @dataclass(frozen=True)

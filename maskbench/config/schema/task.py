@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from maskbench.errors import MaskbenchError
-from maskbench.schema.fields import option
+from maskbench.config.schema.fields import option
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """Which objective a `corruption` node is: the one lookup (built-in or a user's own), torch-free.
 
-A built-in objective is found by `family` in schema/corruption.py's FAMILIES. A user's own names its class in
+A built-in objective is found by `family` in config/schema/corruption.py's FAMILIES. A user's own names its class in
 the corruption YAML, without any edit to maskbench:
 - `objective: my_objective.py:MyObjective` — a Python file: an absolute path, or relative to the current
   folder, to $MASKBENCH_CONFIG_DIR (`--config-dir`) or to ./conf (the folders user configs come from);
 - `objective: my_package.objectives:MyObjective` — an importable module;
 - `objective: my_objective` — an entry point of that name in the group `maskbench.objectives` (an installed
   package's `[project.entry-points."maskbench.objectives"] my_objective = "pkg.mod:MyObjective"`).
-The class must derive from CorruptionConfig (schema/corruption.py); whatever goes wrong while finding it
+The class must derive from CorruptionConfig (config/schema/corruption.py); whatever goes wrong while finding it
 (no file, no class, another base class, an exception while importing it) is one line (MaskbenchError).
 docs/objectives_api.md walks through writing one.
 """
@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "maskbench.objectives"
 
 
 def _search_dirs() -> list[Path]:
-    """Where a relative path to a Python file is looked for (the user config folders of maskbench/config.py)."""
+    """Where a relative path to a Python file is looked for (the user config folders of maskbench/config/compose.py)."""
     dirs = [Path.cwd()]
     if os.environ.get("MASKBENCH_CONFIG_DIR"):
         dirs.append(Path(os.environ["MASKBENCH_CONFIG_DIR"]).expanduser())
@@ -100,12 +100,12 @@ def _entry_point(name: str, what: str):
 
 def user_objective(spec: str, what: str) -> type:
     """The config class a user's objective names, checked to be an objective."""
-    from maskbench.schema.corruption import CorruptionConfig
+    from maskbench.config.schema.corruption import CorruptionConfig
 
     cls = load_attribute(spec, what)
     if not (isinstance(cls, type) and issubclass(cls, CorruptionConfig)):
         raise MaskbenchError(f"{what} — {spec} is not an objective: derive it from "
-                             f"maskbench.schema.corruption.CorruptionConfig (docs/objectives_api.md)")
+                             f"maskbench.config.schema.corruption.CorruptionConfig (docs/objectives_api.md)")
     if not cls.implementation:
         raise MaskbenchError(f"{what} — {spec} names no corruption: set its class attribute implementation = "
                              f"\"module:Class\" (or the class itself)")
@@ -141,7 +141,7 @@ def objective_code(cfg, hook: str):
 
 def objective_class(node) -> type:
     """The schema class of a corruption node (a mapping with `family` and maybe `objective`)."""
-    from maskbench.schema.corruption import FAMILIES
+    from maskbench.config.schema.corruption import FAMILIES
 
     spec, family = node.get("objective"), node.get("family")
     if spec is not None:
@@ -156,7 +156,7 @@ def presets_fitting(arch: str) -> list[str]:
     """The corruption presets (packaged and the user's own) that fit architecture `arch`, for refusals."""
     from omegaconf import OmegaConf
 
-    folders = [Path(__file__).resolve().parents[1] / "conf"] + _search_dirs()[1:]
+    folders = [Path(__file__).resolve().parents[2] / "conf"] + _search_dirs()[1:]
     names = set()
     for folder in folders:
         for p in sorted((folder / "corruption").glob("*.yaml")) if (folder / "corruption").is_dir() else ():
