@@ -140,3 +140,26 @@ def t5_folder(corpus: Path, out: Path, n_extra: int = 20) -> Path:
         pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
     model.save_pretrained(str(out))
     return out
+
+
+FILL_TEXT = "the city is in the [MASK] of the river ."
+
+
+def assert_fill_mask_agrees(run: Path, folder: Path, text: str = FILL_TEXT) -> list[dict]:
+    """transformers' fill-mask pipeline on an exported `folder` gives `maskbench fill`'s top 5 on `run`: the same
+    tokens in the same order, probabilities within 1e-5. Returns maskbench's top 5."""
+    import json
+    import subprocess
+    import sys
+
+    import pytest
+    import transformers
+
+    theirs = transformers.pipeline("fill-mask", model=str(folder))(text, top_k=5)
+    proc = subprocess.run([sys.executable, "-m", "maskbench", "fill", str(run), text, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)["blanks"][0]
+    assert [r["token"] for r in theirs] == [p["id"] for p in ours]
+    assert [r["score"] for r in theirs] == pytest.approx([p["prob"] for p in ours], abs=1e-5)
+    return ours

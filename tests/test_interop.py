@@ -14,7 +14,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from hf_models import bart_folder, bert_folder, roberta_folder  # noqa: E402
+from hf_models import FILL_TEXT, assert_fill_mask_agrees, bart_folder, bert_folder, roberta_folder  # noqa: E402
 
 from maskbench.config import load_config  # noqa: E402
 from maskbench.batch import Batch  # noqa: E402
@@ -108,17 +108,9 @@ def test_pair_inputs_carry_segments(exported):
 
 def test_fill_mask_pipeline_gives_maskbench_fill(exported):
     run, folder = exported["encoder"]
-    text = "the city is in the [MASK] of the river ."
-    pipe = transformers.pipeline("fill-mask", model=str(folder))
-    theirs = pipe(text, top_k=5)
-    proc = subprocess.run([sys.executable, "-m", "maskbench", "fill", str(run), text, "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    ours = json.loads(proc.stdout)["blanks"][0]
-    assert [r["token"] for r in theirs] == [p["id"] for p in ours]
-    assert [r["score"] for r in theirs] == pytest.approx([p["prob"] for p in ours], abs=1e-5)
+    ours = assert_fill_mask_agrees(run, folder)
     # the exported folder is also a maskbench checkpoint
-    assert [i for _, i, _ in fill_encoder(load_checkpoint(folder), text)[0]] == [p["id"] for p in ours]
+    assert [i for _, i, _ in fill_encoder(load_checkpoint(folder), FILL_TEXT)[0]] == [p["id"] for p in ours]
 
 
 def test_generate_greedy_gives_maskbench_fill(exported):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -21,6 +19,7 @@ from maskbench.models.rotary import Rotary, rotate
 from maskbench.models.rows import Rows
 from maskbench.runs.rundir import read_metrics
 from maskbench.train.pretrain import run_pretrain
+from hf_models import assert_fill_mask_agrees  # noqa: E402
 
 TOL = 1e-4
 TINY = dict(d_model=16, n_layers=2, n_heads=2, d_ff=32, max_positions=64, positions="rope")
@@ -176,14 +175,7 @@ def test_rotary_export_loads_with_auto_classes_and_equal_logits(rotary_exports, 
 @pytest.mark.parametrize("name", list(LAYOUTS))
 def test_rotary_fill_mask_pipeline_gives_maskbench_fill(rotary_exports, name):
     run, folder = rotary_exports[name]
-    text = "the city is in the [MASK] of the river ."
-    theirs = transformers.pipeline("fill-mask", model=str(folder))(text, top_k=5)
-    proc = subprocess.run([sys.executable, "-m", "maskbench", "fill", str(run), text, "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    ours = json.loads(proc.stdout)["blanks"][0]
-    assert [r["token"] for r in theirs] == [p["id"] for p in ours]
-    assert [r["score"] for r in theirs] == pytest.approx([p["prob"] for p in ours], abs=1e-5)
+    assert_fill_mask_agrees(run, folder)
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
