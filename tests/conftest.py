@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """Under `-n N` (pytest-xdist) each worker is one process per core: one torch thread each, so N workers
+    do not oversubscribe the cores (a test's own `runtime.threads` still applies to what it runs)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
 
 WORDS = ("the a of and to in is was for on that with as by at from his her it an were which be this "
          "are or had not but first one their its new after who they two have has been more also into "

@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 
 def free_port() -> int:
     import socket
@@ -54,6 +56,7 @@ def test_two_processes_match_one(tiny_overrides, tmp_path):
     assert metrics(two) == b
 
 
+@pytest.mark.slow  # the multi-node rendezvous; test_two_processes_match_one covers the maths in the fast suite
 def test_two_nodes_rendezvous_and_match_one(tiny_overrides, tmp_path):
     """The multi-node launch (one torchrun agent per node, --nnodes=2, rendezvous at --master_addr), here with
     both "nodes" on this machine: the same curve as one process."""
