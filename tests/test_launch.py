@@ -96,7 +96,7 @@ def _train_steps(run_dir) -> int:
     return max([json.loads(x).get("step", 0) for x in lines if '"train"' in x] or [0])
 
 
-@pytest.mark.parametrize("how", ["sigterm", pytest.param("ctrl-c", marks=pytest.mark.slow)])  # same path; CI time
+@pytest.mark.parametrize("how", ["sigterm", pytest.param("ctrl-c", marks=pytest.mark.slow)])  # ctrl-c under slow for CI time
 def test_sigterm_to_a_local_sweep_stops_its_jobs_and_the_rerun_finishes(tiny_overrides, tmp_path, how):
     """SIGTERM to the sweep, or Ctrl-C at its terminal (SIGINT to the whole process group): within seconds no
     process of it is left, no traceback; the same command then finishes exactly."""
